@@ -1,0 +1,1 @@
+"""Builders of the Hub dataset repository (one config per DGM)."""

@@ -1,0 +1,1 @@
+"""Integrations that live in other tools: the Axolotl plugin and the lm-eval task pack."""

@@ -1,0 +1,1 @@
+"""The Axolotl plugin: WildChat-50m mixes as Axolotl datasets."""

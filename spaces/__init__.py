@@ -1,0 +1,1 @@
+"""The Gradio Space that shows DGM answers side by side."""

@@ -1,0 +1,1 @@
+"""The embedded default input: WildChat-format conversations written for this project."""

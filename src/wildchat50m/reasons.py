@@ -1,0 +1,61 @@
+"""Reason codes: why a conversation was not passed on.
+
+Nothing is dropped silently: every row the reader does not yield is counted
+under exactly one of these codes, and the counts travel into run manifests.
+``Invalid`` codes mean the conversation cannot be answered as it is;
+``Filtered`` codes mean it is fine but the user's filters left it out.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Invalid(StrEnum):
+    """The conversation cannot be answered as it is."""
+
+    MISSING_HASH = "missing_hash"
+    DUPLICATE_HASH = "duplicate_hash"
+    NO_USER_TURN = "no_user_turn"
+    ROLES_OUT_OF_ORDER = "roles_out_of_order"
+    UNKNOWN_ROLE = "unknown_role"
+    EMPTY_USER_MESSAGE = "empty_user_message"
+    NON_STRING_CONTENT = "non_string_content"
+    TOO_LONG = "too_long"
+    UNMAPPABLE_ROW = "unmappable_row"
+
+
+class Filtered(StrEnum):
+    """The conversation is valid but a filter asked to leave it out."""
+
+    LANGUAGE = "filtered_language"
+    TOXIC = "filtered_toxic"
+    REDACTED = "filtered_redacted"
+    TOO_FEW_TURNS = "filtered_too_few_turns"
+    TOO_MANY_TURNS = "filtered_too_many_turns"
+    NOT_IN_ALLOW_LIST = "filtered_not_in_allow_list"
+    DUPLICATE_FIRST_MESSAGE = "filtered_duplicate_first_message"
+    NOT_SAMPLED = "filtered_not_sampled"
+    OTHER_SHARD = "filtered_other_shard"
+
+
+DESCRIPTIONS: dict[str, str] = {
+    Invalid.MISSING_HASH: "conversation_hash is null or empty",
+    Invalid.DUPLICATE_HASH: "conversation_hash already seen earlier in the input",
+    Invalid.NO_USER_TURN: "the conversation holds no user message",
+    Invalid.ROLES_OUT_OF_ORDER: "messages do not alternate user/assistant starting with user",
+    Invalid.UNKNOWN_ROLE: "a message role is neither user, assistant nor a leading system",
+    Invalid.EMPTY_USER_MESSAGE: "a user message is empty or whitespace only",
+    Invalid.NON_STRING_CONTENT: "a message content is null or not a string",
+    Invalid.TOO_LONG: "more messages or characters than the configured absurd-length limit",
+    Invalid.UNMAPPABLE_ROW: "the row lacks the fields the column mapping names",
+    Filtered.LANGUAGE: "language not in the requested languages",
+    Filtered.TOXIC: "toxic conversation excluded",
+    Filtered.REDACTED: "redacted conversation excluded",
+    Filtered.TOO_FEW_TURNS: "fewer user turns than --min-turns",
+    Filtered.TOO_MANY_TURNS: "more user turns than --max-turns",
+    Filtered.NOT_IN_ALLOW_LIST: "hash not in the allow-list file",
+    Filtered.DUPLICATE_FIRST_MESSAGE: "first user message already seen (dedupe)",
+    Filtered.NOT_SAMPLED: "not drawn by the seeded sample",
+    Filtered.OTHER_SHARD: "belongs to another shard of the job",
+}

@@ -1,0 +1,98 @@
+"""The one owner of every Arrow schema in the project.
+
+Every stage imports these objects; no other module spells out a WildChat
+field. The input row is WildChat-1M exactly as ``datasets`` loads the
+published parquet shards (see ``shared/reference/wildchat-1m-schema.md``).
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+#: The 18 OpenAI moderation categories, as WildChat stores them: each name
+#: appears once with ``/`` and ``-`` and once with ``_``.
+MODERATION_CATEGORIES: tuple[str, ...] = (
+    "harassment",
+    "harassment/threatening",
+    "harassment_threatening",
+    "hate",
+    "hate/threatening",
+    "hate_threatening",
+    "self-harm",
+    "self-harm/instructions",
+    "self-harm/intent",
+    "self_harm",
+    "self_harm_instructions",
+    "self_harm_intent",
+    "sexual",
+    "sexual/minors",
+    "sexual_minors",
+    "violence",
+    "violence/graphic",
+    "violence_graphic",
+)
+
+#: Detoxify's seven scores.
+DETOXIFY_FIELDS: tuple[str, ...] = (
+    "identity_attack",
+    "insult",
+    "obscene",
+    "severe_toxicity",
+    "sexual_explicit",
+    "threat",
+    "toxicity",
+)
+
+TIMESTAMP = pa.timestamp("us", tz="UTC")
+
+HEADER = pa.struct([("accept-language", pa.string()), ("user-agent", pa.string())])
+
+MESSAGE = pa.struct(
+    [
+        ("content", pa.string()),
+        ("role", pa.string()),
+        ("language", pa.string()),
+        ("redacted", pa.bool_()),
+        ("toxic", pa.bool_()),
+        ("turn_identifier", pa.int64()),
+        ("timestamp", TIMESTAMP),
+        ("country", pa.string()),
+        ("state", pa.string()),
+        ("hashed_ip", pa.string()),
+        ("header", HEADER),
+    ]
+)
+
+OPENAI_MODERATION = pa.struct(
+    [
+        ("categories", pa.struct([(name, pa.bool_()) for name in MODERATION_CATEGORIES])),
+        ("category_scores", pa.struct([(name, pa.float64()) for name in MODERATION_CATEGORIES])),
+        ("flagged", pa.bool_()),
+    ]
+)
+
+DETOXIFY_MODERATION = pa.struct([(name, pa.float64()) for name in DETOXIFY_FIELDS])
+
+#: One WildChat-1M conversation, the input row of the whole pipeline.
+WILDCHAT_SCHEMA = pa.schema(
+    [
+        ("conversation_hash", pa.string()),
+        ("model", pa.string()),
+        ("timestamp", TIMESTAMP),
+        ("conversation", pa.list_(MESSAGE)),
+        ("turn", pa.int64()),
+        ("language", pa.string()),
+        ("openai_moderation", pa.list_(OPENAI_MODERATION)),
+        ("detoxify_moderation", pa.list_(DETOXIFY_MODERATION)),
+        ("toxic", pa.bool_()),
+        ("redacted", pa.bool_()),
+        ("state", pa.string()),
+        ("country", pa.string()),
+        ("hashed_ip", pa.string()),
+        ("header", HEADER),
+    ]
+)
+
+#: Columns a row must carry for the reader to judge it; every other WildChat
+#: column may be absent in a foreign file and is then filled with nulls.
+REQUIRED_COLUMNS: tuple[str, ...] = ("conversation_hash", "conversation")
