@@ -1,0 +1,113 @@
+"""The embedded default: what every command reads when given no input."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from wildchat50m.reasons import Invalid
+from wildchat50m.registry import load_registry
+from wildchat50m.resources import malformed_sample_file, sample_dir, sample_file
+from wildchat50m.schema import WILDCHAT_SCHEMA
+from wildchat50m.source import ConversationReader
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def sample() -> list[dict]:
+    return list(ConversationReader().rows())
+
+
+def test_the_sample_has_the_exact_schema_and_every_row_is_valid(sample):
+    assert pq.read_schema(sample_file()).remove_metadata() == WILDCHAT_SCHEMA
+    assert len(sample) == pq.read_metadata(sample_file()).num_rows >= 300
+
+
+def test_the_sample_covers_what_real_wildchat_rows_contain(sample):
+    languages = Counter(row["language"] for row in sample)
+    assert len(languages) >= 6
+    turns = [row["turn"] for row in sample]
+    assert min(turns) == 1 and max(turns) == 25
+    assert all(row["turn"] == sum(m["role"] == "user" for m in row["conversation"]) for row in sample)
+    user_texts = [m["content"] for row in sample for m in row["conversation"] if m["role"] == "user"]
+    assert any("```" in text for text in user_texts)
+    assert any(re.search(r"<script\b", text) for text in user_texts)
+    assert any(re.search(r"onerror\s*=", text) for text in user_texts)
+    # Longer than any DGM's context window, even at several characters per token.
+    widest = max(dgm.generation.max_model_len for dgm in load_registry() if dgm.generation)
+    assert any(len(text) > 4 * widest for text in user_texts)
+    assert any(row["toxic"] for row in sample) and any(row["redacted"] for row in sample)
+    assert any(row["conversation"][-1]["role"] == "user" for row in sample)
+    assert any(len({m["language"] for m in row["conversation"]}) > 1 for row in sample)
+
+
+@pytest.mark.parametrize(
+    "data,expected",
+    [
+        ("malformed.parquet", "malformed_expected.json"),
+        ("malformed_messages.jsonl", "malformed_messages_expected.json"),
+    ],
+)
+def test_each_malformed_row_gets_its_reason_code(data, expected):
+    rejections = []
+    reader = ConversationReader(sample_dir() / data, on_reject=rejections.append)
+    accepted = sum(batch.num_rows for batch in reader.batches())
+    truth = json.loads((sample_dir() / expected).read_text())
+    assert {r.row: r.reason for r in rejections} == {e["row"]: e["reason"] for e in truth if e["reason"]}
+    assert accepted == sum(1 for e in truth if e["reason"] is None)
+    assert reader.report.rows_read == len(truth)
+
+
+def test_the_malformed_sets_cover_every_reason_code():
+    covered = set()
+    for name in ("malformed_expected.json", "malformed_messages_expected.json"):
+        covered |= {e["reason"] for e in json.loads((sample_dir() / name).read_text()) if e["reason"]}
+    assert covered == {code.value for code in Invalid}
+
+
+def test_other_chat_shapes_in_the_sample_are_read():
+    for name in ("sharegpt_sample.jsonl", "messages_sample.jsonl"):
+        reader = ConversationReader(sample_dir() / name)
+        rows = list(reader.rows())
+        assert len(rows) == 20 and reader.report.rejected == 0
+        assert all(row["conversation"][0]["role"] in ("user", "system") for row in rows)
+
+
+def test_the_generator_reproduces_the_shipped_sample(tmp_path):
+    subprocess.run([sys.executable, str(ROOT / "tools" / "make_sample.py"), "--out", str(tmp_path)], check=True)
+    for shipped in sorted(sample_dir().iterdir()):
+        if shipped.suffix == ".parquet":
+            assert pq.read_table(tmp_path / shipped.name).equals(pq.read_table(shipped)), shipped.name
+        elif shipped.suffix in (".json", ".jsonl"):
+            assert (tmp_path / shipped.name).read_bytes() == shipped.read_bytes(), shipped.name
+
+
+def test_demo_reports_counts_per_reason_and_per_language(cli):
+    output = cli("demo").stdout
+    for code in ("missing_hash", "duplicate_hash", "roles_out_of_order", "too_long"):
+        assert re.search(rf"^\s+{code}\s+\d+", output, re.M), code
+    assert re.search(r"^\s+English\s+\d+", output, re.M)
+    report = json.loads(cli("demo", "--json").stdout)
+    malformed_rows = pq.read_metadata(malformed_sample_file()).num_rows
+    assert report["rows_read"] == pq.read_metadata(sample_file()).num_rows + malformed_rows
+    assert report["accepted"] + report["rejected"] == report["rows_read"]
+
+
+def test_read_writes_accepted_rows_and_rejections(cli, tmp_path):
+    out, rejects = tmp_path / "kept.parquet", tmp_path / "rejects.jsonl"
+    cli("read", str(malformed_sample_file()), "--out", str(out), "--rejects", str(rejects), "--language", "English")
+    kept = pq.read_table(out)
+    assert kept.schema.remove_metadata() == WILDCHAT_SCHEMA
+    assert set(kept.column("language").to_pylist()) == {"English"}
+    lines = [json.loads(line) for line in rejects.read_text().splitlines()]
+    assert {"row", "conversation_hash", "reason"} == set(lines[0])
+    assert len(lines) + kept.num_rows == pq.read_metadata(malformed_sample_file()).num_rows
+    assert not list(tmp_path.glob("*.partial"))

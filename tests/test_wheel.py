@@ -1,0 +1,85 @@
+"""The installed wheel works on its own: no checkout, no heavy optional dependency."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+HEAVY = ("torch", "vllm", "ray", "gradio", "axolotl", "lm_eval", "transformers")
+
+CHECK_INSTALLED = """
+import importlib, json, pkgutil, sys
+import wildchat50m
+from wildchat50m import resources
+from wildchat50m.cli import cli
+from wildchat50m.registry import load_registry
+
+for module in pkgutil.walk_packages(wildchat50m.__path__, "wildchat50m."):
+    if module.name != "wildchat50m.__main__":
+        importlib.import_module(module.name)
+paths = {
+    "package": wildchat50m.__file__,
+    "cards": str(resources.cards_dir()),
+    "registry": str(resources.registry_file()),
+    "sample": str(resources.sample_file()),
+    "lm_eval_tasks": str(resources.lm_eval_tasks_dir()),
+}
+print(json.dumps({
+    "paths": paths,
+    "exists": {k: __import__("os").path.exists(v) for k, v in paths.items()},
+    "dgms": len(load_registry()),
+    "commands": sorted(cli.commands),
+    "heavy_imported": sorted(m for m in sys.modules if m.split(".")[0] in HEAVY),
+}))
+"""
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory) -> Path:
+    """A fresh virtual environment holding only the built wheel and its core dependencies."""
+    work = tmp_path_factory.mktemp("wheel")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(work / "dist"), str(ROOT)],
+        check=True,
+    )
+    (wheel,) = (work / "dist").glob("wildchat_50m-*.whl")
+    venv.EnvBuilder(with_pip=True).create(work / "env")
+    python = work / "env" / "bin" / "python"
+    subprocess.run([python, "-m", "pip", "install", "--quiet", str(wheel)], check=True)
+    return work / "env"
+
+
+def test_the_wheel_finds_its_files_and_imports_nothing_heavy(installed, tmp_path):
+    script = f"HEAVY = {HEAVY!r}\n" + CHECK_INSTALLED
+    result = subprocess.run(
+        [installed / "bin" / "python", "-c", script], capture_output=True, text=True, cwd=tmp_path, check=True
+    )
+    facts = json.loads(result.stdout)
+    site_packages = str(installed / "lib")
+    for name, path in facts["paths"].items():
+        assert path.startswith(site_packages), f"{name} found outside the installed package: {path}"
+        assert facts["exists"][name], name
+    assert not str(ROOT) in result.stdout
+    assert facts["dgms"] > 50
+    assert facts["heavy_imported"] == []
+    for name in HEAVY:
+        missing = subprocess.run([installed / "bin" / "python", "-c", f"import {name}"], capture_output=True)
+        assert missing.returncode != 0, f"{name} should not be installed by the core"
+
+    command = installed / "bin" / "wildchat50m"
+    assert "Usage: wildchat50m" in subprocess.run([command, "--help"], capture_output=True, text=True).stdout
+    for sub in facts["commands"]:
+        help_text = subprocess.run([command, sub, "--help"], capture_output=True, text=True, check=True).stdout
+        assert f"Usage: wildchat50m {sub}" in help_text
+    table = subprocess.run([command, "dgms"], capture_output=True, text=True, check=True, cwd=tmp_path).stdout
+    assert "Qwen2.5-72B" in table and "WildChat-GPT" in table
+    report = json.loads(
+        subprocess.run([command, "read", "--json"], capture_output=True, text=True, check=True, cwd=tmp_path).stdout
+    )
+    assert report["accepted"] >= 300 and report["rejected"] == 0
