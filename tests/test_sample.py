@@ -82,7 +82,9 @@ def test_other_chat_shapes_in_the_sample_are_read():
 
 
 def test_the_generator_reproduces_the_shipped_sample(tmp_path):
-    subprocess.run([sys.executable, str(ROOT / "tools" / "make_sample.py"), "--out", str(tmp_path)], check=True)
+    subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "make_sample.py"), "--out", str(tmp_path)], check=True
+    )
     for shipped in sorted(sample_dir().iterdir()):
         if shipped.suffix == ".parquet":
             assert pq.read_table(tmp_path / shipped.name).equals(pq.read_table(shipped)), shipped.name
@@ -103,7 +105,16 @@ def test_demo_reports_counts_per_reason_and_per_language(cli):
 
 def test_read_writes_accepted_rows_and_rejections(cli, tmp_path):
     out, rejects = tmp_path / "kept.parquet", tmp_path / "rejects.jsonl"
-    cli("read", str(malformed_sample_file()), "--out", str(out), "--rejects", str(rejects), "--language", "English")
+    cli(
+        "read",
+        str(malformed_sample_file()),
+        "--out",
+        str(out),
+        "--rejects",
+        str(rejects),
+        "--language",
+        "English",
+    )
     kept = pq.read_table(out)
     assert kept.schema.remove_metadata() == WILDCHAT_SCHEMA
     assert set(kept.column("language").to_pylist()) == {"English"}

@@ -65,7 +65,7 @@ def test_the_wheel_finds_its_files_and_imports_nothing_heavy(installed, tmp_path
     for name, path in facts["paths"].items():
         assert path.startswith(site_packages), f"{name} found outside the installed package: {path}"
         assert facts["exists"][name], name
-    assert not str(ROOT) in result.stdout
+    assert str(ROOT) not in result.stdout
     assert facts["dgms"] > 50
     assert facts["heavy_imported"] == []
     for name in HEAVY:
@@ -75,11 +75,15 @@ def test_the_wheel_finds_its_files_and_imports_nothing_heavy(installed, tmp_path
     command = installed / "bin" / "wildchat50m"
     assert "Usage: wildchat50m" in subprocess.run([command, "--help"], capture_output=True, text=True).stdout
     for sub in facts["commands"]:
-        help_text = subprocess.run([command, sub, "--help"], capture_output=True, text=True, check=True).stdout
+        help_text = subprocess.run(
+            [command, sub, "--help"], capture_output=True, text=True, check=True
+        ).stdout
         assert f"Usage: wildchat50m {sub}" in help_text
     table = subprocess.run([command, "dgms"], capture_output=True, text=True, check=True, cwd=tmp_path).stdout
     assert "Qwen2.5-72B" in table and "WildChat-GPT" in table
     report = json.loads(
-        subprocess.run([command, "read", "--json"], capture_output=True, text=True, check=True, cwd=tmp_path).stdout
+        subprocess.run(
+            [command, "read", "--json"], capture_output=True, text=True, check=True, cwd=tmp_path
+        ).stdout
     )
     assert report["accepted"] >= 300 and report["rejected"] == 0
