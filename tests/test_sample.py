@@ -92,15 +92,18 @@ def test_the_generator_reproduces_the_shipped_sample(tmp_path):
             assert (tmp_path / shipped.name).read_bytes() == shipped.read_bytes(), shipped.name
 
 
-def test_demo_reports_counts_per_reason_and_per_language(cli):
-    output = cli("demo").stdout
+def test_demo_reads_the_sample_and_two_tiny_models_answer_it(cli, tmp_path):
+    output = cli("demo", "--out", str(tmp_path / "runs")).stdout
     for code in ("missing_hash", "duplicate_hash", "roles_out_of_order", "too_long"):
         assert re.search(rf"^\s+{code}\s+\d+", output, re.M), code
     assert re.search(r"^\s+English\s+\d+", output, re.M)
-    report = json.loads(cli("demo", "--json").stdout)
-    malformed_rows = pq.read_metadata(malformed_sample_file()).num_rows
-    assert report["rows_read"] == pq.read_metadata(sample_file()).num_rows + malformed_rows
-    assert report["accepted"] + report["rejected"] == report["rows_read"]
+    valid = pq.read_metadata(sample_file()).num_rows
+    for name in ("tiny-a", "tiny-b"):
+        manifest = json.loads((tmp_path / "runs" / name / "manifest.json").read_text())
+        assert manifest["conversations"] == valid
+        assert manifest["shards"]["finished"] == manifest["shards"]["total"]
+        assert f"{name}  (transformers engine" in output
+    assert output.count("tok/s (in+out)") == 2
 
 
 def test_read_writes_accepted_rows_and_rejections(cli, tmp_path):

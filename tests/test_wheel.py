@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pkgutil
 import subprocess
 import sys
 import venv
@@ -20,9 +21,10 @@ from wildchat50m import resources
 from wildchat50m.cli import cli
 from wildchat50m.registry import load_registry
 
-for module in pkgutil.walk_packages(wildchat50m.__path__, "wildchat50m."):
-    if module.name != "wildchat50m.__main__":
-        importlib.import_module(module.name)
+modules = sorted(m.name for m in pkgutil.walk_packages(wildchat50m.__path__, "wildchat50m."))
+for name in modules:
+    if name != "wildchat50m.__main__":
+        importlib.import_module(name)
 paths = {
     "package": wildchat50m.__file__,
     "cards": str(resources.cards_dir()),
@@ -33,6 +35,7 @@ paths = {
 print(json.dumps({
     "paths": paths,
     "exists": {k: __import__("os").path.exists(v) for k, v in paths.items()},
+    "modules": modules,
     "dgms": len(load_registry()),
     "commands": sorted(cli.commands),
     "heavy_imported": sorted(m for m in sys.modules if m.split(".")[0] in HEAVY),
@@ -67,6 +70,10 @@ def test_the_wheel_finds_its_files_and_imports_nothing_heavy(installed, tmp_path
         assert facts["exists"][name], name
     assert str(ROOT) not in result.stdout
     assert facts["dgms"] > 50
+    import wildchat50m
+
+    checkout = sorted(m.name for m in pkgutil.walk_packages(wildchat50m.__path__, "wildchat50m."))
+    assert facts["modules"] == checkout, "a module of the checkout is missing from the wheel"
     assert facts["heavy_imported"] == []
     for name in HEAVY:
         missing = subprocess.run([installed / "bin" / "python", "-c", f"import {name}"], capture_output=True)

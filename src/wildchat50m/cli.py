@@ -281,21 +281,283 @@ def read(out: str | None, rejects: str | None, as_json: bool, quiet: bool, **opt
     run_reader(reader, out, as_json, rejects)
 
 
+# ---------------------------------------------------------------- generate
+
+
+def _slurm_job() -> tuple[int, int] | None:
+    """Job i of n from a Slurm array (SLURM_ARRAY_TASK_ID / SLURM_ARRAY_TASK_COUNT), when set."""
+    task, count = os.environ.get("SLURM_ARRAY_TASK_ID"), os.environ.get("SLURM_ARRAY_TASK_COUNT")
+    if task is None or count is None:
+        return None
+    first = int(os.environ.get("SLURM_ARRAY_TASK_MIN", "0"))
+    return int(task) - first, int(count)
+
+
+def resolve_dgm(registry: Registry, name: str) -> Any:
+    """A registry DGM, or one of the tiny local demo models (built on first use)."""
+    from wildchat50m import tiny
+
+    if name in tiny.TINY_SPECS:
+        return tiny.tiny_dgm(name)
+    try:
+        return registry.get(name)
+    except UnknownDGMError as error:
+        raise click.ClickException(
+            f"{error} (the tiny local models are {', '.join(tiny.TINY_SPECS)})"
+        ) from error
+
+
+def run_generation(options: dict[str, Any], registry: Registry, *, progress: bool) -> Path:
+    """Configure and run one generation job from command-line options; returns the run directory."""
+    from wildchat50m import tiny
+    from wildchat50m.engines import make_engine
+    from wildchat50m.generate import GenerationIncomplete, GenerationSettings, Generator
+    from wildchat50m.runstore import RunMismatchError
+
+    dgm = resolve_dgm(registry, options["dgm"])
+    is_tiny = dgm.config in tiny.TINY_SPECS
+    engine = options["engine"] or ("transformers" if is_tiny else "vllm")
+    model = options["model"] or (str(tiny.tiny_chat_model(options["dgm"])) if is_tiny else None)
+    job = options.pop("shard") or _slurm_job() or (0, 1)
+    system_prompt = options["system_prompt"]
+    if options["system_prompt_file"]:
+        system_prompt = Path(options["system_prompt_file"]).read_text(encoding="utf-8")
+    engine_options = {
+        key: options[key]
+        for key in (
+            "device", "dtype", "batch_size", "base_url", "max_in_flight", "timeout", "max_retries",
+            "tensor_parallel_size", "gpu_memory_utilization", "quantization", "max_num_seqs",
+        )
+    }  # fmt: skip
+    filters = {
+        k: options[k]
+        for k in (
+            "languages",
+            "exclude_toxic",
+            "exclude_redacted",
+            "min_turns",
+            "max_turns",
+            "dedupe",
+            "sample",
+        )
+    }
+    filters["allow_list"] = options["allow_list"]
+    try:
+        settings = GenerationSettings.for_dgm(
+            dgm,
+            model=model,
+            engine=engine,
+            history_mode=options["history"],
+            system_prompt=system_prompt,
+            seed=options["sampling_seed"],
+            temperature=options["temperature"],
+            top_p=options["top_p"],
+            max_model_len=options["max_model_len"],
+            max_new_tokens=options["max_new_tokens"],
+            max_input_tokens=options["max_input_tokens"],
+            logprobs=options["logprobs"],
+            num_shards=options["num_shards"],
+            source=", ".join(options["sources"]) or "embedded sample",
+            filters={k: (list(v) if isinstance(v, tuple) else v) for k, v in filters.items()},
+            engine_options={k: v for k, v in engine_options.items() if v is not None},
+        )
+        reader = reader_from_options({**options, "shard": None}, progress=False)
+        generator = Generator(
+            settings,
+            Path(options["out"]),
+            reader,
+            lambda: make_engine(engine, settings.model, engine_options, dgm.generation),
+            job=job,
+            progress=progress,
+            log=lambda message: click.echo(message, err=True),
+        )
+        generator.run()
+    except (RunMismatchError, ValueError, ImportError, SourceError, GenerationIncomplete) as error:
+        raise click.ClickException(str(error)) from error
+    return generator.store.root
+
+
+def _run_summary(manifest: dict[str, Any], root: Path) -> str:
+    params, rate = manifest["params"], manifest["throughput"]
+    flags = ", ".join(f"{k} {v:,}" for k, v in sorted(manifest["flags"].items())) or "none"
+    finish = ", ".join(f"{k} {v:,}" for k, v in sorted(manifest["finish_reasons"].items())) or "none"
+    errors = ", ".join(f"{k} {v:,}" for k, v in sorted(manifest["errors"].items())) or "none"
+    skipped = ", ".join(f"{k} {v:,}" for k, v in sorted(manifest["skip_reasons"].items())) or "none"
+    accel = manifest["accelerators"] or {}
+    lines = [
+        f"{params['dgm']}  ({params['engine']} engine, model {params['model']}, "
+        f"history {params['history_mode']})",
+        f"  run directory       {root}",
+        f"  shards              {manifest['shards']['finished']} of {manifest['shards']['total']} finished",
+        f"  conversations       {manifest['conversations']:,} ({manifest['turns']:,} user turns answered)",
+        f"  input skipped       {skipped}",
+        f"  tokens              {manifest['prompt_tokens']:,} in, {manifest['completion_tokens']:,} out"
+        f" ({manifest['truncated_prompts']:,} prompts truncated to fit)",
+        f"  finish reasons      {finish}",
+        f"  errors              {errors}",
+        f"  flags               {flags}",
+        f"  throughput          {rate['tokens_per_second'] or 0:,.0f} tok/s (in+out), "
+        f"{rate['seconds_per_1000_conversations'] or 0:,.1f} s per 1,000 conversations, "
+        f"input:output {rate['input_output_token_ratio'] or 0}",
+        f"  accelerators        {accel.get('count', 0)} x {', '.join(accel.get('names', []))}"
+        f" ({accel.get('kind', '?')})",
+    ]
+    return "\n".join(lines)
+
+
+def generation_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The options of `generate`: the DGM, its sampling, the run layout and the engine."""
+    from wildchat50m.engines import ENGINES
+
+    options = [
+        click.option(
+            "--dgm", default="tiny-a", show_default=True, help="DGM: config name, Hub id or abbreviation."
+        ),
+        click.option(
+            "--out",
+            default="runs",
+            show_default=True,
+            type=click.Path(file_okay=False),
+            help="Runs directory; the run goes to OUT/<config>.",
+        ),
+        click.option(
+            "--engine",
+            type=click.Choice(ENGINES),
+            help="Default: vllm, or transformers for the tiny demo models.",
+        ),
+        click.option("--model", help="Model path or Hub id to load instead of the registry's."),
+        click.option(
+            "--history",
+            type=click.Choice(["original", "self"]),
+            default="original",
+            show_default=True,
+            help="original: WildChat's answers as history (the paper's); self: this DGM's own.",
+        ),
+        click.option(
+            "--system-prompt", help="System prompt for every conversation without one (default: none)."
+        ),
+        click.option("--system-prompt-file", type=click.Path(exists=True, dir_okay=False)),
+        click.option(
+            "--sampling-seed",
+            type=int,
+            default=0,
+            show_default=True,
+            help="Run seed; each turn's seed derives from it, the hash and the turn.",
+        ),
+        click.option("--temperature", type=click.FloatRange(0, 2), help="Default: the registry's."),
+        click.option("--top-p", type=click.FloatRange(0, 1, min_open=True), help="Default: the registry's."),
+        click.option(
+            "--max-model-len", type=click.IntRange(min=16), help="Context window. Default: the registry's."
+        ),
+        click.option(
+            "--max-new-tokens", type=click.IntRange(min=1), help="Default: the registry's (0.2 x context)."
+        ),
+        click.option("--max-input-tokens", type=click.IntRange(min=8), help="Default: 0.75 x context."),
+        click.option("--logprobs", is_flag=True, help="Record each answer's cumulative logprob."),
+        click.option(
+            "--num-shards",
+            type=click.IntRange(min=1),
+            default=16,
+            show_default=True,
+            help="Shards of the run (the unit of atomic output).",
+        ),
+        click.option("--batch-size", type=click.IntRange(min=1), help="transformers: requests per batch."),
+        click.option("--device", help="transformers: cpu, cuda, cuda:1, ..."),
+        click.option("--dtype", help="transformers / vllm: float32, bfloat16, ..."),
+        click.option("--base-url", help="openai: the server, e.g. http://127.0.0.1:8000/v1"),
+        click.option("--max-in-flight", type=click.IntRange(min=1), help="openai: concurrent requests."),
+        click.option(
+            "--timeout", type=click.FloatRange(min=0, min_open=True), help="openai: seconds per request."
+        ),
+        click.option("--max-retries", type=click.IntRange(min=0), help="openai: retries per request."),
+        click.option("--tensor-parallel-size", type=click.IntRange(min=1), help="vllm: GPUs per model."),
+        click.option("--gpu-memory-utilization", type=click.FloatRange(0, 1), help="vllm."),
+        click.option("--quantization", help="vllm: e.g. fp8."),
+        click.option("--max-num-seqs", type=click.IntRange(min=1), help="vllm: sequences per step."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+@cli.command()
+@source_options
+@generation_options
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+@click.pass_context
+def generate(ctx: click.Context, quiet: bool, **options: Any) -> None:
+    """Answer every user turn of every conversation with one DGM.
+
+    The run goes to OUT/<config>: atomic shards, a journal of finished
+    requests, and a manifest. Kill it at any moment and run the same command
+    again: finished shards are skipped and journaled requests are not sent
+    again. `--shard I/N` (or a Slurm array) splits the run between jobs that
+    never overlap. Without SOURCE and --dgm, the tiny demo model tiny-a
+    answers the embedded sample on the CPU.
+    """
+    from wildchat50m.generate import write_manifest
+    from wildchat50m.runstore import RunStore
+
+    root = run_generation(options, _registry(ctx), progress=not quiet and sys.stderr.isatty())
+    click.echo(_run_summary(write_manifest(RunStore(root)), root))
+
+
+@cli.group()
+def runs() -> None:
+    """Inspect generation runs."""
+
+
+@runs.command("show")
+@click.argument("path", type=click.Path(exists=True, file_okay=False), default="runs")
+@click.option("--json", "as_json", is_flag=True, help="Print the manifests as JSON.")
+def runs_show(path: str, as_json: bool) -> None:
+    """Print the manifest of the run at PATH, or of every run below it."""
+    from wildchat50m.generate import build_manifest
+    from wildchat50m.runstore import RUN_FILE, RunStore
+
+    roots = (
+        [Path(path)]
+        if (Path(path) / RUN_FILE).exists()
+        else sorted(p.parent for p in Path(path).glob(f"*/{RUN_FILE}"))
+    )
+    if not roots:
+        raise click.ClickException(f"no run under {path} (a run directory holds {RUN_FILE})")
+    manifests = [build_manifest(RunStore(root)) for root in roots]
+    if as_json:
+        click.echo(
+            json.dumps(manifests if len(manifests) > 1 else manifests[0], indent=2, ensure_ascii=False)
+        )
+        return
+    click.echo("\n\n".join(_run_summary(m, root) for m, root in zip(manifests, roots, strict=True)))
+
+
 # ---------------------------------------------------------------- demo
 
 
 @cli.command()
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def demo(as_json: bool) -> None:
+@click.option("--out", default="runs/demo", show_default=True, type=click.Path(file_okay=False))
+@click.pass_context
+def demo(ctx: click.Context, out: str) -> None:
     """Run the pipeline on the embedded default, end to end.
 
-    Reads the embedded sample together with its deliberately malformed rows,
-    so the report shows every reason code at work.
+    Reads the embedded sample together with its deliberately malformed rows
+    (the report shows every reason code at work), then has two tiny local
+    models answer every user turn of the sample on the CPU and prints their
+    run summaries.
     """
+    from wildchat50m import tiny
+    from wildchat50m.generate import write_manifest
     from wildchat50m.resources import malformed_sample_file, sample_file
+    from wildchat50m.runstore import RunStore
 
     reader = ConversationReader([sample_file(), malformed_sample_file()], progress=sys.stderr.isatty())
-    run_reader(reader, None, as_json, None)
+    run_reader(reader, None, False, None)
+    for name in tiny.TINY_MODELS:
+        click.echo("")
+        parsed = generate.make_context("generate", ["--dgm", name, "--out", out], parent=ctx)
+        options = {k: v for k, v in parsed.params.items() if k != "quiet"}
+        root = run_generation(options, _registry(ctx), progress=sys.stderr.isatty())
+        click.echo(_run_summary(write_manifest(RunStore(root)), root))
 
 
 def main() -> None:

@@ -96,3 +96,30 @@ WILDCHAT_SCHEMA = pa.schema(
 #: Columns a row must carry for the reader to judge it; every other WildChat
 #: column may be absent in a foreign file and is then filled with nulls.
 REQUIRED_COLUMNS: tuple[str, ...] = ("conversation_hash", "conversation")
+
+# ---------------------------------------------------------------- output rows
+
+#: What each assistant message of an output row carries besides WildChat's own
+#: fields. On user messages (and on WildChat-GPT rows) they are null.
+ANSWER_FIELDS = [
+    ("finish_reason", pa.string()),
+    ("prompt_tokens", pa.int64()),
+    ("completion_tokens", pa.int64()),
+    ("prompt_truncated", pa.bool_()),
+    ("flags", pa.list_(pa.string())),
+    ("cumulative_logprob", pa.float64()),
+    ("error", pa.string()),
+]
+
+OUTPUT_MESSAGE = pa.struct([*MESSAGE, *(pa.field(name, type_) for name, type_ in ANSWER_FIELDS)])
+
+#: One WildChat conversation answered by one DGM: every WildChat column as it
+#: was, assistant messages replaced by the DGM's answers, plus the DGM's config
+#: name and the history mode the answers were generated in.
+OUTPUT_SCHEMA = pa.schema(
+    [
+        pa.field("conversation", pa.list_(OUTPUT_MESSAGE)) if field.name == "conversation" else field
+        for field in WILDCHAT_SCHEMA
+    ]
+    + [pa.field("dgm", pa.string()), pa.field("history_mode", pa.string())]
+)

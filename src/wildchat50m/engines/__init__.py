@@ -1,0 +1,45 @@
+"""Engines: one interface (see :mod:`.base`), three implementations loaded lazily.
+
+``make_engine`` is the only place that knows which module implements which
+engine; importing this package imports none of torch, transformers or vLLM.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from wildchat50m.engines.base import Engine
+
+ENGINES: tuple[str, ...] = ("transformers", "openai", "vllm")
+
+
+def make_engine(name: str, model: str, options: dict[str, Any], generation: Any = None) -> Engine:
+    """Build engine ``name`` for ``model``. ``options`` holds the engine's own settings (None = default)."""
+    given = {k: v for k, v in options.items() if v is not None}
+    if name == "transformers":
+        from wildchat50m.engines.transformers_engine import TransformersEngine
+
+        keys = ("device", "dtype", "batch_size")
+        return TransformersEngine(model, **{k: given[k] for k in keys if k in given})
+    if name == "openai":
+        from wildchat50m.engines.openai_compat import OpenAIEngine
+
+        if "base_url" not in given:
+            raise ValueError("the openai engine needs --base-url, e.g. http://127.0.0.1:8000/v1")
+        keys = ("api_key", "max_in_flight", "timeout", "max_retries")
+        return OpenAIEngine(given["base_url"], model, **{k: given[k] for k in keys if k in given})
+    if name == "vllm":
+        from wildchat50m.engines.vllm_engine import VLLMEngine
+
+        keys = (
+            "tensor_parallel_size",
+            "gpu_memory_utilization",
+            "quantization",
+            "dtype",
+            "max_model_len",
+            "enable_prefix_caching",
+            "max_num_seqs",
+            "seed",
+        )
+        return VLLMEngine(model, generation, {k: given[k] for k in keys if k in given})
+    raise ValueError(f"unknown engine {name!r}; choose one of {', '.join(ENGINES)}")

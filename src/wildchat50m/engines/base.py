@@ -1,0 +1,120 @@
+"""The engine interface: chat requests in, answers out, in any order.
+
+Three implementations share it: ``transformers`` (CPU or GPU, the tests'
+and the demo's engine), ``openai`` (any OpenAI-compatible server) and
+``vllm`` (offline, in-process). An engine knows nothing about WildChat rows,
+shards or files; the generation stage maps rows to :class:`ChatRequest` and
+:class:`ChatResult` back to records.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+#: ``finish_reason`` values besides the engines' own ``stop`` and ``length``.
+FINISH_ERROR = "error"
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """Sampling parameters of one request. ``temperature == 0`` means greedy."""
+
+    max_new_tokens: int
+    temperature: float = 1.0
+    top_p: float = 1.0
+    seed: int = 0
+    logprobs: bool = False
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    """One user turn to answer: the messages the model sees, ending on that user message."""
+
+    key: str
+    messages: tuple[dict[str, str], ...]
+    sampling: Sampling
+
+
+@dataclass
+class ChatResult:
+    """The engine's answer to one request; ``error`` is set (and ``text`` None) when it failed."""
+
+    key: str
+    text: str | None
+    finish_reason: str
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    cumulative_logprob: float | None = None
+    error: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None
+
+
+class Tokenizer(Protocol):
+    """What the token budget needs of a model's tokenizer."""
+
+    def count_chat_tokens(self, messages: Sequence[dict[str, str]]) -> int:
+        """Tokens of the prompt the chat template makes of ``messages`` (with the generation prompt)."""
+        ...
+
+    def encode(self, text: str) -> list[int]:
+        """Token ids of plain text, no special tokens added."""
+        ...
+
+    def decode(self, ids: Sequence[int]) -> str:
+        """Text of token ids, special tokens skipped."""
+        ...
+
+    @property
+    def special_tokens(self) -> tuple[str, ...]:
+        """Every special token's text (end-of-turn markers and the like)."""
+        ...
+
+
+class Engine(Protocol):
+    """A chat model that answers requests."""
+
+    name: str
+
+    @property
+    def tokenizer(self) -> Tokenizer | None:
+        """The model's tokenizer, when the engine has it locally (needed for exact token budgets)."""
+        ...
+
+    def generate(self, requests: Iterable[ChatRequest]) -> Iterator[ChatResult]:
+        """Answer every request exactly once, yielding each result as soon as it is ready."""
+        ...
+
+    def describe(self) -> dict[str, Any]:
+        """Engine, model, revision and library versions, for the run manifest."""
+        ...
+
+    def close(self) -> None:
+        """Release the model, connections and processes."""
+        ...
+
+
+def request_seed(run_seed: int, conversation_hash: str, turn: int) -> int:
+    """The seed of one turn: the same whatever the batching, the shard or the restart."""
+    digest = hashlib.blake2b(f"{run_seed}:{conversation_hash}:{turn}".encode(), digest_size=4).digest()
+    return int.from_bytes(digest, "big") & 0x7FFFFFFF
+
+
+def is_transient(error_kind: str | None) -> bool:
+    """Whether a failed request may succeed if sent again later (server down, overloaded, timed out).
+
+    Transient failures are never stored as answers: the shard stays open and a
+    re-run sends them again. Other failures (a prompt the server refuses, an
+    aborted generation) are stored as failed turns with their kind.
+    """
+    if not error_kind:
+        return False
+    if error_kind in ("connection", "timeout", "malformed_response", "http_408", "http_409", "http_429"):
+        return True
+    return error_kind.startswith("http_5")

@@ -1,0 +1,442 @@
+"""The generation job: one DGM answers every user turn of every conversation.
+
+Wires the stages together in one direction: the reader's accepted rows are
+staged into shards by ``conversation_hash``; for each unfinished shard of
+this job, requests are built (:mod:`wildchat50m.requests`), answered by an
+engine, journaled as they complete, turned into records
+(:mod:`wildchat50m.records`) and committed atomically
+(:mod:`wildchat50m.runstore`).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+
+from wildchat50m import __version__
+from wildchat50m.engines.base import (
+    ChatRequest,
+    ChatResult,
+    Engine,
+    Sampling,
+    Tokenizer,
+    is_transient,
+    request_seed,
+)
+from wildchat50m.records import TurnOutcome, build_record
+from wildchat50m.registry import DGM
+from wildchat50m.requests import CharTokenizer, fit_prompt, prompt_messages, turn_key, turns_of
+from wildchat50m.runstore import Journal, RunStore, ShardStats
+from wildchat50m.source import ConversationReader, shard_of
+
+HISTORY_FAILED = "history_failed"
+#: Give up on a shard after this many transient failures in a row (the server is likely down).
+MAX_CONSECUTIVE_TRANSIENT = 64
+
+
+class GenerationIncomplete(RuntimeError):
+    """Some requests failed transiently; they were not stored, and a re-run sends them again."""
+
+
+@dataclass(frozen=True)
+class GenerationSettings:
+    """Everything that decides the answers. A resumed run must use the same settings."""
+
+    dgm: str
+    model: str
+    engine: str
+    history_mode: str = "original"
+    system_prompt: str | None = None
+    seed: int = 0
+    temperature: float = 1.0
+    top_p: float = 1.0
+    max_model_len: int = 4096
+    max_new_tokens: int = 819
+    max_input_tokens: int = 3072
+    logprobs: bool = False
+    num_shards: int = 16
+    source: str = ""
+    filters: dict[str, Any] = field(default_factory=dict)
+    engine_options: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def for_dgm(
+        cls, dgm: DGM, *, model: str | None = None, engine: str = "vllm", **overrides: Any
+    ) -> GenerationSettings:
+        """The registry's defaults for ``dgm``, with ``overrides`` (None values ignored) on top."""
+        gen = dgm.generation
+        if gen is None:
+            raise ValueError(f"{dgm.config} has no generation defaults (it is not a generating model)")
+        values: dict[str, Any] = {
+            "dgm": dgm.config,
+            "model": model or dgm.hf_id or "",
+            "engine": engine,
+            "temperature": gen.temperature,
+            "top_p": gen.top_p,
+            "max_model_len": gen.max_model_len,
+            "max_new_tokens": gen.max_new_tokens,
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        if "max_input_tokens" not in overrides or overrides["max_input_tokens"] is None:
+            values["max_input_tokens"] = min(
+                int(values["max_model_len"] * 0.75), values["max_model_len"] - values["max_new_tokens"]
+            )
+        if not values["model"]:
+            raise ValueError(f"{dgm.config} has no Hugging Face id; pass --model")
+        return cls(**values)
+
+    def sampling(self, conversation_hash: str, turn: int) -> Sampling:
+        return Sampling(
+            max_new_tokens=self.max_new_tokens,
+            temperature=self.temperature,
+            top_p=self.top_p,
+            seed=request_seed(self.seed, conversation_hash, turn),
+            logprobs=self.logprobs,
+        )
+
+
+def job_shards(num_shards: int, job: tuple[int, int]) -> list[int]:
+    """The shards job ``i`` of ``n`` owns: every n-th, so jobs never overlap."""
+    index, count = job
+    return [k for k in range(num_shards) if k % count == index]
+
+
+def accelerators() -> dict[str, Any]:
+    """What the answers were computed on, as far as can be told without importing torch needlessly."""
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        names = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+        return {"kind": "gpu", "count": len(names), "names": sorted(set(names))}
+    return {"kind": "cpu", "count": 1, "names": [_cpu_name()]}
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+            if line.startswith("model name"):
+                return f"{line.split(':', 1)[1].strip()} ({os.cpu_count()} cores)"
+    except OSError:
+        pass
+    return f"{platform.machine()} ({os.cpu_count()} cores)"
+
+
+@dataclass
+class ShardOutcome:
+    index: int
+    skipped: bool
+    stats: ShardStats | None = None
+
+
+class Generator:
+    """Run one job of one DGM's generation; safe to kill at any moment and re-run."""
+
+    def __init__(
+        self,
+        settings: GenerationSettings,
+        out: Path,
+        reader: ConversationReader,
+        engine_factory: Callable[[], Engine],
+        *,
+        job: tuple[int, int] = (0, 1),
+        progress: bool = False,
+        log: Callable[[str], None] = lambda _message: None,
+    ):
+        if settings.history_mode not in ("original", "self"):
+            raise ValueError(f"history mode must be 'original' or 'self', not {settings.history_mode!r}")
+        if job[1] > settings.num_shards:
+            raise ValueError(f"{job[1]} jobs but only {settings.num_shards} shards: raise --num-shards")
+        self.settings = settings
+        self.store = RunStore(Path(out) / settings.dgm)
+        self.reader = reader
+        self.engine_factory = engine_factory
+        self.job = job
+        self.progress = progress
+        self.log = log
+        self._engine: Engine | None = None
+
+    # -- the job
+
+    def run(self) -> list[ShardOutcome]:
+        params = {k: v for k, v in asdict(self.settings).items() if k != "engine_options"}
+        params["engine_options"] = {
+            k: v for k, v in self.settings.engine_options.items() if k in ("dtype", "quantization")
+        }
+        self.store.claim(params)
+        shards = job_shards(self.settings.num_shards, self.job)
+        if not self.store.is_staged(self.job):
+            self.log(f"staging the input into {len(shards)} shard(s)")
+            self.store.stage(
+                self.reader.batches(),
+                self.job,
+                shards,
+                self.settings.num_shards,
+                shard_of,
+                lambda: self.reader.report,
+            )
+        outcomes = []
+        try:
+            for index in shards:
+                if self.store.is_done(index, self.settings.num_shards):
+                    outcomes.append(ShardOutcome(index, skipped=True))
+                    continue
+                outcomes.append(ShardOutcome(index, skipped=False, stats=self._run_shard(index)))
+        finally:
+            if self._engine is not None:
+                self._engine.close()
+        write_manifest(self.store)
+        return outcomes
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = self.engine_factory()
+            self.store.save_special_tokens(self._tokenizer().special_tokens)
+        return self._engine
+
+    def _tokenizer(self) -> Tokenizer:
+        return self.engine.tokenizer or CharTokenizer()
+
+    def _special_tokens(self) -> tuple[str, ...]:
+        """The model's special tokens, remembered by the store so a resume needs no model to flag answers."""
+        saved = self.store.special_tokens()
+        return saved if saved is not None else tuple(self._tokenizer().special_tokens)
+
+    def _run_shard(self, index: int) -> ShardStats:
+        count = self.settings.num_shards
+        rows = pq.read_table(self.store.input_path(index, count)).to_pylist()
+        journal = Journal(self.store.journal_path(index))
+        try:
+            total = sum(len(turns_of(row["conversation"])) for row in rows)
+            with self._bar(total, len(journal.entries), f"shard {index}/{count}") as bar:
+                if self.settings.history_mode == "original":
+                    self._answer(self._original_requests(rows, journal), journal, bar)
+                else:
+                    for wave in range(max((len(turns_of(r["conversation"])) for r in rows), default=0)):
+                        self._answer(self._self_requests(rows, journal, wave, bar), journal, bar)
+            stats = self._commit(index, rows, journal)
+        finally:
+            journal.close()
+        journal.remove()
+        return stats
+
+    def _bar(self, total: int, done: int, label: str) -> Any:
+        from tqdm.auto import tqdm
+
+        return tqdm(
+            total=total, initial=done, unit=" turns", desc=label, disable=not self.progress, mininterval=0.5
+        )
+
+    # -- requests
+
+    def _request(
+        self, row: dict[str, Any], turn_index: int, own: list[str] | None
+    ) -> tuple[ChatRequest, bool, bool]:
+        conversation = row["conversation"]
+        turn = turns_of(conversation)[turn_index]
+        messages = prompt_messages(
+            conversation, turn, own_answers=own, system_prompt=self.settings.system_prompt
+        )
+        fitted = fit_prompt(messages, self._tokenizer(), self.settings.max_input_tokens)
+        key = turn_key(row["conversation_hash"], turn_index)
+        request = ChatRequest(
+            key, tuple(fitted.messages), self.settings.sampling(row["conversation_hash"], turn_index)
+        )
+        return request, fitted.truncated, fitted.current_cut
+
+    def _original_requests(
+        self, rows: list[dict[str, Any]], journal: Journal
+    ) -> Iterator[tuple[ChatRequest, bool, bool]]:
+        for row in rows:
+            for turn in turns_of(row["conversation"]):
+                if turn_key(row["conversation_hash"], turn.index) not in journal.entries:
+                    yield self._request(row, turn.index, None)
+
+    def _self_requests(
+        self, rows: list[dict[str, Any]], journal: Journal, wave: int, bar: Any
+    ) -> Iterator[tuple[ChatRequest, bool, bool]]:
+        for row in rows:
+            conversation_hash = row["conversation_hash"]
+            if (
+                wave >= len(turns_of(row["conversation"]))
+                or turn_key(conversation_hash, wave) in journal.entries
+            ):
+                continue
+            earlier = [journal.entries[turn_key(conversation_hash, t)] for t in range(wave)]
+            if any(outcome.failed for outcome in earlier):
+                journal.append(
+                    turn_key(conversation_hash, wave),
+                    TurnOutcome(None, "error", error=HISTORY_FAILED),
+                )
+                bar.update(1)
+                continue
+            yield self._request(row, wave, [outcome.text or "" for outcome in earlier])
+
+    def _answer(self, requests: Iterator[tuple[ChatRequest, bool, bool]], journal: Journal, bar: Any) -> None:
+        fitted: dict[str, tuple[bool, bool]] = {}
+
+        def feed() -> Iterator[ChatRequest]:
+            for request, truncated, cut in requests:
+                fitted[request.key] = (truncated, cut)
+                yield request
+
+        transient: Counter[str] = Counter()
+        in_a_row = 0
+        for result in self.engine.generate(feed()):
+            truncated, cut = fitted.pop(result.key)
+            if is_transient(result.error):
+                transient[result.error or ""] += 1
+                in_a_row += 1
+                if in_a_row >= MAX_CONSECUTIVE_TRANSIENT:
+                    break
+                continue
+            in_a_row = 0
+            journal.append(result.key, outcome_of(result, truncated, cut))
+            bar.update(1)
+        if transient:
+            kinds = ", ".join(f"{kind} x{count}" for kind, count in transient.most_common())
+            raise GenerationIncomplete(
+                f"{sum(transient.values())} request(s) failed transiently ({kinds}) and were not stored; "
+                "finished answers are journaled. Check the engine or server, then run the same command again."
+            )
+
+    # -- records
+
+    def _commit(self, index: int, rows: list[dict[str, Any]], journal: Journal) -> ShardStats:
+        settings = self.settings
+        special = self._special_tokens()
+        stats = ShardStats(finish_reasons=Counter(), flags=Counter(), errors=Counter())
+        records = []
+        for row in rows:
+            outcomes = [
+                journal.entries[turn_key(row["conversation_hash"], t.index)]
+                for t in turns_of(row["conversation"])
+            ]
+            record = build_record(
+                row, outcomes, dgm=settings.dgm, history_mode=settings.history_mode, special_tokens=special
+            )
+            records.append(record)
+            stats.conversations += 1
+            for outcome in outcomes:
+                stats.turns += 1
+                stats.prompt_tokens += outcome.prompt_tokens or 0
+                stats.completion_tokens += outcome.completion_tokens or 0
+                stats.truncated_prompts += outcome.prompt_truncated
+                stats.finish_reasons[outcome.finish_reason] += 1
+                if outcome.error:
+                    stats.errors[outcome.error] += 1
+            for message in record["conversation"]:
+                for flag in message.get("flags") or ():
+                    stats.flags[flag] += 1
+        stats.generation_seconds = journal.generation_seconds()
+        extra = {"accelerators": accelerators(), "engine": self._engine.describe() if self._engine else None}
+        self.store.commit(index, settings.num_shards, records, stats, extra)
+        return stats
+
+
+def outcome_of(result: ChatResult, truncated: bool, cut: bool) -> TurnOutcome:
+    """A journaled outcome from an engine result and how its prompt was fitted."""
+    return TurnOutcome(
+        text=None if result.failed else result.text,
+        finish_reason=result.finish_reason,
+        prompt_tokens=result.prompt_tokens,
+        completion_tokens=result.completion_tokens,
+        cumulative_logprob=result.cumulative_logprob,
+        error=result.error,
+        prompt_truncated=truncated,
+        current_cut=cut,
+    )
+
+
+# ---------------------------------------------------------------- manifest
+
+
+def build_manifest(store: RunStore) -> dict[str, Any]:
+    """The run manifest: parameters, counts by reason and flag, and throughput as the paper measures it."""
+    params = store.params()
+    markers = store.markers()
+    staged = store.staged_reports()
+    totals: Counter[str] = Counter()
+    finish: Counter[str] = Counter()
+    flags: Counter[str] = Counter()
+    errors: Counter[str] = Counter()
+    seconds = 0.0
+    for marker in markers:
+        for key in (
+            "conversations",
+            "turns",
+            "prompt_tokens",
+            "completion_tokens",
+            "rows",
+            "truncated_prompts",
+        ):
+            totals[key] += marker[key]
+        seconds += marker["generation_seconds"]
+        finish.update(marker["finish_reasons"])
+        flags.update(marker["flags"])
+        errors.update(marker["errors"])
+    reader = staged[0]["reader"] if staged else {}
+    tokens = totals["prompt_tokens"] + totals["completion_tokens"]
+    engines = [m["engine"] for m in markers if m.get("engine")]
+    return {
+        "wildchat50m_version": __version__,
+        "params": params,
+        "shards": {
+            "total": params["num_shards"],
+            "finished": len(markers),
+            "staged_rows": sum(sum(s["rows_per_shard"].values()) for s in staged),
+        },
+        "input": reader,
+        "skip_reasons": reader.get("reasons", {}),
+        "conversations": totals["conversations"],
+        "turns": totals["turns"],
+        "prompt_tokens": totals["prompt_tokens"],
+        "completion_tokens": totals["completion_tokens"],
+        "truncated_prompts": totals["truncated_prompts"],
+        "finish_reasons": dict(finish),
+        "flags": dict(flags),
+        "errors": dict(errors),
+        "throughput": {
+            "generation_seconds": round(seconds, 3),
+            "tokens_per_second": round(tokens / seconds, 2) if seconds else None,
+            "seconds_per_1000_conversations": round(1000 * seconds / totals["conversations"], 3)
+            if totals["conversations"]
+            else None,
+            "input_output_token_ratio": round(totals["prompt_tokens"] / totals["completion_tokens"], 3)
+            if totals["completion_tokens"]
+            else None,
+        },
+        "accelerators": markers[0]["accelerators"] if markers else None,
+        "engine": engines[0] if engines else None,
+        "libraries": library_versions(),
+    }
+
+
+def library_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in ("pyarrow", "datasets", "torch", "transformers", "vllm", "httpx2", "httpx"):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def write_manifest(store: RunStore) -> dict[str, Any]:
+    import json
+
+    from wildchat50m.runstore import MANIFEST_FILE, atomic_write_text
+
+    manifest = build_manifest(store)
+    manifest["written_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    atomic_write_text(store.root / MANIFEST_FILE, json.dumps(manifest, indent=2, ensure_ascii=False))
+    return manifest

@@ -1,0 +1,318 @@
+"""The run store: atomic shards, a per-request journal, resume, and the run manifest.
+
+Layout of one run (one DGM) under ``<out>/<config>/``::
+
+    run.json                         the generation parameters; a re-run must match them
+    inputs/shard-00003-of-00016.parquet   the conversations of shard 3 (WildChat schema)
+    inputs/staged-<i>-of-<n>.json    job i of n staged its shards; holds the reader's report
+    journal/shard-00003.jsonl        every finished request of an unfinished shard, appended
+    data/shard-00003-of-00016.parquet     a finished shard (output schema), renamed into place
+    shards/shard-00003.json          its checksum, counts and timings
+    manifest.json                    everything above, aggregated (also by `wildchat50m runs show`)
+
+A crash loses at most the requests in flight: finished shards are skipped, and
+journaled requests are not sent again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from wildchat50m.records import TurnOutcome
+from wildchat50m.schema import OUTPUT_SCHEMA, WILDCHAT_SCHEMA
+
+RUN_FILE = "run.json"
+MANIFEST_FILE = "manifest.json"
+
+
+class RunMismatchError(RuntimeError):
+    """The output directory holds a run made with other generation parameters."""
+
+
+def fsync_directory(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        descriptor = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` so that readers see the old file or the new one, never a part."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    with open(partial, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(partial, path)
+    fsync_directory(path.parent)
+
+
+def atomic_write_table(path: Path, table: pa.Table, **parquet_options: Any) -> str:
+    """Write a parquet file atomically (temp file, fsync, rename); returns its sha256."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    pq.write_table(table, partial, compression="zstd", **parquet_options)
+    with open(partial, "rb+") as handle:
+        os.fsync(handle.fileno())
+    digest = file_sha256(partial)
+    os.replace(partial, path)
+    fsync_directory(path.parent)
+    return digest
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def shard_name(index: int, count: int) -> str:
+    return f"shard-{index:05d}-of-{count:05d}"
+
+
+class Journal:
+    """Append-only record of finished requests of one shard, replayed on resume.
+
+    Each line is one JSON object; a line cut short by a crash is dropped on
+    reopening (the file is truncated back to its last complete line). Lines
+    are flushed at once and fsynced at most every ``sync_seconds``.
+    """
+
+    def __init__(self, path: Path, sync_seconds: float = 1.0):
+        self.path = path
+        self.sync_seconds = sync_seconds
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.entries: dict[str, TurnOutcome] = {}
+        self.previous_seconds = 0.0
+        self._recover()
+        self._handle = open(path, "a", encoding="utf-8")  # noqa: SIM115 (kept open across appends)
+        self._session_start = time.time()
+        self._last_at = self._session_start
+        self._last_sync = 0.0
+        self._write({"session": self._session_start})
+
+    def _recover(self) -> None:
+        if not self.path.exists():
+            return
+        data = self.path.read_bytes()
+        complete = data[: data.rfind(b"\n") + 1]
+        if len(complete) != len(data):
+            with open(self.path, "r+b") as handle:
+                handle.truncate(len(complete))
+        session_start = last_at = None
+        for line in complete.decode("utf-8").splitlines():
+            entry = json.loads(line)
+            if "session" in entry:
+                if session_start is not None and last_at is not None:
+                    self.previous_seconds += max(0.0, last_at - session_start)
+                session_start, last_at = entry["session"], entry["session"]
+                continue
+            self.entries[entry["key"]] = TurnOutcome(**entry["outcome"])
+            last_at = entry["at"]
+        if session_start is not None and last_at is not None:
+            self.previous_seconds += max(0.0, last_at - session_start)
+
+    def _write(self, entry: Mapping[str, Any]) -> None:
+        self._handle.write(json.dumps(entry, ensure_ascii=False) + "\n")
+        self._handle.flush()
+        now = time.monotonic()
+        if now - self._last_sync >= self.sync_seconds:
+            os.fsync(self._handle.fileno())
+            self._last_sync = now
+
+    def append(self, key: str, outcome: TurnOutcome) -> None:
+        self._last_at = time.time()
+        self.entries[key] = outcome
+        self._write({"key": key, "at": self._last_at, "outcome": outcome.to_dict()})
+
+    def generation_seconds(self) -> float:
+        """Wall time spent generating this shard, over every session that worked on it."""
+        return self.previous_seconds + (self._last_at - self._session_start)
+
+    def close(self) -> None:
+        if not self._handle.closed:
+            self._handle.flush()
+            os.fsync(self._handle.fileno())
+            self._handle.close()
+
+    def remove(self) -> None:
+        self.close()
+        self.path.unlink(missing_ok=True)
+
+
+@dataclass
+class ShardStats:
+    """What one finished shard holds, for the manifest."""
+
+    conversations: int = 0
+    turns: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    generation_seconds: float = 0.0
+    finish_reasons: Counter[str] | None = None
+    flags: Counter[str] | None = None
+    errors: Counter[str] | None = None
+    truncated_prompts: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "conversations": self.conversations,
+            "turns": self.turns,
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "generation_seconds": round(self.generation_seconds, 3),
+            "finish_reasons": dict(self.finish_reasons or {}),
+            "flags": dict(self.flags or {}),
+            "errors": dict(self.errors or {}),
+            "truncated_prompts": self.truncated_prompts,
+        }
+
+
+class RunStore:
+    """The files of one run; every write is atomic."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+
+    # -- parameters
+
+    def claim(self, params: Mapping[str, Any]) -> None:
+        """Record the run's parameters, or check them against the recorded ones."""
+        path = self.root / RUN_FILE
+        if path.exists():
+            recorded = json.loads(path.read_text(encoding="utf-8"))
+            differing = sorted(k for k in set(recorded) | set(params) if recorded.get(k) != params.get(k))
+            if differing:
+                details = "; ".join(
+                    f"{k}: recorded {recorded.get(k)!r}, now {params.get(k)!r}" for k in differing
+                )
+                raise RunMismatchError(
+                    f"{self.root} holds a run with other parameters ({details}). "
+                    "Use another --out directory, or delete this one to start over."
+                )
+            return
+        atomic_write_text(path, json.dumps(dict(params), indent=2, ensure_ascii=False, sort_keys=True))
+
+    def params(self) -> dict[str, Any]:
+        return json.loads((self.root / RUN_FILE).read_text(encoding="utf-8"))
+
+    def save_special_tokens(self, tokens: tuple[str, ...] | list[str]) -> None:
+        path = self.root / "special_tokens.json"
+        if not path.exists():
+            atomic_write_text(path, json.dumps(sorted(tokens), ensure_ascii=False))
+
+    def special_tokens(self) -> tuple[str, ...] | None:
+        path = self.root / "special_tokens.json"
+        return tuple(json.loads(path.read_text(encoding="utf-8"))) if path.exists() else None
+
+    # -- inputs
+
+    def input_path(self, index: int, count: int) -> Path:
+        return self.root / "inputs" / f"{shard_name(index, count)}.parquet"
+
+    def staged_marker(self, job: tuple[int, int]) -> Path:
+        return self.root / "inputs" / f"staged-{job[0]}-of-{job[1]}.json"
+
+    def is_staged(self, job: tuple[int, int]) -> bool:
+        return self.staged_marker(job).exists()
+
+    def stage(
+        self,
+        batches: Iterator[pa.RecordBatch],
+        job: tuple[int, int],
+        shards: list[int],
+        count: int,
+        owner_of: Callable[[str, int], int],
+        reader_report: Callable[[], Any],
+    ) -> dict[int, int]:
+        """Stream accepted rows into this job's input shards, in bounded memory.
+
+        Every shard is written to a temporary file first; all are renamed into
+        place only when the input has been read to its end, and the job's
+        ``staged`` marker comes last, so an interrupted staging starts over.
+        """
+        wanted = set(shards)
+        folder = self.root / "inputs"
+        folder.mkdir(parents=True, exist_ok=True)
+        partials = {k: self.input_path(k, count).with_suffix(f".{os.getpid()}.partial") for k in shards}
+        writers = {k: pq.ParquetWriter(partials[k], WILDCHAT_SCHEMA, compression="zstd") for k in shards}
+        rows = dict.fromkeys(shards, 0)
+        try:
+            for batch in batches:
+                owners = [owner_of(h, count) for h in batch.column("conversation_hash").to_pylist()]
+                for index in wanted.intersection(owners):
+                    part = batch.filter(pa.array([owner == index for owner in owners]))
+                    writers[index].write_batch(part)
+                    rows[index] += part.num_rows
+        finally:
+            for writer in writers.values():
+                writer.close()
+        for index in shards:
+            os.replace(partials[index], self.input_path(index, count))
+        fsync_directory(folder)
+        report = {"job": list(job), "rows_per_shard": rows, "reader": reader_report().to_dict()}
+        atomic_write_text(self.staged_marker(job), json.dumps(report, indent=2, ensure_ascii=False))
+        return rows
+
+    # -- outputs
+
+    def output_path(self, index: int, count: int) -> Path:
+        return self.root / "data" / f"{shard_name(index, count)}.parquet"
+
+    def marker_path(self, index: int) -> Path:
+        return self.root / "shards" / f"shard-{index:05d}.json"
+
+    def journal_path(self, index: int) -> Path:
+        return self.root / "journal" / f"shard-{index:05d}.jsonl"
+
+    def is_done(self, index: int, count: int) -> bool:
+        """A shard is done when its marker exists and its file has the recorded checksum."""
+        marker, output = self.marker_path(index), self.output_path(index, count)
+        if not marker.exists() or not output.exists():
+            return False
+        return json.loads(marker.read_text(encoding="utf-8"))["sha256"] == file_sha256(output)
+
+    def commit(
+        self, index: int, count: int, records: list[dict[str, Any]], stats: ShardStats, extra: dict
+    ) -> None:
+        """Write a finished shard and then its marker; the journal may go after this."""
+        table = pa.Table.from_pylist(records, schema=OUTPUT_SCHEMA)
+        digest = atomic_write_table(self.output_path(index, count), table)
+        marker = {
+            "shard": index,
+            "of": count,
+            "sha256": digest,
+            "rows": table.num_rows,
+            **stats.to_dict(),
+            **extra,
+        }
+        atomic_write_text(self.marker_path(index), json.dumps(marker, indent=2, ensure_ascii=False))
+
+    def markers(self) -> list[dict[str, Any]]:
+        folder = self.root / "shards"
+        if not folder.exists():
+            return []
+        return [json.loads(p.read_text(encoding="utf-8")) for p in sorted(folder.glob("shard-*.json"))]
+
+    def staged_reports(self) -> list[dict[str, Any]]:
+        folder = self.root / "inputs"
+        if not folder.exists():
+            return []
+        return [json.loads(p.read_text(encoding="utf-8")) for p in sorted(folder.glob("staged-*.json"))]

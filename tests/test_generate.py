@@ -1,0 +1,142 @@
+"""`wildchat50m generate`: every user turn answered, stored atomically, resumable after any kill."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from wildchat50m.records import KNOWN_TEMPLATE_TOKENS
+from wildchat50m.requests import turns_of
+from wildchat50m.schema import OUTPUT_SCHEMA
+from wildchat50m.source import ConversationReader, Filters
+
+#: A small, varied slice of the embedded sample (long prompts, many turns, several languages).
+SLICE = ("--sample", "48", "--seed", "3")
+FAST = ("--max-new-tokens", "12", "--max-model-len", "384", "--temperature", "0", "--num-shards", "4")
+
+
+def output_rows(run: Path) -> list[dict]:
+    files = sorted((run / "data").glob("*.parquet"))
+    return [row for f in files for row in pq.read_table(f).to_pylist()]
+
+
+def answers_by_hash(run: Path) -> dict[str, list]:
+    return {
+        row["conversation_hash"]: [
+            (m["content"], m["finish_reason"]) for m in row["conversation"] if m["role"] == "assistant"
+        ]
+        for row in output_rows(run)
+    }
+
+
+@pytest.fixture(scope="module")
+def expected_inputs() -> dict[str, dict]:
+    reader = ConversationReader(None, Filters(sample=48, seed=3))
+    return {row["conversation_hash"]: row for row in reader.rows()}
+
+
+@pytest.fixture(scope="module")
+def baseline(tmp_path_factory) -> Path:
+    """One uninterrupted run: the reference every other run must reproduce."""
+    out = tmp_path_factory.mktemp("baseline")
+    subprocess.run(
+        [sys.executable, "-m", "wildchat50m", "generate", *SLICE, *FAST, "--out", str(out), "--quiet"],
+        check=True,
+        capture_output=True,
+    )
+    return out / "tiny-a"
+
+
+def test_every_user_turn_of_every_valid_conversation_is_answered(baseline, expected_inputs):
+    rows = output_rows(baseline)
+    assert pq.read_schema(next((baseline / "data").glob("*.parquet"))).remove_metadata() == OUTPUT_SCHEMA
+    assert sorted(r["conversation_hash"] for r in rows) == sorted(expected_inputs)
+    for row in rows:
+        original = expected_inputs[row["conversation_hash"]]
+        assert row["dgm"] == "tiny-a" and row["history_mode"] == "original"
+        for key in ("model", "timestamp", "turn", "language", "toxic", "redacted", "openai_moderation"):
+            assert row[key] == original[key]
+        conversation = row["conversation"]
+        users = [m for m in conversation if m["role"] == "user"]
+        assert [m["content"] for m in users] == [
+            m["content"] for m in original["conversation"] if m["role"] == "user"
+        ]
+        for turn in turns_of(conversation):
+            answer = conversation[turn.answer_position]
+            assert answer["role"] == "assistant"
+            assert answer["finish_reason"] in ("stop", "length", "error")
+            if answer["finish_reason"] == "error":
+                assert answer["content"] is None and answer["error"]
+            else:
+                assert isinstance(answer["content"], str) and answer["completion_tokens"] <= 12
+        assert len(conversation) == len(original["conversation"]) + (
+            original["conversation"][-1]["role"] == "user"
+        )
+
+
+def test_no_special_token_ever_reaches_stored_text(baseline):
+    """Regression: the paper's generator stored re-decoded prompts with <|eot_id|> and the like in them."""
+    rows = output_rows(baseline)
+    truncated = [m for r in rows for m in r["conversation"] if m["prompt_truncated"]]
+    assert truncated, "the slice holds prompts longer than the budget"
+    specials = (*KNOWN_TEMPLATE_TOKENS, "<|pad|>", "<|system|>")
+    for row in rows:
+        for message in row["conversation"]:
+            assert not any(token in (message["content"] or "") for token in specials)
+
+
+def test_the_manifest_counts_what_the_run_did(baseline, cli):
+    manifest = json.loads(cli("runs", "show", str(baseline), "--json").stdout)
+    rows = output_rows(baseline)
+    assert manifest["conversations"] == len(rows)
+    assert manifest["turns"] == sum(len(turns_of(r["conversation"])) for r in rows)
+    assert manifest["shards"] == {"total": 4, "finished": 4, "staged_rows": len(rows)}
+    assert manifest["skip_reasons"]["filtered_not_sampled"] > 0
+    assert manifest["params"]["temperature"] == 0 and manifest["params"]["max_new_tokens"] == 12
+    throughput = manifest["throughput"]
+    assert throughput["tokens_per_second"] > 0 and throughput["seconds_per_1000_conversations"] > 0
+    assert manifest["prompt_tokens"] > 0 and manifest["accelerators"]["kind"] == "cpu"
+    assert sum(manifest["finish_reasons"].values()) == manifest["turns"]
+
+
+def test_a_rerun_with_other_parameters_is_refused(baseline, cli):
+    out = str(baseline.parent)
+    again = cli("generate", *SLICE, *FAST, "--out", out, "--quiet")
+    assert "4 of 4 finished" in again.stdout
+    refused = cli("generate", *SLICE, *FAST, "--out", out, "--temperature", "0.7", expect=1)
+    assert "other parameters" in refused.stderr and "temperature" in refused.stderr
+
+
+def test_killed_ten_times_the_run_resumes_to_the_same_answers(baseline, tmp_path):
+    out = tmp_path / "killed"
+    command = [sys.executable, "-m", "wildchat50m", "generate", *SLICE, *FAST, "--out", str(out), "--quiet"]
+    rng = random.Random(11)
+    kills = 0
+    while kills < 10:
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(1.0, 4.0))
+        if process.poll() is not None:
+            # Finished before the kill: start over so every kill lands mid-run.
+            assert process.returncode == 0
+            for path in sorted(out.rglob("*"), reverse=True):
+                path.unlink() if path.is_file() else path.rmdir()
+            continue
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+        kills += 1
+    subprocess.run(command, check=True, capture_output=True)
+
+    assert answers_by_hash(out / "tiny-a") == answers_by_hash(baseline)
+    rows = output_rows(out / "tiny-a")
+    assert len({r["conversation_hash"] for r in rows}) == len(rows)
+    assert not list((out / "tiny-a").rglob("*.partial"))
+    assert not list((out / "tiny-a" / "journal").glob("*.jsonl"))
