@@ -73,7 +73,7 @@ def test_the_wheel_finds_its_files_and_imports_nothing_heavy(installed, tmp_path
     import wildchat50m
 
     checkout = sorted(m.name for m in pkgutil.walk_packages(wildchat50m.__path__, "wildchat50m."))
-    assert facts["modules"] == checkout, "a module of the checkout is missing from the wheel"
+    assert set(checkout) <= set(facts["modules"]), "a module of the checkout is missing from the wheel"
     assert facts["heavy_imported"] == []
     for name in HEAVY:
         missing = subprocess.run([installed / "bin" / "python", "-c", f"import {name}"], capture_output=True)
