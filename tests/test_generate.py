@@ -140,3 +140,59 @@ def test_killed_ten_times_the_run_resumes_to_the_same_answers(baseline, tmp_path
     assert len({r["conversation_hash"] for r in rows}) == len(rows)
     assert not list((out / "tiny-a").rglob("*.partial"))
     assert not list((out / "tiny-a" / "journal").glob("*.jsonl"))
+
+
+def test_self_history_generates_in_waves_on_the_dgms_own_answers(tmp_path, cli):
+    out = tmp_path / "self"
+    cli(
+        "generate",
+        "--sample",
+        "12",
+        "--seed",
+        "5",
+        "--min-turns",
+        "2",
+        *FAST,
+        "--history",
+        "self",
+        "--out",
+        str(out),
+    )
+    rows = output_rows(out / "tiny-a")
+    assert len(rows) == 12 and {r["history_mode"] for r in rows} == {"self"}
+    assert all(m["finish_reason"] for r in rows for m in r["conversation"] if m["role"] == "assistant")
+    manifest = json.loads(cli("runs", "show", str(out / "tiny-a"), "--json").stdout)
+    assert manifest["params"]["history_mode"] == "self"
+    assert manifest["turns"] == sum(r["turn"] for r in rows)
+
+
+def test_an_openai_compatible_server_is_resumed_after_it_fails(tmp_path, cli, expected_inputs):
+    from openai_server import FakeChatServer, http_error
+
+    out = tmp_path / "remote"
+    first_prompt = next(iter(expected_inputs.values()))["conversation"][0]["content"]
+    remote = (*SLICE, *FAST, "--engine", "openai", "--model", "fake/chat-model", "--max-retries", "1")
+    with FakeChatServer() as server:
+        server.inject_always(first_prompt, http_error(503))
+        failed = cli("generate", *remote, "--base-url", server.base_url, "--out", str(out), expect=1)
+        assert "failed transiently" in failed.stderr and "run the same command again" in failed.stderr
+        server.always.clear()
+        cli("generate", *remote, "--base-url", server.base_url, "--out", str(out))
+        sent = sum(server.requests_per_key.values())
+
+    rows = output_rows(out / "tiny-a")
+    turns = sum(len(turns_of(r["conversation"])) for r in rows)
+    assert sorted(r["conversation_hash"] for r in rows) == sorted(expected_inputs)
+    # Exactly once: every turn answered once, plus the two refused attempts of the failing one.
+    assert sent == turns + 2
+    answers = [m for r in rows for m in r["conversation"] if m["role"] == "assistant"]
+    assert all(m["error"] is None and isinstance(m["content"], str) for m in answers)
+
+
+def test_a_pilot_answers_a_spread_of_languages_and_turn_counts_first(tmp_path, cli):
+    result = cli("generate", "--pilot", "10", *FAST, "--out", str(tmp_path))
+    assert "Pilot: 10 conversations" in result.stdout and "a few answers:" in result.stdout
+    rows = output_rows(tmp_path / "pilot" / "tiny-a")
+    assert len(rows) == 10
+    assert len({r["language"] for r in rows}) >= 4
+    assert len({min(r["turn"], 3) for r in rows}) >= 2

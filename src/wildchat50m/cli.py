@@ -474,6 +474,12 @@ def generation_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--gpu-memory-utilization", type=click.FloatRange(0, 1), help="vllm."),
         click.option("--quantization", help="vllm: e.g. fp8."),
         click.option("--max-num-seqs", type=click.IntRange(min=1), help="vllm: sequences per step."),
+        click.option(
+            "--pilot",
+            type=click.IntRange(min=1),
+            help="First answer N diverse conversations (over languages and turn counts) into OUT/pilot/ "
+            "and print a report, as the paper's Appendix F asks before a long run.",
+        ),
     ]
     for option in reversed(options):
         command = option(command)
@@ -498,7 +504,25 @@ def generate(ctx: click.Context, quiet: bool, **options: Any) -> None:
     from wildchat50m.generate import write_manifest
     from wildchat50m.runstore import RunStore
 
-    root = run_generation(options, _registry(ctx), progress=not quiet and sys.stderr.isatty())
+    progress = not quiet and sys.stderr.isatty()
+    pilot = options.pop("pilot")
+    if pilot:
+        from wildchat50m.generate import pilot_hashes, pilot_report
+
+        chosen = pilot_hashes(
+            reader_from_options({**options, "shard": None}), pilot, options["sampling_seed"]
+        )
+        allow_list = Path(options["out"]) / "pilot" / f"{options['dgm']}-hashes.txt"
+        allow_list.parent.mkdir(parents=True, exist_ok=True)
+        allow_list.write_text("\n".join(chosen) + "\n", encoding="utf-8")
+        options = {**options, "allow_list": str(allow_list), "out": str(allow_list.parent), "shard": None}
+        root = run_generation(options, _registry(ctx), progress=progress)
+        click.echo(
+            f"Pilot: {len(chosen)} conversations\n" + _run_summary(write_manifest(RunStore(root)), root)
+        )
+        click.echo(pilot_report(RunStore(root)))
+        return
+    root = run_generation(options, _registry(ctx), progress=progress)
     click.echo(_run_summary(write_manifest(RunStore(root)), root))
 
 
@@ -555,7 +579,7 @@ def demo(ctx: click.Context, out: str) -> None:
     for name in tiny.TINY_MODELS:
         click.echo("")
         parsed = generate.make_context("generate", ["--dgm", name, "--out", out], parent=ctx)
-        options = {k: v for k, v in parsed.params.items() if k != "quiet"}
+        options = {k: v for k, v in parsed.params.items() if k not in ("quiet", "pilot")}
         root = run_generation(options, _registry(ctx), progress=sys.stderr.isatty())
         click.echo(_run_summary(write_manifest(RunStore(root)), root))
 

@@ -440,3 +440,78 @@ def write_manifest(store: RunStore) -> dict[str, Any]:
     manifest["written_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     atomic_write_text(store.root / MANIFEST_FILE, json.dumps(manifest, indent=2, ensure_ascii=False))
     return manifest
+
+
+# ---------------------------------------------------------------- pilot
+
+
+def _turn_bucket(turns: int) -> str:
+    return "1" if turns == 1 else "2" if turns == 2 else "3-5" if turns <= 5 else "6+"
+
+
+def pilot_hashes(reader: ConversationReader, count: int, seed: int = 0) -> list[str]:
+    """``count`` conversations spread over languages and turn counts, drawn deterministically.
+
+    Strata are (language, turn bucket); each stratum is ordered by a seeded
+    hash priority and the strata are visited round-robin, largest first, so
+    the pilot sees the common cases and the rare ones alike.
+    """
+    import hashlib
+
+    strata: dict[tuple[str, str], list[tuple[bytes, str]]] = {}
+    for batch in reader.batches():
+        hashes = batch.column("conversation_hash").to_pylist()
+        languages = batch.column("language").to_pylist()
+        turns = batch.column("turn").to_pylist()
+        for conversation_hash, language, turn in zip(hashes, languages, turns, strict=True):
+            priority = hashlib.blake2b(f"{seed}:{conversation_hash}".encode(), digest_size=8).digest()
+            strata.setdefault((language or "unknown", _turn_bucket(turn or 0)), []).append(
+                (priority, conversation_hash)
+            )
+    queues = [
+        sorted(members) for _, members in sorted(strata.items(), key=lambda item: (-len(item[1]), item[0]))
+    ]
+    chosen: list[str] = []
+    while len(chosen) < count and any(queues):
+        for queue in queues:
+            if queue and len(chosen) < count:
+                chosen.append(queue.pop(0)[1])
+    return chosen
+
+
+def pilot_report(store: RunStore, examples: int = 3) -> str:
+    """Answer lengths, flags and a few answers of a finished pilot run, for a person to read."""
+    import statistics
+
+    lengths, samples = [], []
+    for path in sorted((store.root / "data").glob("*.parquet")):
+        for row in pq.read_table(path).to_pylist():
+            conversation = row["conversation"]
+            for turn in turns_of(conversation):
+                answer = conversation[turn.answer_position] if turn.answer_position is not None else None
+                if answer is None or answer["content"] is None:
+                    continue
+                lengths.append(len(answer["content"]))
+                if len(samples) < examples and turn.index == 0:
+                    samples.append((row["language"], conversation[turn.user_position]["content"], answer))
+    if not lengths:
+        return "  no answers to show"
+    ordered = sorted(lengths)
+    lines = [
+        f"  answer length (characters): mean {statistics.fmean(lengths):,.0f}, "
+        f"median {ordered[len(ordered) // 2]:,}, p95 {ordered[int(0.95 * (len(ordered) - 1))]:,}, "
+        f"max {ordered[-1]:,}",
+        "  a few answers:",
+    ]
+    for language, prompt, answer in samples:
+        lines.append(f"  - [{language}] {_one_line(prompt, 90)}")
+        lines.append(
+            f"    -> ({answer['finish_reason']}, {answer['completion_tokens']} tokens, "
+            f"flags: {', '.join(answer['flags']) or 'none'}) {_one_line(answer['content'], 160)}"
+        )
+    return "\n".join(lines)
+
+
+def _one_line(text: str, width: int) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
