@@ -310,8 +310,7 @@ def resolve_dgm(registry: Registry, name: str) -> Any:
 def run_generation(options: dict[str, Any], registry: Registry, *, progress: bool) -> Path:
     """Configure and run one generation job from command-line options; returns the run directory."""
     from wildchat50m import tiny
-    from wildchat50m.engines import make_engine
-    from wildchat50m.generate import GenerationIncomplete, GenerationSettings, Generator
+    from wildchat50m.generate import EngineSpec, GenerationIncomplete, GenerationSettings, Generator
     from wildchat50m.runstore import RunMismatchError
 
     dgm = resolve_dgm(registry, options["dgm"])
@@ -366,7 +365,7 @@ def run_generation(options: dict[str, Any], registry: Registry, *, progress: boo
             settings,
             Path(options["out"]),
             reader,
-            lambda: make_engine(engine, settings.model, engine_options, dgm.generation),
+            EngineSpec(engine, settings.model, engine_options, dgm.generation),
             job=job,
             progress=progress,
             log=lambda message: click.echo(message, err=True),

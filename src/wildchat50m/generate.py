@@ -105,6 +105,21 @@ class GenerationSettings:
         )
 
 
+@dataclass(frozen=True)
+class EngineSpec:
+    """A picklable recipe for an engine, so that executors can build one per worker."""
+
+    name: str
+    model: str
+    options: dict[str, Any]
+    generation: Any = None
+
+    def __call__(self) -> Engine:
+        from wildchat50m.engines import make_engine
+
+        return make_engine(self.name, self.model, self.options, self.generation)
+
+
 def job_shards(num_shards: int, job: tuple[int, int]) -> list[int]:
     """The shards job ``i`` of ``n`` owns: every n-th, so jobs never overlap."""
     index, count = job
@@ -144,7 +159,7 @@ class Generator:
         self,
         settings: GenerationSettings,
         out: Path,
-        reader: ConversationReader,
+        reader: ConversationReader | None,
         engine_factory: Callable[[], Engine],
         *,
         job: tuple[int, int] = (0, 1),
@@ -167,6 +182,21 @@ class Generator:
     # -- the job
 
     def run(self) -> list[ShardOutcome]:
+        """Stage, then answer this job's unfinished shards one after another, then write the manifest."""
+        pending = self.prepare()
+        outcomes = [ShardOutcome(k, skipped=True) for k in job_shards(self.settings.num_shards, self.job)]
+        try:
+            for index in pending:
+                outcomes[[o.index for o in outcomes].index(index)] = ShardOutcome(
+                    index, False, self.run_shard(index)
+                )
+        finally:
+            self.close()
+        write_manifest(self.store)
+        return outcomes
+
+    def prepare(self) -> list[int]:
+        """Record the parameters, stage the input once, and list this job's unfinished shards."""
         params = {k: v for k, v in asdict(self.settings).items() if k != "engine_options"}
         params["engine_options"] = {
             k: v for k, v in self.settings.engine_options.items() if k in ("dtype", "quantization")
@@ -174,27 +204,23 @@ class Generator:
         self.store.claim(params)
         shards = job_shards(self.settings.num_shards, self.job)
         if not self.store.is_staged(self.job):
+            if self.reader is None:
+                raise ValueError("the input is not staged yet and no reader was given")
+            reader = self.reader
             self.log(f"staging the input into {len(shards)} shard(s)")
             self.store.stage(
-                self.reader.batches(),
-                self.job,
-                shards,
-                self.settings.num_shards,
-                shard_of,
-                lambda: self.reader.report,
+                reader.batches(), self.job, shards, self.settings.num_shards, shard_of, lambda: reader.report
             )
-        outcomes = []
-        try:
-            for index in shards:
-                if self.store.is_done(index, self.settings.num_shards):
-                    outcomes.append(ShardOutcome(index, skipped=True))
-                    continue
-                outcomes.append(ShardOutcome(index, skipped=False, stats=self._run_shard(index)))
-        finally:
-            if self._engine is not None:
-                self._engine.close()
-        write_manifest(self.store)
-        return outcomes
+        return [k for k in shards if not self.store.is_done(k, self.settings.num_shards)]
+
+    def run_shard(self, index: int) -> ShardStats:
+        """Answer one staged shard and commit it; safe to run on any worker that sees the run directory."""
+        return self._run_shard(index)
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.close()
+            self._engine = None
 
     @property
     def engine(self) -> Engine:
