@@ -183,13 +183,12 @@ class Generator:
 
     def run(self) -> list[ShardOutcome]:
         """Stage, then answer this job's unfinished shards one after another, then write the manifest."""
-        pending = self.prepare()
-        outcomes = [ShardOutcome(k, skipped=True) for k in job_shards(self.settings.num_shards, self.job)]
+        pending = set(self.prepare())
+        outcomes = []
         try:
-            for index in pending:
-                outcomes[[o.index for o in outcomes].index(index)] = ShardOutcome(
-                    index, False, self.run_shard(index)
-                )
+            for index in job_shards(self.settings.num_shards, self.job):
+                stats = self.run_shard(index) if index in pending else None
+                outcomes.append(ShardOutcome(index, skipped=stats is None, stats=stats))
         finally:
             self.close()
         write_manifest(self.store)
