@@ -53,7 +53,9 @@ def main() -> None:
     dgm = tiny_dgm(args.model)
     filters = Filters(sample=args.conversations, seed=1)
     settings = GenerationSettings.for_dgm(dgm, model=str(tiny_chat_model(args.model)), engine="transformers")
-    settings = GenerationSettings(**{**settings.__dict__, "temperature": 0.0, "num_shards": 4})
+    # One shard: a real shard holds tens of thousands of requests, so its last partial batch is noise;
+    # with a handful of requests, shard tails would dominate and measure batching, not the host.
+    settings = GenerationSettings(**{**settings.__dict__, "temperature": 0.0, "num_shards": 1})
     engine = TransformersEngine(settings.model, batch_size=16)
 
     rows = list(ConversationReader(None, filters).rows())

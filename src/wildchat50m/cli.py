@@ -310,9 +310,13 @@ def resolve_dgm(registry: Registry, name: str) -> Any:
 def run_generation(options: dict[str, Any], registry: Registry, *, progress: bool) -> Path:
     """Configure and run one generation job from command-line options; returns the run directory."""
     from wildchat50m import tiny
+    from wildchat50m.executors import ExecutorError
     from wildchat50m.generate import EngineSpec, GenerationIncomplete, GenerationSettings, Generator
     from wildchat50m.runstore import RunMismatchError
 
+    executor, replicas, ray_address = options["executor"], options["replicas"], options["ray_address"]
+    if executor != "ray" and (replicas is not None or ray_address is not None):
+        raise click.UsageError("--replicas and --ray-address need --executor ray")
     dgm = resolve_dgm(registry, options["dgm"])
     is_tiny = dgm.config in tiny.TINY_SPECS
     engine = options["engine"] or ("transformers" if is_tiny else "vllm")
@@ -370,8 +374,20 @@ def run_generation(options: dict[str, Any], registry: Registry, *, progress: boo
             progress=progress,
             log=lambda message: click.echo(message, err=True),
         )
-        generator.run()
-    except (RunMismatchError, ValueError, ImportError, SourceError, GenerationIncomplete) as error:
+        if executor == "ray":
+            from wildchat50m.executors import run_on_ray
+
+            run_on_ray(generator, replicas=replicas or 1, address=ray_address)
+        else:
+            generator.run()
+    except (
+        RunMismatchError,
+        ValueError,
+        ImportError,
+        SourceError,
+        GenerationIncomplete,
+        ExecutorError,
+    ) as error:
         raise click.ClickException(str(error)) from error
     return generator.store.root
 
@@ -473,6 +489,22 @@ def generation_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--gpu-memory-utilization", type=click.FloatRange(0, 1), help="vllm."),
         click.option("--quantization", help="vllm: e.g. fp8."),
         click.option("--max-num-seqs", type=click.IntRange(min=1), help="vllm: sequences per step."),
+        click.option(
+            "--executor",
+            type=click.Choice(["local", "ray"]),
+            default="local",
+            show_default=True,
+            help="local: this process answers the shards in turn; ray: engine replicas on a Ray cluster "
+            "(Ray Data; pip install 'wildchat-50m[ray]') answer them in parallel.",
+        ),
+        click.option(
+            "--ray-address", help="ray: a running cluster (or 'auto'). Default: $RAY_ADDRESS, else local."
+        ),
+        click.option(
+            "--replicas",
+            type=click.IntRange(min=1),
+            help="ray: engine replicas (actors), each with tensor-parallel-size GPUs for vllm. Default: 1.",
+        ),
         click.option(
             "--pilot",
             type=click.IntRange(min=1),

@@ -212,10 +212,6 @@ class Generator:
             )
         return [k for k in shards if not self.store.is_done(k, self.settings.num_shards)]
 
-    def run_shard(self, index: int) -> ShardStats:
-        """Answer one staged shard and commit it; safe to run on any worker that sees the run directory."""
-        return self._run_shard(index)
-
     def close(self) -> None:
         if self._engine is not None:
             self._engine.close()
@@ -236,7 +232,8 @@ class Generator:
         saved = self.store.special_tokens()
         return saved if saved is not None else tuple(self._tokenizer().special_tokens)
 
-    def _run_shard(self, index: int) -> ShardStats:
+    def run_shard(self, index: int) -> ShardStats:
+        """Answer one staged shard and commit it; safe to run on any worker that sees the run directory."""
         count = self.settings.num_shards
         rows = pq.read_table(self.store.input_path(index, count)).to_pylist()
         journal = Journal(self.store.journal_path(index))
