@@ -27,7 +27,7 @@ def cli(tmp_path) -> CliRunner:
             text=True,
             cwd=tmp_path,
             env={**os.environ, "HF_HOME": str(tmp_path / "hf-home"), **(env or {})},
-            timeout=600,
+            timeout=1800,  # generous: a loaded 2-core machine may run the demo several times slower
         )
         assert result.returncode == expect, f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
         return result

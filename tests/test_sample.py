@@ -93,7 +93,7 @@ def test_the_generator_reproduces_the_shipped_sample(tmp_path):
 
 
 def test_demo_reads_the_sample_and_two_tiny_models_answer_it(cli, tmp_path):
-    output = cli("demo", "--out", str(tmp_path / "runs")).stdout
+    output = cli("demo", "--out", str(tmp_path / "runs"), "--repo", str(tmp_path / "wildchat-50m")).stdout
     for code in ("missing_hash", "duplicate_hash", "roles_out_of_order", "too_long"):
         assert re.search(rf"^\s+{code}\s+\d+", output, re.M), code
     assert re.search(r"^\s+English\s+\d+", output, re.M)
@@ -104,6 +104,9 @@ def test_demo_reads_the_sample_and_two_tiny_models_answer_it(cli, tmp_path):
         assert manifest["shards"]["finished"] == manifest["shards"]["total"]
         assert f"{name}  (transformers engine" in output
     assert output.count("tok/s (in+out)") == 2
+    for name in ("tiny-a", "tiny-b"):
+        assert re.search(rf'load_dataset\(".*wildchat-50m", "{name}"\): {valid:,} rows', output), name
+    cli("build", "--check", str(tmp_path / "wildchat-50m"))
 
 
 def test_read_writes_accepted_rows_and_rejections(cli, tmp_path):

@@ -586,19 +586,104 @@ def runs_show(path: str, as_json: bool) -> None:
     click.echo("\n\n".join(_run_summary(m, root) for m, root in zip(manifests, roots, strict=True)))
 
 
+# ---------------------------------------------------------------- build
+
+
+@cli.command()
+@click.argument("run_dirs", nargs=-1, type=click.Path(exists=True, file_okay=False), metavar="[RUN_DIR]...")
+@click.option(
+    "--repo",
+    default="wildchat-50m",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="The repository folder to build into (or to check, with --check).",
+)
+@click.option("--name", default="wildchat-50m", show_default=True, help="The repository's name on the Hub.")
+@click.option("--default", "default_config", metavar="CONFIG", help="The config load_dataset picks unnamed.")
+@click.option(
+    "--check",
+    "check_repo",
+    metavar="REPO",
+    type=click.Path(file_okay=False),
+    help="Check REPO; build nothing.",
+)
+@click.option(
+    "--max-row-group-bytes", type=click.IntRange(min=1), help="Uncompressed row-group cap (~100 MB)."
+)
+@click.option("--max-shard-bytes", type=click.IntRange(min=1), help="Parquet shard cap on disk (~500 MB).")
+@click.pass_context
+def build(
+    ctx: click.Context,
+    run_dirs: tuple[str, ...],
+    repo: str,
+    name: str,
+    default_config: str | None,
+    check_repo: str | None,
+    max_row_group_bytes: int | None,
+    max_shard_bytes: int | None,
+) -> None:
+    """Add or rebuild configs of the Hub dataset repository from finished runs, or check it.
+
+    Each RUN_DIR (or every run below it) becomes the config named after its
+    DGM, at data/<config>/ sorted by conversation_hash; the other configs'
+    files are left as they are. README.md is rendered again: its YAML
+    declares the configs and dataset_info (measured from the files), and
+    its table describes every config. `build --check REPO` lists every
+    problem that would break loading or contradict the card.
+    """
+    from wildchat50m.builders import repository
+
+    if check_repo is not None:
+        if run_dirs:
+            raise click.UsageError("--check takes no RUN_DIR")
+        problems = repository.check_repository(Path(check_repo), name=name)
+        if problems:
+            raise click.ClickException(
+                f"{check_repo}: {len(problems)} problem(s)\n" + "\n".join(f"  - {p}" for p in problems)
+            )
+        click.echo(f"{check_repo}: OK ({len(repository.repository_configs(Path(check_repo)))} configs)")
+        return
+    if not run_dirs:
+        raise click.UsageError("give at least one RUN_DIR, or --check REPO")
+    limits = {
+        key: value
+        for key, value in (("max_row_group_bytes", max_row_group_bytes), ("max_shard_bytes", max_shard_bytes))
+        if value is not None
+    }
+    try:
+        report = repository.build_repository(
+            Path(repo),
+            [Path(p) for p in run_dirs],
+            name=name,
+            default_config=default_config,
+            registry=_registry(ctx),
+            **limits,
+        )
+    except repository.BuildError as error:
+        raise click.ClickException(str(error)) from error
+    for config, rows in sorted(report.built.items()):
+        click.echo(f"built {config:<24} {rows:>9,} rows in {report.files[config]} shard(s)")
+    click.echo(
+        f"{repo}: {len(report.configs)} config(s) ({', '.join(report.configs)}), "
+        f"default {report.default_config}; README.md rendered"
+    )
+
+
 # ---------------------------------------------------------------- demo
 
 
 @cli.command()
 @click.option("--out", default="runs/demo", show_default=True, type=click.Path(file_okay=False))
+@click.option("--repo", default="wildchat-50m", show_default=True, type=click.Path(file_okay=False))
 @click.pass_context
-def demo(ctx: click.Context, out: str) -> None:
+def demo(ctx: click.Context, out: str, repo: str) -> None:
     """Run the pipeline on the embedded default, end to end.
 
     Reads the embedded sample together with its deliberately malformed rows
-    (the report shows every reason code at work), then has two tiny local
-    models answer every user turn of the sample on the CPU and prints their
-    run summaries.
+    (the report shows every reason code at work), has two tiny local models
+    answer every user turn of the sample on the CPU, prints their run
+    summaries, builds the dataset repository REPO with one config per model
+    and loads it back with the datasets library.
     """
     from wildchat50m import tiny
     from wildchat50m.generate import write_manifest
@@ -607,12 +692,109 @@ def demo(ctx: click.Context, out: str) -> None:
 
     reader = ConversationReader([sample_file(), malformed_sample_file()], progress=sys.stderr.isatty())
     run_reader(reader, None, False, None)
+    roots = []
     for name in tiny.TINY_MODELS:
         click.echo("")
         parsed = generate.make_context("generate", ["--dgm", name, "--out", out], parent=ctx)
         options = {k: v for k, v in parsed.params.items() if k not in ("quiet", "pilot")}
         root = run_generation(options, _registry(ctx), progress=sys.stderr.isatty())
         click.echo(_run_summary(write_manifest(RunStore(root)), root))
+        roots.append(root)
+    click.echo("")
+    ctx.invoke(build, run_dirs=tuple(str(r) for r in roots), repo=repo)
+    from datasets import load_dataset
+
+    for name in tiny.TINY_MODELS:
+        answers = load_dataset(repo, name, split="train")
+        turns = sum(row["turn"] for row in answers.select_columns(["turn"]))
+        click.echo(
+            f'load_dataset("{repo}", "{name}"): {answers.num_rows:,} rows, {turns:,} user turns answered'
+        )
+
+
+# ---------------------------------------------------------------- push
+
+
+@cli.command()
+@click.argument("repo_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--repo-id", required=True, metavar="ORG/NAME", help="The dataset repository on the Hub.")
+@click.option(
+    "--private", is_flag=True, help="Create the repository private (an existing one is not changed)."
+)
+@click.option("--revision", metavar="BRANCH", help="Push to this branch (created from main if missing).")
+@click.option("--create-pr", is_flag=True, help="Open a pull request with the changes instead of committing.")
+@click.option("--message", help="Commit message. Default: names the configs each commit changes.")
+@click.option(
+    "--endpoint",
+    metavar="URL",
+    help="Hub endpoint, for mirrors and tests. Default: $HF_ENDPOINT, else https://huggingface.co.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def push(
+    repo_dir: Path,
+    repo_id: str,
+    private: bool,
+    revision: str | None,
+    create_pr: bool,
+    message: str | None,
+    endpoint: str | None,
+    as_json: bool,
+) -> None:
+    """Upload a built dataset repository (README.md + data/<config>/) to the Hub.
+
+    Only files that differ from the Hub's are sent, one commit per config and
+    the README last, so an interrupted push completes when run again and an
+    unchanged repository makes no commit. The token comes from `hf auth login`
+    or $HF_TOKEN.
+    """
+    from wildchat50m.builders.push import PushError, push_repository
+
+    try:
+        report = push_repository(
+            repo_dir,
+            repo_id,
+            private=private,
+            revision=revision,
+            create_pr=create_pr,
+            commit_message=message,
+            endpoint=endpoint,
+        )
+    except PushError as error:
+        hint = ""
+        if error.status in (401, 403):
+            hint = "\nLog in with `hf auth login` or set HF_TOKEN to a token with write access to it."
+        raise click.ClickException(_without_token(f"push to {repo_id} failed: {error}{hint}")) from None
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2))
+        return
+    where = f"{repo_id}@{report.revision}"
+    if report.nothing_changed:
+        click.echo(
+            f"Nothing changed: all {len(report.skipped)} file(s) are already on {where}; no commit made."
+        )
+    else:
+        click.echo(
+            f"Pushed {len(report.sent)} file(s) to {where} in {len(report.commits)} commit(s); "
+            f"{len(report.skipped)} unchanged file(s) skipped."
+        )
+        for commit in report.commits:
+            click.echo(
+                f"  commit {commit.oid[:12]}  {commit.message}  ({len(commit.files)} file(s))  {commit.url}"
+            )
+    if report.pr_url:
+        click.echo(f"  pull request {report.pr_url}")
+    if report.remote_only:
+        click.echo(
+            f"  {len(report.remote_only)} file(s) on the Hub but not in {repo_dir} were left as they are."
+        )
+
+
+def _without_token(text: str) -> str:
+    """Errors may quote requests; make sure no token of the usual sources is ever echoed."""
+    from huggingface_hub import get_token
+
+    token = get_token()
+    return text.replace(token, "hf_***") if token else text
 
 
 def main() -> None:

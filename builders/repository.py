@@ -1,0 +1,570 @@
+"""The Hub dataset repository: one config per DGM, declared in the README, card rendered from cards/.
+
+Layout of a built repository::
+
+    README.md                                   card; its YAML declares configs and dataset_info
+    data/<config>/train-00000-of-00003.parquet  the config's rows, sorted by conversation_hash
+    data/<config>/manifest.json                 what the card says about the config (from its run)
+
+``datasets`` 4+ runs no loading script, and refuses a repository that holds
+one named after itself, so loading is declared in the README's front matter:
+one ``configs`` entry per DGM with a ``data_files`` glob, and ``dataset_info``
+computed from the parquet files themselves so that it cannot disagree with
+them. Building is incremental: a config that is (re)built gets a fresh
+``data/<config>/`` and the README is re-rendered; every other config's files
+are left as they were. Writing is deterministic, so an unchanged rebuild
+changes no byte.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import math
+import os
+import shutil
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import yaml
+
+from wildchat50m.registry import Registry, UnknownDGMError, load_registry
+from wildchat50m.resources import cards_dir
+from wildchat50m.runstore import RUN_FILE, RunStore, atomic_write_text, fsync_directory
+from wildchat50m.schema import OUTPUT_SCHEMA
+
+DEFAULT_NAME = "wildchat-50m"
+CARD_TEMPLATE = "dataset_card.md.j2"
+CONFIG_MANIFEST = "manifest.json"
+SPLIT = "train"
+#: datasets' own targets for Hub parquet: row groups <= ~100 MB uncompressed, shards <= ~500 MB.
+MAX_ROW_GROUP_BYTES = 100 * 1000**2
+MAX_SHARD_BYTES = 500 * 1000**2
+
+
+class BuildError(RuntimeError):
+    """The repository cannot be built as asked; the message says what to do."""
+
+
+@dataclass
+class BuildReport:
+    """What one build wrote."""
+
+    repo: Path
+    built: dict[str, int] = field(default_factory=dict)
+    """Rebuilt config -> number of rows."""
+    files: dict[str, int] = field(default_factory=dict)
+    """Rebuilt config -> number of parquet shards."""
+    configs: list[str] = field(default_factory=list)
+    """Every config the repository now holds."""
+    default_config: str | None = None
+
+
+# ---------------------------------------------------------------- parquet
+
+
+def _parquet_options() -> dict[str, Any]:
+    """Hub-friendly writer options the installed pyarrow supports (older ones lack some)."""
+    supported = inspect.signature(pq.ParquetWriter.__init__).parameters
+    wanted = {"compression": "zstd", "write_page_index": True, "use_content_defined_chunking": True}
+    return {k: v for k, v in wanted.items() if k == "compression" or k in supported}
+
+
+def shard_file_name(index: int, count: int) -> str:
+    return f"{SPLIT}-{index:05d}-of-{count:05d}.parquet"
+
+
+def write_sorted_shards(
+    table: pa.Table,
+    folder: Path,
+    *,
+    max_row_group_bytes: int = MAX_ROW_GROUP_BYTES,
+    max_shard_bytes: int = MAX_SHARD_BYTES,
+) -> list[Path]:
+    """Write ``table`` to ``folder`` as ``train-i-of-n`` shards with bounded row groups and files.
+
+    Row groups hold as many rows as fit ``max_row_group_bytes`` uncompressed
+    (at the table's mean row size; at least one row). A shard is closed
+    before a row group would take it past ``max_shard_bytes`` on disk,
+    judged by the size of the row group written before it.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    options = _parquet_options()
+    rows_per_group = max(
+        1, int(max_row_group_bytes // max(1, math.ceil(table.nbytes / max(1, table.num_rows))))
+    )
+    partials: list[Path] = []
+    writer: pq.ParquetWriter | None = None
+    sink: pa.OSFile | None = None
+    last_group_bytes = 0
+    try:
+        for start in range(0, max(table.num_rows, 1), rows_per_group):
+            group = table.slice(start, rows_per_group)
+            if sink is not None and writer is not None and sink.tell() + last_group_bytes > max_shard_bytes:
+                writer.close()
+                sink.close()
+                writer = sink = None
+            if writer is None:
+                partials.append(folder / f".part-{len(partials):05d}.parquet")
+                sink = pa.OSFile(str(partials[-1]), "wb")
+                writer = pq.ParquetWriter(sink, table.schema, **options)
+            assert sink is not None
+            before = sink.tell()
+            writer.write_table(group, row_group_size=max(1, group.num_rows))
+            last_group_bytes = sink.tell() - before
+    finally:
+        if writer is not None:
+            writer.close()
+        if sink is not None:
+            sink.close()
+    final = [folder / shard_file_name(i, len(partials)) for i in range(len(partials))]
+    for partial, target in zip(partials, final, strict=True):
+        os.replace(partial, target)
+    return final
+
+
+def _read_run_table(run_dir: Path) -> pa.Table:
+    files = sorted((run_dir / "data").glob("shard-*.parquet"))
+    if not files:
+        raise BuildError(f"{run_dir} has no finished shards under data/; finish the run first")
+    tables = [pq.read_table(path, schema=OUTPUT_SCHEMA) for path in files]
+    return pa.concat_tables(tables).sort_by("conversation_hash").combine_chunks()
+
+
+def flagged_turns(table: pa.Table) -> int:
+    """Assistant messages that carry at least one flag."""
+    messages = pc.list_flatten(table.column("conversation"))
+    flags = pc.struct_field(messages, "flags")
+    return int(pc.sum(pc.greater(pc.fill_null(pc.list_value_length(flags), 0), 0)).as_py() or 0)
+
+
+# ---------------------------------------------------------------- runs
+
+
+def find_runs(paths: Sequence[Path]) -> list[Path]:
+    """Run directories: each path is one (it holds run.json) or a folder of them."""
+    runs: list[Path] = []
+    for path in map(Path, paths):
+        if (path / RUN_FILE).exists():
+            runs.append(path)
+            continue
+        found = sorted(p.parent for p in path.glob(f"*/{RUN_FILE}"))
+        if not found:
+            raise BuildError(f"no run at {path} (a run directory holds {RUN_FILE})")
+        runs.extend(found)
+    return runs
+
+
+def _dgm_facts(config: str, registry: Registry) -> dict[str, Any]:
+    """Hub id, size and license of a DGM, looked up as `generate --dgm` does: tiny models first."""
+    from wildchat50m import tiny
+
+    try:
+        dgm = tiny.tiny_dgm(config) if config in tiny.TINY_SPECS else registry.get(config)
+    except UnknownDGMError:
+        return {"hf_id": None, "params_b": None, "license": None}
+    return {"hf_id": dgm.hf_id, "params_b": dgm.params_b, "license": dgm.license}
+
+
+def config_summary(manifest: Mapping[str, Any], table: pa.Table, registry: Registry) -> dict[str, Any]:
+    """What the card shows about one config: run parameters and counts, facts from the registry.
+
+    Only fields that describe the data are kept (no library versions, no
+    write times), so the stored summary changes only when the data does.
+    """
+    params = manifest["params"]
+    config = params["dgm"]
+    throughput = manifest.get("throughput") or {}
+    return {
+        "config": config,
+        **_dgm_facts(config, registry),
+        "model": params.get("model"),
+        "engine": params.get("engine"),
+        "history_mode": params.get("history_mode"),
+        "temperature": params.get("temperature"),
+        "top_p": params.get("top_p"),
+        "max_model_len": params.get("max_model_len"),
+        "max_new_tokens": params.get("max_new_tokens"),
+        "max_input_tokens": params.get("max_input_tokens"),
+        "seed": params.get("seed"),
+        "system_prompt": params.get("system_prompt"),
+        "source": params.get("source"),
+        "rows": table.num_rows,
+        "conversations": manifest["conversations"],
+        "turns": manifest["turns"],
+        "prompt_tokens": manifest["prompt_tokens"],
+        "completion_tokens": manifest["completion_tokens"],
+        "finish_reasons": dict(sorted(manifest["finish_reasons"].items())),
+        "flags": dict(sorted(manifest["flags"].items())),
+        "flagged_turns": flagged_turns(table),
+        "errors": dict(sorted(manifest.get("errors", {}).items())),
+        "tokens_per_second": throughput.get("tokens_per_second"),
+        "seconds_per_1000_conversations": throughput.get("seconds_per_1000_conversations"),
+        "accelerators": manifest.get("accelerators"),
+    }
+
+
+# ---------------------------------------------------------------- repository
+
+
+def loading_scripts(repo: Path, name: str) -> list[Path]:
+    """Files datasets would take for a loading script and refuse: ``<name>.py`` and ``<folder>.py``."""
+    candidates = {repo / f"{name}.py", repo / f"{repo.resolve().name}.py"}
+    return sorted(path for path in candidates if path.exists())
+
+
+def repository_configs(repo: Path) -> list[str]:
+    """Configs that have a data folder in the repository."""
+    data = repo / "data"
+    if not data.is_dir():
+        return []
+    return sorted(p.name for p in data.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def config_files(repo: Path, config: str) -> list[Path]:
+    return sorted((repo / "data" / config).glob(f"{SPLIT}-*.parquet"))
+
+
+def read_front_matter(readme: Path) -> dict[str, Any]:
+    """The README's YAML front matter ({} when there is none)."""
+    if not readme.exists():
+        return {}
+    text = readme.read_text(encoding="utf-8")
+    if not text.startswith("---\n"):
+        return {}
+    end = text.find("\n---\n", 4)
+    if end < 0:
+        raise ValueError("the README's front matter has no closing '---'")
+    return yaml.safe_load(text[4:end]) or {}
+
+
+def _current_default(repo: Path) -> str | None:
+    try:
+        front = read_front_matter(repo / "README.md")
+    except (ValueError, yaml.YAMLError):
+        return None
+    for entry in front.get("configs") or []:
+        if isinstance(entry, dict) and entry.get("default"):
+            return entry.get("config_name")
+    return None
+
+
+def _replace_folder(staged: Path, target: Path) -> None:
+    """Swap ``staged`` in at ``target``; the old folder goes only after the new one is in place."""
+    retired = target.with_name(f".{target.name}.old")
+    if retired.exists():
+        shutil.rmtree(retired)
+    if target.exists():
+        os.replace(target, retired)
+    os.replace(staged, target)
+    fsync_directory(target.parent)
+    if retired.exists():
+        shutil.rmtree(retired)
+
+
+def build_repository(
+    repo: Path,
+    runs: Sequence[Path],
+    *,
+    name: str = DEFAULT_NAME,
+    default_config: str | None = None,
+    registry: Registry | None = None,
+    max_row_group_bytes: int = MAX_ROW_GROUP_BYTES,
+    max_shard_bytes: int = MAX_SHARD_BYTES,
+) -> BuildReport:
+    """Add or rebuild the configs of ``runs`` (one per run, named by its DGM) and re-render the card.
+
+    Configs not among ``runs`` keep their files byte for byte. The default
+    config is ``default_config``, else the one the README already marks,
+    else the first config by name.
+    """
+    repo = Path(repo)
+    scripts = loading_scripts(repo, name)
+    if scripts:
+        raise BuildError(
+            f"{', '.join(map(str, scripts))}: datasets 4+ refuses a repository holding a loading script "
+            "named after itself; loading is declared in README.md. Remove the file."
+        )
+    if "/" in name or not name:
+        raise BuildError(f"the repository name {name!r} must be a plain name (no '/')")
+    registry = registry if registry is not None else load_registry()
+    run_dirs = find_runs(runs)
+    stores = [RunStore(run_dir) for run_dir in run_dirs]
+    manifests = [_complete_manifest(store) for store in stores]
+    names = [m["params"]["dgm"] for m in manifests]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise BuildError(f"two runs give the same config: {', '.join(twice)}; build one of them")
+    report = BuildReport(repo=repo)
+    data = repo / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    for store, manifest in zip(stores, manifests, strict=True):
+        config = manifest["params"]["dgm"]
+        table = _read_run_table(store.root)
+        staged = data / f".{config}.partial"
+        if staged.exists():
+            shutil.rmtree(staged)
+        files = write_sorted_shards(
+            table, staged, max_row_group_bytes=max_row_group_bytes, max_shard_bytes=max_shard_bytes
+        )
+        summary = config_summary(manifest, table, registry)
+        atomic_write_text(staged / CONFIG_MANIFEST, json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
+        _replace_folder(staged, data / config)
+        report.built[config] = table.num_rows
+        report.files[config] = len(files)
+    configs = repository_configs(repo)
+    chosen = default_config or _current_default(repo)
+    if chosen is not None and chosen not in configs:
+        if default_config is not None:
+            raise BuildError(f"--default {default_config!r} is not a config; configs: {', '.join(configs)}")
+        chosen = None
+    report.default_config = chosen or (configs[0] if configs else None)
+    report.configs = configs
+    atomic_write_text(repo / "README.md", render_card(repo, name=name, default_config=report.default_config))
+    return report
+
+
+def _complete_manifest(store: RunStore) -> dict[str, Any]:
+    from wildchat50m.generate import build_manifest
+
+    manifest = build_manifest(store)
+    shards = manifest["shards"]
+    if shards["finished"] != shards["total"]:
+        raise BuildError(
+            f"{store.root}: {shards['finished']} of {shards['total']} shards finished; "
+            "finish the run (run the same generate command again) before building"
+        )
+    return manifest
+
+
+# ---------------------------------------------------------------- card
+
+
+def _size_category(rows: int) -> str:
+    bounds = [(1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M")]
+    bounds += [(10_000_000, "1M<n<10M"), (100_000_000, "10M<n<100M"), (1_000_000_000, "100M<n<1B")]
+    return next((label for bound, label in bounds if rows < bound), "n>1B")
+
+
+def dataset_infos(repo: Path, configs: Sequence[str]) -> Any:
+    """``datasets.DatasetInfosDict`` measured from the parquet files: features, exact rows, bytes."""
+    from datasets import DatasetInfo, Features, SplitDict, SplitInfo
+    from datasets.info import DatasetInfosDict
+
+    infos = {}
+    for config in configs:
+        files = config_files(repo, config)
+        metas = [pq.read_metadata(path) for path in files]
+        rows = sum(meta.num_rows for meta in metas)
+        uncompressed = sum(
+            meta.row_group(i).total_byte_size for meta in metas for i in range(meta.num_row_groups)
+        )
+        schema = pq.read_schema(files[0]).remove_metadata() if files else OUTPUT_SCHEMA
+        splits = SplitDict()
+        splits.add(SplitInfo(name=SPLIT, num_bytes=uncompressed, num_examples=rows))
+        infos[config] = DatasetInfo(
+            features=Features.from_arrow_schema(schema),
+            splits=splits,
+            download_size=sum(path.stat().st_size for path in files),
+            dataset_size=uncompressed,
+        )
+    return DatasetInfosDict(infos)
+
+
+def loading_metadata(repo: Path, configs: Sequence[str], default_config: str | None) -> dict[str, Any]:
+    """The generated part of the front matter (``configs``, ``dataset_info``), serialised by datasets."""
+    from datasets.utils.metadata import MetadataConfigs
+    from huggingface_hub import DatasetCardData
+
+    card_data = DatasetCardData()
+    declared = {
+        config: {
+            "data_files": [{"split": SPLIT, "path": f"data/{config}/{SPLIT}-*.parquet"}],
+            **({"default": True} if config == default_config else {}),
+        }
+        for config in configs
+    }
+    MetadataConfigs(declared).to_dataset_card_data(card_data)
+    dataset_infos(repo, configs).to_dataset_card_data(card_data)
+    return {"configs": card_data["configs"], "dataset_info": card_data["dataset_info"]}
+
+
+def _thousands(value: float | int | None, digits: int = 0) -> str:
+    return "–" if value is None else f"{value:,.{digits}f}"
+
+
+def _mix(counts: Mapping[str, int]) -> str:
+    total = sum(counts.values())
+    if not total:
+        return "–"
+    return ", ".join(
+        f"{k} {100 * v / total:.0f}%" for k, v in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    )
+
+
+def _accelerators(value: Mapping[str, Any] | None) -> str:
+    if not value:
+        return "–"
+    names = ", ".join(sorted(set(value.get("names") or []))) or value.get("kind", "?")
+    return f"{value.get('count', 1)} x {names}"
+
+
+def _params(value: float | None) -> str:
+    if value is None:
+        return "–"
+    return f"{value:g}B" if value >= 0.1 else f"{value * 1000:.3g}M"
+
+
+def card_rows(summaries: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
+    """One formatted table row per config, in config order."""
+    rows = []
+    for s in summaries:
+        turns = s["turns"] or 0
+        rows.append(
+            {
+                "config": s["config"],
+                "hf_id": s["hf_id"] or "–",
+                "params": _params(s["params_b"]),
+                "rows": _thousands(s["rows"]),
+                "turns": _thousands(turns),
+                "mean_prompt_tokens": _thousands(s["prompt_tokens"] / turns if turns else None, 1),
+                "mean_answer_tokens": _thousands(s["completion_tokens"] / turns if turns else None, 1),
+                "finish_reasons": _mix(s["finish_reasons"]),
+                "flagged_turns": _thousands(s["flagged_turns"]),
+                "tokens_per_second": _thousands(s["tokens_per_second"]),
+                "seconds_per_1000": _thousands(s["seconds_per_1000_conversations"], 1),
+                "accelerators": _accelerators(s["accelerators"]),
+                "sampling": f"T={s['temperature']:g}, top_p={s['top_p']:g}, max_new={s['max_new_tokens']}",
+                "history_mode": s["history_mode"] or "–",
+                "license": s["license"] or "–",
+            }
+        )
+    return rows
+
+
+def render_card(repo: Path, *, name: str = DEFAULT_NAME, default_config: str | None = None) -> str:
+    """README.md for the repository as it is on disk; same files in, same bytes out."""
+    import jinja2
+
+    configs = repository_configs(repo)
+    summaries = [
+        json.loads((repo / "data" / c / CONFIG_MANIFEST).read_text(encoding="utf-8")) for c in configs
+    ]
+    total_rows = sum(s["rows"] for s in summaries)
+    generated = loading_metadata(repo, configs, default_config)
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(cards_dir())),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+    template = environment.get_template(CARD_TEMPLATE)
+    return template.render(
+        name=name,
+        configs=configs,
+        default_config=default_config,
+        example_config=default_config or (configs[0] if configs else "CONFIG"),
+        rows=card_rows(summaries),
+        total_rows=total_rows,
+        size_category=_size_category(total_rows),
+        generated_yaml=yaml.safe_dump(generated, sort_keys=False, allow_unicode=True, width=1000).rstrip(
+            "\n"
+        ),
+    )
+
+
+# ---------------------------------------------------------------- check
+
+
+def check_repository(repo: Path, *, name: str = DEFAULT_NAME) -> list[str]:
+    """Problems that would make the repository fail to load or disagree with its card; [] when sound."""
+    repo = Path(repo)
+    problems = [
+        f"{path.name}: a loading script named after the repository; datasets 4+ refuses to load it"
+        for path in loading_scripts(repo, name)
+    ]
+    try:
+        front = read_front_matter(repo / "README.md")
+    except (ValueError, yaml.YAMLError) as error:
+        return [*problems, f"README.md: front matter does not parse: {error}"]
+    if not (repo / "README.md").exists():
+        problems.append("README.md is missing")
+    declared = {e.get("config_name"): e for e in front.get("configs") or [] if isinstance(e, dict)}
+    infos = {e.get("config_name"): e for e in _as_list(front.get("dataset_info")) if isinstance(e, dict)}
+    on_disk = repository_configs(repo)
+    defaults = [c for c, e in declared.items() if e.get("default")]
+    if len(declared) > 1 and len(defaults) != 1:
+        problems.append(f"configs: exactly one config must be marked default, found {len(defaults)}")
+    for config in sorted(set(declared) - set(on_disk)):
+        problems.append(f"{config}: declared in README.md but data/{config}/ is missing")
+    for config in sorted(set(on_disk) - set(declared)):
+        problems.append(f"{config}: data/{config}/ exists but README.md does not declare it")
+    reference: tuple[str, pa.Schema] | None = None
+    for config in on_disk:
+        files = config_files(repo, config)
+        if not files:
+            problems.append(f"{config}: no {SPLIT}-*.parquet files under data/{config}/")
+            continue
+        count = _declared_count(files)
+        expected = {shard_file_name(i, count) for i in range(count)} if count else set()
+        missing = sorted(expected - {f.name for f in files})
+        if missing or count != len(files):
+            problems.append(f"{config}: shards missing or misnamed (expected {count}, missing {missing})")
+        rows, hashes = 0, []
+        for path in files:
+            schema = pq.read_schema(path).remove_metadata()
+            if reference is None:
+                reference = (config, schema)
+            elif not schema.equals(reference[1]):
+                problems.append(f"{config}: {path.name} has another schema than config {reference[0]}")
+            rows += pq.read_metadata(path).num_rows
+            if "conversation_hash" in schema.names:
+                hashes += pq.read_table(path, columns=["conversation_hash"]).column(0).to_pylist()
+        if len(set(hashes)) != len(hashes):
+            problems.append(
+                f"{config}: {len(hashes) - len(set(hashes))} duplicate conversation_hash value(s)"
+            )
+        if hashes != sorted(hashes):
+            problems.append(f"{config}: rows are not sorted by conversation_hash")
+        info = infos.get(config)
+        recorded = _recorded_rows(info)
+        if config in declared and recorded != rows:
+            problems.append(
+                f"{config}: README.md dataset_info says num_examples {recorded}, the files hold {rows}"
+            )
+        if not (repo / "data" / config / CONFIG_MANIFEST).exists():
+            problems.append(f"{config}: data/{config}/{CONFIG_MANIFEST} (the card's facts) is missing")
+    if not problems:
+        default = defaults[0] if defaults else None
+        try:
+            rendered = render_card(repo, name=name, default_config=default)
+        except Exception as error:  # any failure to render is a problem to report, not a crash
+            problems.append(f"README.md: the card does not render: {type(error).__name__}: {error}")
+        else:
+            if rendered != (repo / "README.md").read_text(encoding="utf-8"):
+                problems.append("README.md differs from the card rendered from the files; rebuild")
+    return problems
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def _recorded_rows(info: Mapping[str, Any] | None) -> int | None:
+    for split in (info or {}).get("splits") or []:
+        if split.get("name") == SPLIT:
+            return split.get("num_examples")
+    return None
+
+
+def _declared_count(files: Sequence[Path]) -> int:
+    """The shard count YYYYY the file names declare (the largest, if they disagree)."""
+    counts = [int(f.stem.rsplit("-of-", 1)[-1]) for f in files if "-of-" in f.stem and f.stem[-5:].isdigit()]
+    return max(counts, default=0)
