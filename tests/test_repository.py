@@ -176,3 +176,49 @@ def test_the_builder_refuses_a_repository_with_a_loading_script(work, tmp_path):
     with pytest.raises(BuildError, match=r"wildchat-50m\.py: datasets 4\+ refuses"):
         build_repository(repo, [work / "runs" / "tiny-bench"])
     assert file_bytes(repo) == before
+
+
+LOAD_WITH_PINNED_DATASETS = """
+import json, sys
+import datasets
+from datasets import load_dataset
+
+repo, cache = sys.argv[1], sys.argv[2]
+full = load_dataset(repo, "tiny-a", split="train", cache_dir=cache)
+quarter = load_dataset(repo, "tiny-b", split="train[:25%]", cache_dir=cache)
+first = next(iter(load_dataset(repo, "tiny-a", split="train", streaming=True)))
+try:
+    load_dataset(repo, "Qwen2.5-72B", cache_dir=cache)
+    wrong = None
+except ValueError as error:
+    wrong = str(error)
+print(json.dumps({
+    "version": datasets.__version__,
+    "hashes": [row["conversation_hash"] for row in full],
+    "answers": [[m["content"] for m in row["conversation"]] for row in full],
+    "quarter": quarter.num_rows,
+    "streamed_first": first["conversation_hash"],
+    "wrong_config": wrong,
+}))
+"""
+
+
+def test_the_repository_loads_under_datasets_4_8_4_as_axolotl_pins_it(work, tmp_path):
+    from pinned_envs import pinned_python
+
+    python = pinned_python("datasets-4.8.4.txt")
+    result = subprocess.run(
+        [python, "-c", LOAD_WITH_PINNED_DATASETS, str(work / "repo"), str(tmp_path / "cache")],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf-home")},
+    )
+    loaded = __import__("json").loads(result.stdout)
+    expected = run_rows(work / "runs" / "tiny-a")
+    assert loaded["version"] == "4.8.4"
+    assert loaded["hashes"] == [row["conversation_hash"] for row in expected]
+    assert loaded["answers"] == [[m["content"] for m in row["conversation"]] for row in expected]
+    assert loaded["quarter"] == 6
+    assert loaded["streamed_first"] == expected[0]["conversation_hash"]
+    assert "not found" in loaded["wrong_config"] and "tiny-a" in loaded["wrong_config"]
