@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-SKIPPED_DIRS = frozenset({".git", "__pycache__", ".cache"})
+#: ``.imports`` holds the run directories of imported releases (builders/importer.py), not repository data.
+SKIPPED_DIRS = frozenset({".git", "__pycache__", ".cache", ".imports"})
 SKIPPED_SUFFIXES = (".partial",)
 MAX_FILES_PER_COMMIT = 100
 MAX_BYTES_PER_COMMIT = 20 * 1024**3

@@ -420,6 +420,13 @@ def _params(value: float | None) -> str:
     return f"{value:g}B" if value >= 0.1 else f"{value * 1000:.3g}M"
 
 
+def _sampling(summary: Mapping[str, Any]) -> str:
+    """The sampling settings, or a dash for a config whose run did not record them (an import)."""
+    if summary["temperature"] is None or summary["top_p"] is None:
+        return "–"
+    return f"T={summary['temperature']:g}, top_p={summary['top_p']:g}, max_new={summary['max_new_tokens']}"
+
+
 def card_rows(summaries: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
     """One formatted table row per config, in config order."""
     rows = []
@@ -432,14 +439,19 @@ def card_rows(summaries: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
                 "params": _params(s["params_b"]),
                 "rows": _thousands(s["rows"]),
                 "turns": _thousands(turns),
-                "mean_prompt_tokens": _thousands(s["prompt_tokens"] / turns if turns else None, 1),
-                "mean_answer_tokens": _thousands(s["completion_tokens"] / turns if turns else None, 1),
+                # A total of 0 means no counts were recorded (an import), not empty prompts.
+                "mean_prompt_tokens": _thousands(
+                    s["prompt_tokens"] / turns if s["prompt_tokens"] else None, 1
+                ),
+                "mean_answer_tokens": _thousands(
+                    s["completion_tokens"] / turns if s["completion_tokens"] else None, 1
+                ),
                 "finish_reasons": _mix(s["finish_reasons"]),
                 "flagged_turns": _thousands(s["flagged_turns"]),
                 "tokens_per_second": _thousands(s["tokens_per_second"]),
                 "seconds_per_1000": _thousands(s["seconds_per_1000_conversations"], 1),
                 "accelerators": _accelerators(s["accelerators"]),
-                "sampling": f"T={s['temperature']:g}, top_p={s['top_p']:g}, max_new={s['max_new_tokens']}",
+                "sampling": _sampling(s),
                 "history_mode": s["history_mode"] or "–",
                 "license": s["license"] or "–",
             }

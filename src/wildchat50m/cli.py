@@ -669,6 +669,86 @@ def build(
     )
 
 
+# ---------------------------------------------------------------- import
+
+
+@cli.command("import")
+@click.argument("source", metavar="SOURCE")
+@click.option("--as", "config", required=True, metavar="CONFIG", help="The config the release becomes.")
+@click.option(
+    "--repo",
+    default="wildchat-50m",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="The repository folder to build the config into.",
+)
+@click.option("--model", metavar="HF_ID", help="The DGM's Hugging Face id, recorded in the run's parameters.")
+@click.option(
+    "--work-dir",
+    type=click.Path(file_okay=False),
+    help="Where the import's run directory goes. Default: REPO/.imports/CONFIG (push leaves it out).",
+)
+@click.option("--split", default="train", show_default=True, help="The split of a Hub release.")
+@click.option("--name", default="wildchat-50m", show_default=True, help="The repository's name on the Hub.")
+@click.option("--json", "as_json", is_flag=True, help="Print the import report as JSON.")
+@click.pass_context
+def import_command(
+    ctx: click.Context,
+    source: str,
+    config: str,
+    repo: str,
+    model: str | None,
+    work_dir: str | None,
+    split: str,
+    name: str,
+    as_json: bool,
+) -> None:
+    """Import an original WildChat-50m release (local parquet or Hub id) as config CONFIG of REPO.
+
+    The original releases (e.g. allenai_WildChat-1M-Full-Qwen_Qwen2.5-72B-Instruct)
+    kept the WildChat schema with the DGM's answers. The import casts every
+    column by name to this project's output schema, keeps finish reasons and
+    log-probabilities, turns an empty answer (finish reason `no response`)
+    into null content with finish reason `error`, flags answers to user text
+    that holds template tokens (the text itself is kept), leaves what the
+    release does not record null, and marks the run `engine: imported`.
+    Then it builds the config as `build` would.
+    """
+    from wildchat50m.builders import importer, repository
+
+    try:
+        report = importer.import_release(
+            source,
+            config,
+            Path(repo),
+            work_dir=Path(work_dir) if work_dir else None,
+            model=model,
+            split=split,
+            name=name,
+            registry=_registry(ctx),
+        )
+    except (importer.ImportFailed, repository.BuildError) as error:
+        raise click.ClickException(str(error)) from error
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+        return
+    none = "(none)"
+    click.echo(f"imported {report.rows:,} of {report.rows_read:,} rows from {source} as {config} into {repo}")
+    click.echo(f"  filled with nulls: {', '.join(report.filled_columns) or none}")
+    click.echo(f"  dropped:           {', '.join(report.dropped_columns) or none}")
+    click.echo(f"  null-typed, cast:  {', '.join(report.null_typed_columns) or none}")
+    reasons = ", ".join(f"{k} {v:,}" for k, v in sorted(report.release_finish_reasons.items()))
+    click.echo(f"  release finish reasons: {reasons or none}")
+    click.echo(
+        f"  defects: {report.no_response_answers:,} empty answer(s) stored as errors, "
+        f"{report.user_template_leaks:,} user turn(s) with template tokens (flagged), "
+        f"{report.duplicate_rows:,} duplicate row(s) and {report.rows_without_hash:,} without hash skipped"
+    )
+    flags = ", ".join(f"{k} {v:,}" for k, v in sorted(report.flags.items()))
+    click.echo(f"  flags: {flags or none}")
+    click.echo(f"  run directory: {report.run_dir}")
+
+
 # ---------------------------------------------------------------- demo
 
 

@@ -431,7 +431,7 @@ def build_manifest(store: RunStore) -> dict[str, Any]:
             "generation_seconds": round(seconds, 3),
             "tokens_per_second": round(tokens / seconds, 2) if seconds else None,
             "seconds_per_1000_conversations": round(1000 * seconds / totals["conversations"], 3)
-            if totals["conversations"]
+            if totals["conversations"] and seconds
             else None,
             "input_output_token_ratio": round(totals["prompt_tokens"] / totals["completion_tokens"], 3)
             if totals["completion_tokens"]

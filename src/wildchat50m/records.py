@@ -46,6 +46,9 @@ FLAG_REPETITION = "repetition"
 FLAG_TEMPLATE_LEAK = "template_token_leak"
 FLAG_LANGUAGE = "language_mismatch"
 FLAG_CURRENT_CUT = "prompt_cut_current"
+#: The user text the answer responds to holds template tokens: a defect of the
+#: source data (the original releases re-decoded prompts), set on imported rows.
+FLAG_USER_TEMPLATE_LEAK = "user_text_template_leak"
 FLAGS: tuple[str, ...] = (
     FLAG_EMPTY,
     FLAG_LENGTH,
@@ -53,6 +56,7 @@ FLAGS: tuple[str, ...] = (
     FLAG_TEMPLATE_LEAK,
     FLAG_LANGUAGE,
     FLAG_CURRENT_CUT,
+    FLAG_USER_TEMPLATE_LEAK,
 )
 
 
