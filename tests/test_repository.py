@@ -101,15 +101,23 @@ def test_configs_are_sharded_sorted_and_declared_in_the_readme(work):
     assert not list(repo.glob("*.py"))
 
 
-def test_the_card_table_has_one_row_per_config_from_the_run_manifests(work):
-    readme = (work / "repo" / "README.md").read_text(encoding="utf-8")
-    rows = [line.split(" | ") for line in readme.splitlines() if line.startswith("| tiny-")]
-    assert [row[0] for row in rows] == ["| tiny-a", "| tiny-b"]
-    tiny_a = rows[0]
-    assert tiny_a[3:5] == ["24", "69"]  # rows, user turns
-    assert tiny_a[12] == "T=0, top_p=1, max_new=8"
-    assert tiny_a[13] == "original"
-    assert "arXiv" in readme or "2501.18511" in readme
+def test_the_card_table_has_one_row_per_config_from_the_run_manifests(work, tmp_path):
+    repo = tmp_path / "three"
+    wildchat50m("build", "runs/tiny-a", "runs/tiny-b", "runs/tiny-bench", "--repo", str(repo), cwd=work)
+    readme = (repo / "README.md").read_text(encoding="utf-8")
+    table = {
+        line.split(" | ")[0][2:]: line.split(" | ")
+        for line in readme.splitlines()
+        if line.startswith("| tiny-")
+    }
+    assert sorted(table) == ["tiny-a", "tiny-b", "tiny-bench"]
+    for config, new_tokens in (("tiny-a", 8), ("tiny-b", 8), ("tiny-bench", 4)):
+        rows = run_rows(work / "runs" / config)
+        cells = table[config]
+        assert cells[3:5] == [f"{len(rows):,}", f"{sum(r['turn'] for r in rows):,}"]  # rows, user turns
+        assert cells[12] == f"T=0, top_p=1, max_new={new_tokens}"
+        assert cells[13] == "original"
+    assert "2501.18511" in readme
     assert 'load_dataset("wildchat-50m", "tiny-a", split="train[:25%]")' in readme
 
 
