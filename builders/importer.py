@@ -53,7 +53,7 @@ from wildchat50m.runstore import (
     shard_name,
 )
 from wildchat50m.schema import ANSWER_FIELDS, OUTPUT_MESSAGE, OUTPUT_SCHEMA
-from wildchat50m.source import SourceError, _conform, _Input, conform_to_wildchat
+from wildchat50m.source import InputSource, SourceError, conform_array, conform_to_wildchat
 
 #: The ``engine`` an imported run records: its answers were not generated here.
 IMPORTED_ENGINE = "imported"
@@ -155,7 +155,7 @@ def release_batches(
 ) -> Iterator[pa.Table]:
     """The release's rows as Arrow tables: local parquet (file or folder) or a Hub id, streamed."""
     try:
-        release = _Input(source, "auto", None, split)
+        release = InputSource(source, "auto", None, split)
     except SourceError as error:
         raise ImportFailed(str(error)) from error
     for raw in release.batches(batch_size):
@@ -204,7 +204,7 @@ def conform_release_batch(table: pa.Table, report: ImportReport) -> list[dict[st
     try:
         batch, ignored, filled = conform_to_wildchat(table)
         conversation = table.column("conversation").combine_chunks()
-        messages = _conform(conversation, pa.list_(OUTPUT_MESSAGE), "conversation")
+        messages = conform_array(conversation, pa.list_(OUTPUT_MESSAGE), "conversation")
     except SourceError as error:
         raise ImportFailed(f"{report.source}: {error}") from error
     fields = _message_fields(table)

@@ -178,26 +178,26 @@ class ReadReport:
 # ---------------------------------------------------------------- conforming types
 
 
-def _conform(array: pa.Array, target: pa.DataType, path: str) -> pa.Array:
+def conform_array(array: pa.Array, target: pa.DataType, path: str) -> pa.Array:
     """Cast ``array`` to ``target``, matching struct fields by name at any depth."""
     if array.type == target:
         return array
     if isinstance(array, pa.ChunkedArray):
-        return pa.chunked_array([_conform(c, target, path) for c in array.chunks], type=target)
+        return pa.chunked_array([conform_array(c, target, path) for c in array.chunks], type=target)
     if pa.types.is_null(array.type):
         return pa.nulls(len(array), type=target)
     try:
         if pa.types.is_struct(target) and pa.types.is_struct(array.type):
             names = {array.type.field(i).name for i in range(array.type.num_fields)}
             children = [
-                _conform(array.field(f.name), f.type, f"{path}.{f.name}")
+                conform_array(array.field(f.name), f.type, f"{path}.{f.name}")
                 if f.name in names
                 else pa.nulls(len(array), type=f.type)
                 for f in target
             ]
             return pa.StructArray.from_arrays(children, fields=list(target), mask=array.is_null())
         if pa.types.is_list(target) and (pa.types.is_list(array.type) or pa.types.is_large_list(array.type)):
-            values = _conform(array.values, target.value_type, f"{path}[]")
+            values = conform_array(array.values, target.value_type, f"{path}[]")
             offsets = array.offsets.cast(pa.int32())
             return pa.ListArray.from_arrays(offsets, values, type=target, mask=array.is_null())
         return array.cast(target)
@@ -219,7 +219,7 @@ def conform_to_wildchat(table: pa.Table | pa.RecordBatch) -> tuple[pa.RecordBatc
             column = table.column(target.name)
             if isinstance(column, pa.ChunkedArray):
                 column = column.combine_chunks()
-            arrays.append(_conform(column, target.type, target.name))
+            arrays.append(conform_array(column, target.type, target.name))
         else:
             arrays.append(pa.nulls(table.num_rows, type=target.type))
             filled.append(target.name)
@@ -323,7 +323,7 @@ def _parse_json_line(line: str) -> Any:
         return None
 
 
-class _Input:
+class InputSource:
     """One resolved input: a list of local files or a Hub dataset id."""
 
     def __init__(
@@ -544,7 +544,7 @@ class ConversationReader:
             sources = [sample_file()]
         elif isinstance(sources, (str, Path)):
             sources = [sources]
-        self.inputs = [_Input(s, via, hub_config, split) for s in sources]
+        self.inputs = [InputSource(s, via, hub_config, split) for s in sources]
         self.filters = filters or Filters()
         self.mapping = mapping or ColumnMapping()
         self.batch_size = batch_size
