@@ -1,14 +1,21 @@
 """Virtual environments with other library versions, cached outside the clone.
 
-Integration tests that need another version of a library (datasets 4.8.4,
-which Axolotl pins) run a script in such an environment. Each one is built
-once from a requirements file under ``tests/envs/`` and kept in the user cache
-directory under a name keyed by the file's hash, so CI on the same machine
-reuses it and a changed pin builds a new one.
+Integration tests that need another stack (datasets 4.8.4, Axolotl, lm-eval)
+run a script in such an environment. Each one is built once from a
+requirements file under ``tests/envs/`` and kept in the user cache directory
+under a name keyed by the file's hash, so CI on the same machine reuses it and
+a changed pin builds a new one. A requirements file pins ``torch==2.13.0``
+when the stack needs torch: that is the CPU build these machines hold, where a
+bare ``torch`` would pull several GB of CUDA wheels.
+
+The project itself is never installed into a cached environment (several
+checkouts share it): ``checkout_site`` installs this checkout, without
+dependencies, into a test's own directory, to be put on ``PYTHONPATH``.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import shutil
@@ -18,6 +25,7 @@ import venv
 from pathlib import Path
 
 ENVS = Path(__file__).parent / "envs"
+CHECKOUT = Path(__file__).resolve().parent.parent
 
 
 def pinned_python(requirements: str) -> Path:
@@ -27,10 +35,23 @@ def pinned_python(requirements: str) -> Path:
     cache = Path(os.environ.get("WILDCHAT50M_CACHE", Path.home() / ".cache" / "wildchat50m"))
     target = cache / "test-envs" / f"{spec.stem}-{digest}"
     python = target / "bin" / "python"
-    if (target / ".complete").exists():
-        return python
-    shutil.rmtree(target, ignore_errors=True)
-    venv.EnvBuilder(with_pip=True, clear=True).create(target)
-    subprocess.run([python, "-m", "pip", "install", "--quiet", "-r", str(spec)], check=True)
-    (target / ".complete").write_text(spec.read_text())
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target.parent / f".{target.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if (target / ".complete").exists():
+            return python
+        shutil.rmtree(target, ignore_errors=True)
+        venv.EnvBuilder(with_pip=True, clear=True).create(target)
+        subprocess.run([python, "-m", "pip", "install", "--quiet", "-r", str(spec)], check=True)
+        (target / ".complete").write_text(spec.read_text())
     return python
+
+
+def checkout_site(directory: Path) -> Path:
+    """Install this checkout (no dependencies) into ``directory``; put it on ``PYTHONPATH``."""
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+         "--target", str(directory), str(CHECKOUT)],
+        check=True,
+    )
+    return directory

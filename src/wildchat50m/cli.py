@@ -877,6 +877,16 @@ def _without_token(text: str) -> str:
     return text.replace(token, "hf_***") if token else text
 
 
+def _register_command_groups() -> None:
+    """Command groups that live in their own modules (kept out of this file to stay small)."""
+    from wildchat50m.analyze_cli import analyze
+
+    cli.add_command(analyze)
+
+
+_register_command_groups()
+
+
 def main() -> None:
     """Entry point of the ``wildchat50m`` console script."""
     cli(prog_name="wildchat50m")

@@ -1,0 +1,6 @@
+"""The paper's analyses over built repositories, run directories and judgments.
+
+Each analysis module computes plain tables from parquet (streamed through
+DuckDB or pyarrow, never a whole config in Python objects); ``report`` writes
+them as markdown, CSV and PNG; ``wildchat50m.analyze_cli`` is the command line.
+"""
