@@ -16,12 +16,14 @@ def _summary(manifest: dict[str, Any], root: Path) -> str:
     flags = ", ".join(f"{k} {v:,}" for k, v in manifest["distribution_flags"].items()) or "none"
     errors = ", ".join(f"{k} {v:,}" for k, v in manifest["errors"].items()) or "none"
     rate = manifest["throughput"]["tokens_per_second"] or 0
+    shards = manifest["shards"]
     return "\n".join(
         [
             f"{params['config']}  ({params['engine']} engine, judge model {params['model']})",
             f"  run directory       {root}",
-            f"  shards              {manifest['shards']['finished']} of {manifest['shards']['total']} finished",
-            f"  judgments           {manifest['judgments']:,} over {manifest['conversations']:,} conversations",
+            f"  shards              {shards['finished']} of {shards['total']} finished",
+            f"  judgments           {manifest['judgments']:,} "
+            f"over {manifest['conversations']:,} conversations",
             f"  statuses            {statuses}",
             f"  score read from     {sources}",
             f"  distribution flags  {flags}",
