@@ -843,3 +843,36 @@ def is_judgment_run(run_dir: Path) -> bool:
 
     path = Path(run_dir) / "run.json"
     return path.exists() and json.loads(path.read_text(encoding="utf-8")).get("kind") == "judgment"
+
+
+# ---------------------------------------------------------------- reading judgments
+
+
+def judgment_files(path: Path) -> list[Path]:
+    """Parquet files of judgments at ``path``: a judgment run, a repository config, or a whole repository.
+
+    A repository contributes every ``data/judgments--*`` config.
+    """
+    path = Path(path)
+    if is_judgment_run(path):
+        return sorted((path / "data").glob("shard-*.parquet"))
+    if is_judgment_config(path.name):
+        return sorted(path.glob("train-*.parquet"))
+    found = sorted((path / "data").glob(f"{JUDGMENT_PREFIX}*/train-*.parquet"))
+    if not found:
+        found = sorted(path.glob(f"{JUDGMENT_PREFIX}*/data/shard-*.parquet"))  # a folder of judgment runs
+    if not found:
+        raise JudgingError(
+            f"no judgments at {path}: give a judgment run directory, a repository config folder "
+            f"({JUDGMENT_PREFIX}...) or a repository that holds such configs"
+        )
+    return found
+
+
+def read_judgments(paths: Sequence[Path], columns: Sequence[str]) -> Any:
+    """The judgment rows at ``paths`` (see :func:`judgment_files`) as one Arrow table of ``columns``."""
+    import pyarrow as pa
+
+    files = [file for path in paths for file in judgment_files(path)]
+    schema = pa.schema([JUDGMENT_SCHEMA.field(name) for name in columns])
+    return pa.concat_tables([pq.read_table(file, columns=list(columns)).cast(schema) for file in files])
