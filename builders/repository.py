@@ -36,7 +36,7 @@ import yaml
 from wildchat50m.registry import Registry, UnknownDGMError, load_registry
 from wildchat50m.resources import cards_dir
 from wildchat50m.runstore import RUN_FILE, RunStore, atomic_write_text, fsync_directory
-from wildchat50m.schema import OUTPUT_SCHEMA
+from wildchat50m.schema import JUDGMENT_SCHEMA, OUTPUT_SCHEMA
 
 DEFAULT_NAME = "wildchat-50m"
 CARD_TEMPLATE = "dataset_card.md.j2"
@@ -128,12 +128,15 @@ def write_sorted_shards(
     return final
 
 
-def _read_run_table(run_dir: Path) -> pa.Table:
+def _read_run_table(run_dir: Path, judgment: bool = False) -> pa.Table:
+    """A run's rows sorted by their key: ``conversation_hash`` (and ``turn`` for a judgment run)."""
     files = sorted((run_dir / "data").glob("shard-*.parquet"))
     if not files:
         raise BuildError(f"{run_dir} has no finished shards under data/; finish the run first")
-    tables = [pq.read_table(path, schema=OUTPUT_SCHEMA) for path in files]
-    return pa.concat_tables(tables).sort_by("conversation_hash").combine_chunks()
+    schema = JUDGMENT_SCHEMA if judgment else OUTPUT_SCHEMA
+    tables = [pq.read_table(path, schema=schema) for path in files]
+    keys = [("conversation_hash", "ascending")] + ([("turn", "ascending")] if judgment else [])
+    return pa.concat_tables(tables).sort_by(keys).combine_chunks()
 
 
 def flagged_turns(table: pa.Table) -> int:
@@ -207,6 +210,38 @@ def config_summary(manifest: Mapping[str, Any], table: pa.Table, registry: Regis
         "seconds_per_1000_conversations": throughput.get("seconds_per_1000_conversations"),
         "accelerators": manifest.get("accelerators"),
     }
+
+
+def judgment_summary(manifest: Mapping[str, Any], table: pa.Table) -> dict[str, Any]:
+    """What the card shows about one judgment config: judge, target, factor, counts and mean scores."""
+    params = manifest["params"]
+    scores = pc.drop_null(table.column("score"))
+    expected = pc.drop_null(table.column("expected_score"))
+    return {
+        "config": params["config"],
+        "kind": "judgments",
+        "judge": params["judge"],
+        "judge_model": params["model"],
+        "engine": params["engine"],
+        "target": params["target"],
+        "factor": params["factor"],
+        "rows": table.num_rows,
+        "conversations": manifest["conversations"],
+        "statuses": manifest["statuses"],
+        "score_sources": manifest["score_sources"],
+        "distribution_flags": manifest["distribution_flags"],
+        "mean_score": round(pc.mean(scores).as_py(), 3) if len(scores) else None,
+        "mean_expected_score": round(pc.mean(expected).as_py(), 3) if len(expected) else None,
+        "top_logprobs": params["top_logprobs"],
+        "temperature": params["temperature"],
+        "max_new_tokens": params["max_new_tokens"],
+    }
+
+
+def _is_judgment(config: str) -> bool:
+    from wildchat50m.judging import is_judgment_config
+
+    return is_judgment_config(config)
 
 
 # ---------------------------------------------------------------- repository
@@ -296,7 +331,7 @@ def build_repository(
     run_dirs = find_runs(runs)
     stores = [RunStore(run_dir) for run_dir in run_dirs]
     manifests = [_complete_manifest(store) for store in stores]
-    names = [m["params"]["dgm"] for m in manifests]
+    names = [_config_of(m) for m in manifests]
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
         raise BuildError(f"two runs give the same config: {', '.join(twice)}; build one of them")
@@ -304,15 +339,16 @@ def build_repository(
     data = repo / "data"
     data.mkdir(parents=True, exist_ok=True)
     for store, manifest in zip(stores, manifests, strict=True):
-        config = manifest["params"]["dgm"]
-        table = _read_run_table(store.root)
+        config = _config_of(manifest)
+        judgment = manifest.get("kind") == "judgment"
+        table = _read_run_table(store.root, judgment)
         staged = data / f".{config}.partial"
         if staged.exists():
             shutil.rmtree(staged)
         files = write_sorted_shards(
             table, staged, max_row_group_bytes=max_row_group_bytes, max_shard_bytes=max_shard_bytes
         )
-        summary = config_summary(manifest, table, registry)
+        summary = judgment_summary(manifest, table) if judgment else config_summary(manifest, table, registry)
         atomic_write_text(staged / CONFIG_MANIFEST, json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
         _replace_folder(staged, data / config)
         report.built[config] = table.num_rows
@@ -323,16 +359,25 @@ def build_repository(
         if default_config is not None:
             raise BuildError(f"--default {default_config!r} is not a config; configs: {', '.join(configs)}")
         chosen = None
-    report.default_config = chosen or (configs[0] if configs else None)
+    # A DGM's config is the better default: it is what most users load.
+    report.default_config = chosen or next((c for c in configs if not _is_judgment(c)), None)
+    report.default_config = report.default_config or (configs[0] if configs else None)
     report.configs = configs
     atomic_write_text(repo / "README.md", render_card(repo, name=name, default_config=report.default_config))
     return report
 
 
+def _config_of(manifest: Mapping[str, Any]) -> str:
+    """A run's config: a generation run's DGM, a judgment run's ``judgments--...`` name."""
+    params = manifest["params"]
+    return params["config"] if manifest.get("kind") == "judgment" else params["dgm"]
+
+
 def _complete_manifest(store: RunStore) -> dict[str, Any]:
     from wildchat50m.generate import build_manifest
+    from wildchat50m.judging import build_judgment_manifest, is_judgment_run
 
-    manifest = build_manifest(store)
+    manifest = build_judgment_manifest(store) if is_judgment_run(store.root) else build_manifest(store)
     shards = manifest["shards"]
     if shards["finished"] != shards["total"]:
         raise BuildError(
@@ -459,6 +504,31 @@ def card_rows(summaries: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
     return rows
 
 
+def judgment_card_rows(summaries: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
+    """One formatted row per judgment config, in config order."""
+    rows = []
+    for s in summaries:
+        statuses = s["statuses"]
+        rows.append(
+            {
+                "config": s["config"],
+                "factor": s["factor"],
+                "judge": s["judge"],
+                "target": s["target"],
+                "rows": _thousands(s["rows"]),
+                "parsed": _thousands(statuses.get("parsed", 0)),
+                "unparsed": _thousands(statuses.get("unparsed", 0)),
+                "failed": _thousands(statuses.get("judge_error", 0) + statuses.get("no_answer", 0)),
+                "mean_score": _thousands(s["mean_score"], 2),
+                "mean_expected_score": _thousands(s["mean_expected_score"], 2),
+                "score_sources": _mix(s["score_sources"]),
+                "renormalised": _thousands(s["distribution_flags"].get("renormalised", 0)),
+                "top_logprobs": str(s["top_logprobs"]),
+            }
+        )
+    return rows
+
+
 def render_card(repo: Path, *, name: str = DEFAULT_NAME, default_config: str | None = None) -> str:
     """README.md for the repository as it is on disk; same files in, same bytes out."""
     import jinja2
@@ -468,6 +538,8 @@ def render_card(repo: Path, *, name: str = DEFAULT_NAME, default_config: str | N
         json.loads((repo / "data" / c / CONFIG_MANIFEST).read_text(encoding="utf-8")) for c in configs
     ]
     total_rows = sum(s["rows"] for s in summaries)
+    judgments = [s for s in summaries if s.get("kind") == "judgments"]
+    answers = [s for s in summaries if s.get("kind") != "judgments"]
     generated = loading_metadata(repo, configs, default_config)
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(cards_dir())),
@@ -480,8 +552,10 @@ def render_card(repo: Path, *, name: str = DEFAULT_NAME, default_config: str | N
         name=name,
         configs=configs,
         default_config=default_config,
+        answer_configs=[s["config"] for s in answers],
         example_config=default_config or (configs[0] if configs else "CONFIG"),
-        rows=card_rows(summaries),
+        rows=card_rows(answers),
+        judgment_rows=judgment_card_rows(judgments),
         total_rows=total_rows,
         size_category=_size_category(total_rows),
         generated_yaml=yaml.safe_dump(generated, sort_keys=False, allow_unicode=True, width=1000).rstrip(
@@ -516,8 +590,9 @@ def check_repository(repo: Path, *, name: str = DEFAULT_NAME) -> list[str]:
         problems.append(f"{config}: declared in README.md but data/{config}/ is missing")
     for config in sorted(set(on_disk) - set(declared)):
         problems.append(f"{config}: data/{config}/ exists but README.md does not declare it")
-    reference: tuple[str, pa.Schema] | None = None
+    references: dict[bool, tuple[str, pa.Schema]] = {}
     for config in on_disk:
+        judgment = _is_judgment(config)
         files = config_files(repo, config)
         if not files:
             problems.append(f"{config}: no {SPLIT}-*.parquet files under data/{config}/")
@@ -528,21 +603,23 @@ def check_repository(repo: Path, *, name: str = DEFAULT_NAME) -> list[str]:
         if missing or count != len(files):
             problems.append(f"{config}: shards missing or misnamed (expected {count}, missing {missing})")
         rows, hashes = 0, []
+        # A judgment config's key is (conversation_hash, turn); it is checked against the other
+        # judgment configs' schema, never against the DGM configs'.
+        key_columns = ["conversation_hash", "turn"] if judgment else ["conversation_hash"]
         for path in files:
             schema = pq.read_schema(path).remove_metadata()
-            if reference is None:
-                reference = (config, schema)
-            elif not schema.equals(reference[1]):
+            reference = references.setdefault(judgment, (config, schema))
+            if not schema.equals(reference[1]):
                 problems.append(f"{config}: {path.name} has another schema than config {reference[0]}")
             rows += pq.read_metadata(path).num_rows
-            if "conversation_hash" in schema.names:
-                hashes += pq.read_table(path, columns=["conversation_hash"]).column(0).to_pylist()
+            if set(key_columns) <= set(schema.names):
+                keys = pq.read_table(path, columns=key_columns).to_pylist()
+                hashes += [tuple(key[c] for c in key_columns) for key in keys]
+        key_name = " + ".join(key_columns)
         if len(set(hashes)) != len(hashes):
-            problems.append(
-                f"{config}: {len(hashes) - len(set(hashes))} duplicate conversation_hash value(s)"
-            )
+            problems.append(f"{config}: {len(hashes) - len(set(hashes))} duplicate {key_name} value(s)")
         if hashes != sorted(hashes):
-            problems.append(f"{config}: rows are not sorted by conversation_hash")
+            problems.append(f"{config}: rows are not sorted by {key_name}")
         info = infos.get(config)
         recorded = _recorded_rows(info)
         if config in declared and recorded != rows:

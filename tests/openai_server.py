@@ -112,6 +112,17 @@ def expected_answer(messages: Sequence[dict[str, Any]], seed: int, max_tokens: i
     )
 
 
+def top_alternatives(token: str, logprob: float, count: int) -> list[dict[str, Any]]:
+    """``count`` likeliest tokens at one position: the chosen one, then 1, 2, ... each half as likely."""
+    alternatives = [{"token": token, "logprob": logprob, "bytes": list(token.encode())}]
+    for rank in range(1, count):
+        text = str(rank)
+        alternatives.append(
+            {"token": text, "logprob": logprob - rank * 0.6931471805599453, "bytes": list(text.encode())}
+        )
+    return alternatives[:count]
+
+
 def request_key(body: dict[str, Any]) -> str:
     """The key faults are scheduled by: the content of the request's last message."""
     messages = body.get("messages") or [{}]
@@ -383,7 +394,12 @@ class FakeChatServer:
             tokens = answer.text.split()
             choice["logprobs"] = {
                 "content": [
-                    {"token": token, "logprob": logprob, "bytes": list(token.encode()), "top_logprobs": []}
+                    {
+                        "token": token,
+                        "logprob": logprob,
+                        "bytes": list(token.encode()),
+                        "top_logprobs": top_alternatives(token, logprob, int(body.get("top_logprobs") or 0)),
+                    }
                     for token, logprob in zip(tokens, answer.token_logprobs, strict=True)
                 ]
             }

@@ -883,6 +883,10 @@ def _register_command_groups() -> None:
 
     cli.add_command(analyze)
 
+    from wildchat50m.judge_cli import judge
+
+    cli.add_command(judge)
+
 
 _register_command_groups()
 

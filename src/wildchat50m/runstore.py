@@ -92,14 +92,22 @@ class Journal:
 
     Each line is one JSON object; a line cut short by a crash is dropped on
     reopening (the file is truncated back to its last complete line). Lines
-    are flushed at once and fsynced at most every ``sync_seconds``.
+    are flushed at once and fsynced at most every ``sync_seconds``. Entries
+    are generation outcomes unless ``decode`` rebuilds another kind (any
+    object with ``to_dict()``) from its stored dict.
     """
 
-    def __init__(self, path: Path, sync_seconds: float = 1.0):
+    def __init__(
+        self,
+        path: Path,
+        sync_seconds: float = 1.0,
+        decode: Callable[[dict[str, Any]], Any] = lambda stored: TurnOutcome(**stored),
+    ):
         self.path = path
         self.sync_seconds = sync_seconds
+        self.decode = decode
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.entries: dict[str, TurnOutcome] = {}
+        self.entries: dict[str, Any] = {}
         self.previous_seconds = 0.0
         self._recover()
         self._handle = open(path, "a", encoding="utf-8")  # noqa: SIM115 (kept open across appends)
@@ -124,7 +132,7 @@ class Journal:
                     self.previous_seconds += max(0.0, last_at - session_start)
                 session_start, last_at = entry["session"], entry["session"]
                 continue
-            self.entries[entry["key"]] = TurnOutcome(**entry["outcome"])
+            self.entries[entry["key"]] = self.decode(entry["outcome"])
             last_at = entry["at"]
         if session_start is not None and last_at is not None:
             self.previous_seconds += max(0.0, last_at - session_start)
@@ -137,7 +145,7 @@ class Journal:
             os.fsync(self._handle.fileno())
             self._last_sync = now
 
-    def append(self, key: str, outcome: TurnOutcome) -> None:
+    def append(self, key: str, outcome: Any) -> None:
         self._last_at = time.time()
         self.entries[key] = outcome
         self._write({"key": key, "at": self._last_at, "outcome": outcome.to_dict()})
@@ -241,6 +249,7 @@ class RunStore:
         count: int,
         owner_of: Callable[[str, int], int],
         reader_report: Callable[[], Any],
+        schema: pa.Schema = WILDCHAT_SCHEMA,
     ) -> dict[int, int]:
         """Stream accepted rows into this job's input shards, in bounded memory.
 
@@ -252,7 +261,7 @@ class RunStore:
         folder = self.root / "inputs"
         folder.mkdir(parents=True, exist_ok=True)
         partials = {k: self.input_path(k, count).with_suffix(f".{os.getpid()}.partial") for k in shards}
-        writers = {k: pq.ParquetWriter(partials[k], WILDCHAT_SCHEMA, compression="zstd") for k in shards}
+        writers = {k: pq.ParquetWriter(partials[k], schema, compression="zstd") for k in shards}
         rows = dict.fromkeys(shards, 0)
         try:
             for batch in batches:
@@ -290,10 +299,19 @@ class RunStore:
         return json.loads(marker.read_text(encoding="utf-8"))["sha256"] == file_sha256(output)
 
     def commit(
-        self, index: int, count: int, records: list[dict[str, Any]], stats: ShardStats, extra: dict
+        self,
+        index: int,
+        count: int,
+        records: list[dict[str, Any]],
+        stats: Any,
+        extra: dict,
+        schema: pa.Schema = OUTPUT_SCHEMA,
     ) -> None:
-        """Write a finished shard and then its marker; the journal may go after this."""
-        table = pa.Table.from_pylist(records, schema=OUTPUT_SCHEMA)
+        """Write a finished shard and then its marker; the journal may go after this.
+
+        ``stats`` is a :class:`ShardStats` (or any object with ``to_dict()``, e.g. a judgment run's).
+        """
+        table = pa.Table.from_pylist(records, schema=schema)
         digest = atomic_write_table(self.output_path(index, count), table)
         marker = {
             "shard": index,

@@ -123,3 +123,40 @@ OUTPUT_SCHEMA = pa.schema(
     ]
     + [pa.field("dgm", pa.string()), pa.field("history_mode", pa.string())]
 )
+
+# ---------------------------------------------------------------- judgments
+
+#: Scores a judge may give; ``score_probs[k - 1]`` is the probability of score ``k``.
+JUDGE_SCORES: tuple[int, ...] = tuple(range(1, 11))
+
+#: One assistant turn of one target (a DGM's config or run) judged by one judge model on one
+#: factor. ``(conversation_hash, turn)`` is the key; ``turn`` is the 0-based user turn whose
+#: answer was judged. ``status`` is ``parsed`` (the text holds ``Score: <n>``), ``unparsed``
+#: (it does not; ``score`` is null, never 0), ``judge_error`` (the judge failed) or
+#: ``no_answer`` (the target has no answer to judge). ``score_probs`` is the distribution over
+#: 1-10 read from the top logprobs at the score position (``score_source`` says which position:
+#: ``generated`` or ``forced_prefix``); it sums to 1, and ``distribution_flags`` holds
+#: ``renormalised`` when some scores were missing from the top logprobs (``missing_scores``).
+JUDGMENT_SCHEMA = pa.schema(
+    [
+        ("conversation_hash", pa.string()),
+        ("turn", pa.int64()),
+        ("target", pa.string()),
+        ("judge", pa.string()),
+        ("factor", pa.string()),
+        ("status", pa.string()),
+        ("judgment", pa.string()),
+        ("score", pa.int64()),
+        ("score_probs", pa.list_(pa.float64())),
+        ("expected_score", pa.float64()),
+        ("score_mass", pa.float64()),
+        ("score_source", pa.string()),
+        ("missing_scores", pa.list_(pa.int64())),
+        ("distribution_flags", pa.list_(pa.string())),
+        ("judge_input_cut", pa.bool_()),
+        ("finish_reason", pa.string()),
+        ("prompt_tokens", pa.int64()),
+        ("completion_tokens", pa.int64()),
+        ("error", pa.string()),
+    ]
+)

@@ -53,3 +53,40 @@ def pyplot() -> Any:
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def heatmap_png(
+    matrix: Sequence[Sequence[float | None]],
+    row_labels: Sequence[str],
+    column_labels: Sequence[str],
+    path: Path,
+    *,
+    title: str = "",
+    value_format: str = "{:.1f}",
+    vmin: float = 0.0,
+    vmax: float = 100.0,
+) -> Path:
+    """A heat map of ``matrix`` (None cells left blank), each cell annotated with its value."""
+    plt = pyplot()
+    import math
+
+    values = [[math.nan if v is None else float(v) for v in row] for row in matrix]
+    width = max(4.0, 1.2 * len(column_labels) + 2.5)
+    height = max(3.0, 0.8 * len(row_labels) + 1.5)
+    figure, axes = plt.subplots(figsize=(width, height))
+    image = axes.imshow(values, cmap="viridis", vmin=vmin, vmax=vmax)
+    axes.set_xticks(range(len(column_labels)), labels=list(column_labels), rotation=30, ha="right")
+    axes.set_yticks(range(len(row_labels)), labels=list(row_labels))
+    for i, row in enumerate(values):
+        for j, value in enumerate(row):
+            if not math.isnan(value):
+                shade = "white" if value < (vmin + vmax) / 2 else "black"
+                axes.text(j, i, value_format.format(value), ha="center", va="center", color=shade)
+    figure.colorbar(image, ax=axes)
+    if title:
+        axes.set_title(title, fontsize=9)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+    return path

@@ -27,6 +27,9 @@ class Sampling:
     top_p: float = 1.0
     seed: int = 0
     logprobs: bool = False
+    #: When > 0, the engine returns this many most likely tokens at every generated position
+    #: (:attr:`ChatResult.token_logprobs`), e.g. to read a judge's score distribution.
+    top_logprobs: int = 0
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,18 @@ class ChatRequest:
     key: str
     messages: tuple[dict[str, str], ...]
     sampling: Sampling
+    #: When set, the answer continues an assistant message that already starts with this text
+    #: (the prefix is part of the prompt, not of the returned text).
+    assistant_prefix: str | None = None
+
+
+@dataclass(frozen=True)
+class TokenLogprob:
+    """One generated token, its log-probability and the most likely tokens at its position."""
+
+    token: str
+    logprob: float
+    top: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass
@@ -50,6 +65,8 @@ class ChatResult:
     cumulative_logprob: float | None = None
     error: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: One entry per generated token when ``Sampling.top_logprobs > 0`` (None otherwise).
+    token_logprobs: list[TokenLogprob] | None = None
 
     @property
     def failed(self) -> bool:

@@ -37,7 +37,7 @@ from collections.abc import Iterable, Iterator
 from types import ModuleType
 from typing import Any
 
-from wildchat50m.engines.base import FINISH_ERROR, ChatRequest, ChatResult, Tokenizer
+from wildchat50m.engines.base import FINISH_ERROR, ChatRequest, ChatResult, Tokenizer, TokenLogprob
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +46,19 @@ RETRYABLE_4XX = frozenset({408, 409, 429})
 
 #: Request fields the engine sets itself; ``extra_body`` may not override them.
 RESERVED_FIELDS = frozenset(
-    {"model", "messages", "max_tokens", "temperature", "top_p", "seed", "n", "logprobs"}
+    {
+        "model",
+        "messages",
+        "max_tokens",
+        "temperature",
+        "top_p",
+        "seed",
+        "n",
+        "logprobs",
+        "top_logprobs",
+        "continue_final_message",
+        "add_generation_prompt",
+    }
 )
 
 #: A ``Retry-After`` above this many seconds is treated as nonsense and the engine's own backoff is used.
@@ -285,8 +297,16 @@ class OpenAIEngine:
             seed=sampling.seed,
             n=1,
         )
-        if sampling.logprobs:
+        if sampling.logprobs or sampling.top_logprobs:
             body["logprobs"] = True
+        if sampling.top_logprobs:
+            body["top_logprobs"] = sampling.top_logprobs
+        if request.assistant_prefix is not None:
+            # vLLM's server continues a final assistant message with these two fields; a server
+            # without them answers a new turn instead, which the caller sees in the text.
+            body["messages"].append({"role": "assistant", "content": request.assistant_prefix})
+            body["continue_final_message"] = True
+            body["add_generation_prompt"] = False
         return body
 
     async def _answer(self, client: Any, limit: asyncio.Semaphore, request: ChatRequest) -> ChatResult:
@@ -345,7 +365,9 @@ class OpenAIEngine:
             retry_after = parse_retry_after(response.headers.get("retry-after")) if retryable else None
             return _Attempt(f"http_{status}", retryable, _error_detail(response), retry_after)
         try:
-            return _parse_completion(request.key, response.json(), request.sampling.logprobs)
+            return _parse_completion(
+                request.key, response.json(), request.sampling.logprobs, request.sampling.top_logprobs
+            )
         except (ValueError, _Malformed) as exc:  # json.JSONDecodeError is a ValueError
             return _Attempt("malformed_response", True, f"{exc}; body starts {response.text[:200]!r}")
 
@@ -373,7 +395,7 @@ class OpenAIEngine:
         )
 
 
-def _parse_completion(key: str, data: Any, want_logprobs: bool) -> ChatResult:
+def _parse_completion(key: str, data: Any, want_logprobs: bool, top_logprobs: int = 0) -> ChatResult:
     """The ChatResult of a chat completion body; :class:`_Malformed` when it is not one."""
     if not isinstance(data, dict):
         raise _Malformed(f"answer is a {type(data).__name__}, not an object")
@@ -406,7 +428,34 @@ def _parse_completion(key: str, data: Any, want_logprobs: bool) -> ChatResult:
         completion_tokens=_int_or_none(usage.get("completion_tokens")),
         cumulative_logprob=_cumulative_logprob(choice) if want_logprobs else None,
         extra=extra,
+        token_logprobs=_token_logprobs(choice, top_logprobs) if top_logprobs else None,
     )
+
+
+def _token_logprobs(choice: dict[str, Any], wanted: int) -> list[TokenLogprob] | None:
+    """Per-token log-probabilities and alternatives of ``choices[0].logprobs.content``; None if absent.
+
+    A server that ignores ``top_logprobs`` returns no ``logprobs`` (or entries
+    without alternatives); the caller sees None or empty ``top`` and says so.
+    """
+    logprobs = choice.get("logprobs")
+    content = logprobs.get("content") if isinstance(logprobs, dict) else None
+    if not isinstance(content, list):
+        return None
+    mapped = []
+    for entry in content:
+        if not isinstance(entry, dict) or not isinstance(entry.get("logprob"), int | float):
+            return None
+        top = entry.get("top_logprobs") if isinstance(entry.get("top_logprobs"), list) else []
+        alternatives = tuple(
+            (str(alt.get("token", "")), float(alt["logprob"]))
+            for alt in top
+            if isinstance(alt, dict) and isinstance(alt.get("logprob"), int | float)
+        )
+        mapped.append(
+            TokenLogprob(str(entry.get("token", "")), float(entry["logprob"]), alternatives[:wanted])
+        )
+    return mapped
 
 
 def _cumulative_logprob(choice: dict[str, Any]) -> float | None:

@@ -43,7 +43,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from wildchat50m.engines.base import FINISH_ERROR, ChatRequest, ChatResult, Sampling
+from wildchat50m.engines.base import FINISH_ERROR, ChatRequest, ChatResult, Sampling, TokenLogprob
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +120,8 @@ class _TokenChooser:
         self.samplings = list(samplings)
         self.generators: list[Any] = []
         self.logprobs: list[Any] = []  # one (batch,) tensor per step
+        self.top_k = max((s.top_logprobs for s in self.samplings), default=0)
+        self.top: list[tuple[Any, Any]] = []  # per step: (batch, top_k) log-probs and token ids
 
     def __call__(self, input_ids: Any, scores: Any) -> Any:
         import torch
@@ -136,7 +138,10 @@ class _TokenChooser:
         for row, (sampling, generator) in enumerate(zip(self.samplings, self.generators, strict=True)):
             if generator is not None:
                 chosen[row] = _sample(logits[row], sampling, generator)
-        self.logprobs.append(torch.log_softmax(logits, dim=-1).gather(1, chosen[:, None])[:, 0])
+        log_probs = torch.log_softmax(logits, dim=-1)
+        self.logprobs.append(log_probs.gather(1, chosen[:, None])[:, 0])
+        if self.top_k:
+            self.top.append(torch.topk(log_probs, min(self.top_k, log_probs.shape[-1]), dim=-1))
         one_hot = torch.full_like(scores, -math.inf)
         one_hot.scatter_(1, chosen[:, None], 0.0)
         return one_hot
@@ -229,6 +234,7 @@ class TransformersEngine:
         pad = hf_tokenizer.pad_token_id
         self.pad_id = pad if pad is not None else self.eos_ids[0]
         self._description: dict[str, Any] | None = None
+        self._token_texts: dict[int, str] = {}  # each token's text, decoded once, for top logprobs
 
     @property
     def tokenizer(self) -> TransformersTokenizer:
@@ -300,6 +306,9 @@ class TransformersEngine:
             messages.insert(0, {"role": "system", "content": self.system_prompt})
         try:
             prompt_ids = self._tokenizer.chat_ids(messages)
+            if request.assistant_prefix:
+                # The answer continues the prefix: it follows the generation prompt as its first tokens.
+                prompt_ids += self._tokenizer.encode(request.assistant_prefix)
         except Exception as exc:
             return _error(request, "chat_template_error", f"{type(exc).__name__}: {exc}")
         room = self.max_model_len - len(prompt_ids)
@@ -358,9 +367,49 @@ class TransformersEngine:
             )
         new_tokens = output[:, width:].cpu().tolist()
         logprobs = torch.stack(chooser.logprobs, dim=1).tolist() if chooser.logprobs else [[]] * len(batch)
+        top_values = torch.stack([v for v, _ in chooser.top], dim=1).tolist() if chooser.top else None
+        top_ids = torch.stack([i for _, i in chooser.top], dim=1).tolist() if chooser.top else None
+        results = []
+        for row, (item, tokens, row_logprobs) in enumerate(zip(batch, new_tokens, logprobs, strict=True)):
+            result = self._result(item, tokens, row_logprobs)
+            wanted = item.request.sampling.top_logprobs
+            if wanted and top_values is not None and top_ids is not None:
+                result.token_logprobs = self._token_logprobs(
+                    tokens[: result.completion_tokens or 0],
+                    row_logprobs,
+                    top_values[row],
+                    top_ids[row],
+                    wanted,
+                )
+            results.append(result)
+        return results
+
+    def _token_logprobs(
+        self,
+        tokens: list[int],
+        logprobs: list[float],
+        top_values: list[list[float]],
+        top_ids: list[list[int]],
+        wanted: int,
+    ) -> list[TokenLogprob]:
+        """Each generated token's text and log-probability, with the ``wanted`` likeliest tokens there."""
+        hf, texts = self._tokenizer.hf, self._token_texts
+
+        def text(token_id: int) -> str:
+            if token_id not in texts:
+                texts[token_id] = hf.decode([token_id], skip_special_tokens=False)
+            return texts[token_id]
+
         return [
-            self._result(item, tokens, row_logprobs)
-            for item, tokens, row_logprobs in zip(batch, new_tokens, logprobs, strict=True)
+            TokenLogprob(
+                token=text(token),
+                logprob=float(logprobs[step]),
+                top=tuple(
+                    (text(i), float(v))
+                    for i, v in zip(top_ids[step][:wanted], top_values[step][:wanted], strict=True)
+                ),
+            )
+            for step, token in enumerate(tokens)
         ]
 
     def _result(self, item: _Prepared, tokens: list[int], logprobs: list[float]) -> ChatResult:

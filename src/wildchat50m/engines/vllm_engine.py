@@ -29,7 +29,7 @@ from importlib import metadata
 from itertools import islice
 from typing import Any
 
-from wildchat50m.engines.base import FINISH_ERROR, ChatRequest, ChatResult, Sampling
+from wildchat50m.engines.base import FINISH_ERROR, ChatRequest, ChatResult, Sampling, TokenLogprob
 from wildchat50m.registry import GenerationDefaults
 
 log = logging.getLogger(__name__)
@@ -95,7 +95,8 @@ def sampling_kwargs(sampling: Sampling) -> dict[str, Any]:
         "temperature": sampling.temperature,
         "top_p": sampling.top_p,
         "seed": sampling.seed,
-        "logprobs": 1 if sampling.logprobs else None,
+        # vLLM's ``logprobs=k`` returns the k likeliest tokens at each position plus the sampled one.
+        "logprobs": sampling.top_logprobs or (1 if sampling.logprobs else None),
     }
 
 
@@ -111,7 +112,36 @@ def error_result(key: str, kind: str, detail: str, **counts: Any) -> ChatResult:
     )
 
 
-def result_from_output(key: str, output: Any) -> ChatResult:
+def token_logprobs_from_output(token_ids: Sequence[int], logprobs: Any, wanted: int) -> list[TokenLogprob]:
+    """Map a completion's ``logprobs`` (per position, ``{token_id: Logprob}``) to :class:`TokenLogprob`.
+
+    Each ``Logprob`` carries ``logprob``, ``rank`` (1 = likeliest) and
+    ``decoded_token``. vLLM adds the sampled token to the top-k when it is not
+    among them, so the alternatives are taken by rank, not by count.
+    """
+    mapped = []
+    for token_id, position in zip(token_ids, logprobs or [], strict=False):
+        entries = dict(position or {})
+        ranked = sorted(
+            (entry for entry in entries.values() if getattr(entry, "rank", None) is not None),
+            key=lambda entry: entry.rank,
+        )
+        chosen = entries.get(token_id)
+        mapped.append(
+            TokenLogprob(
+                token=str(getattr(chosen, "decoded_token", "") or ""),
+                logprob=float(chosen.logprob) if chosen is not None else float("nan"),
+                top=tuple(
+                    (str(entry.decoded_token or ""), float(entry.logprob))
+                    for entry in ranked
+                    if entry.rank <= wanted
+                ),
+            )
+        )
+    return mapped
+
+
+def result_from_output(key: str, output: Any, top_logprobs: int = 0) -> ChatResult:
     """Map one vLLM ``RequestOutput`` (duck-typed) to a :class:`ChatResult`.
 
     Only ``stop`` and ``length`` count as answers; any other ``finish_reason``
@@ -142,6 +172,11 @@ def result_from_output(key: str, output: Any) -> ChatResult:
         prompt_tokens=prompt_tokens,
         completion_tokens=completion_tokens,
         cumulative_logprob=None if cumulative is None else float(cumulative),
+        token_logprobs=token_logprobs_from_output(
+            token_ids or [], getattr(completion, "logprobs", None), top_logprobs
+        )
+        if top_logprobs
+        else None,
     )
 
 
@@ -280,16 +315,38 @@ class VLLMEngine:
                 parts += [part[middle:], part[:middle]]
                 continue
             for request, output in zip(part, outputs, strict=True):
-                yield result_from_output(request.key, output)
+                yield result_from_output(request.key, output, request.sampling.top_logprobs)
 
     def _chat(self, llm: Any, part: list[ChatRequest]) -> list[Any]:
-        conversations = [[dict(message) for message in request.messages] for request in part]
-        params = [self._sampling_params_cls(**sampling_kwargs(request.sampling)) for request in part]
-        extra = {"chat_template_kwargs": self.chat_template_kwargs} if self.chat_template_kwargs else {}
-        outputs = list(llm.chat(conversations, params, add_generation_prompt=True, use_tqdm=False, **extra))
-        if len(outputs) != len(part):
-            # Outputs are matched to requests by position; a short list cannot be mapped safely.
-            raise RuntimeError(f"vLLM returned {len(outputs)} outputs for {len(part)} requests")
+        """Outputs of ``part`` in its order: plain requests in one call, prefixed ones in another.
+
+        A request with an ``assistant_prefix`` ends on an assistant message that
+        vLLM continues (``continue_final_message``), an option of the whole call.
+        """
+        outputs: list[Any] = [None] * len(part)
+        for continued in (False, True):
+            positions = [i for i, r in enumerate(part) if (r.assistant_prefix is not None) == continued]
+            if not positions:
+                continue
+            conversations = [
+                [dict(message) for message in part[i].messages]
+                + ([{"role": "assistant", "content": part[i].assistant_prefix}] if continued else [])
+                for i in positions
+            ]
+            params = [self._sampling_params_cls(**sampling_kwargs(part[i].sampling)) for i in positions]
+            extra: dict[str, Any] = (
+                {"chat_template_kwargs": self.chat_template_kwargs} if self.chat_template_kwargs else {}
+            )
+            if continued:
+                extra["continue_final_message"] = True
+            answered = list(
+                llm.chat(conversations, params, add_generation_prompt=not continued, use_tqdm=False, **extra)
+            )
+            if len(answered) != len(positions):
+                # Outputs are matched to requests by position; a short list cannot be mapped safely.
+                raise RuntimeError(f"vLLM returned {len(answered)} outputs for {len(positions)} requests")
+            for i, output in zip(positions, answered, strict=True):
+                outputs[i] = output
         return outputs
 
     def describe(self) -> dict[str, Any]:

@@ -1,0 +1,183 @@
+"""``wildchat50m judge``: a judge model scores every answer of one or more targets on one factor."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+
+def _summary(manifest: dict[str, Any], root: Path) -> str:
+    params = manifest["params"]
+    statuses = ", ".join(f"{k} {v:,}" for k, v in manifest["statuses"].items())
+    sources = ", ".join(f"{k} {v:,}" for k, v in manifest["score_sources"].items()) or "none"
+    flags = ", ".join(f"{k} {v:,}" for k, v in manifest["distribution_flags"].items()) or "none"
+    errors = ", ".join(f"{k} {v:,}" for k, v in manifest["errors"].items()) or "none"
+    rate = manifest["throughput"]["tokens_per_second"] or 0
+    shards = manifest["shards"]
+    return "\n".join(
+        [
+            f"{params['config']}  ({params['engine']} engine, judge model {params['model']})",
+            f"  run directory       {root}",
+            f"  shards              {shards['finished']} of {shards['total']} finished",
+            f"  judgments           {manifest['judgments']:,} "
+            f"over {manifest['conversations']:,} conversations",
+            f"  statuses            {statuses}",
+            f"  score read from     {sources}",
+            f"  distribution flags  {flags}",
+            f"  errors              {errors}",
+            f"  throughput          {rate:,.0f} tok/s (in+out)",
+        ]
+    )
+
+
+@click.command()
+@click.option(
+    "--judge", default="tiny-a", show_default=True, help="Judge DGM: config name, Hub id or abbreviation."
+)
+@click.option(
+    "--target",
+    "targets",
+    multiple=True,
+    required=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="A finished run directory (runs/<config>) or a repository config folder (REPO/data/<config>); "
+    "repeatable.",
+)
+@click.option(
+    "--factor", default="Factuality", show_default=True, help="The factor to judge (see --list-factors)."
+)
+@click.option(
+    "--factors",
+    "factor_files",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Extra factors YAML (same format as the packaged data/factors.yaml); repeatable.",
+)
+@click.option("--list-factors", is_flag=True, help="Print the known factors and exit.")
+@click.option(
+    "--out",
+    default="judgments",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Runs directory; each judgment run goes to OUT/judgments--<factor>--<judge>--<target>.",
+)
+@click.option(
+    "--engine",
+    type=click.Choice(["transformers", "openai", "vllm"]),
+    help="Default: vllm, or transformers for tiny models.",
+)
+@click.option("--model", help="Judge model path or Hub id to load instead of the registry's.")
+@click.option(
+    "--limit", type=click.IntRange(min=1), help="Judge only the first N conversations by conversation_hash."
+)
+@click.option(
+    "--top-logprobs",
+    type=click.IntRange(min=1),
+    default=20,
+    show_default=True,
+    help="Likeliest tokens read at the score position (OpenAI-compatible servers allow up to 20).",
+)
+@click.option("--max-new-tokens", type=click.IntRange(min=1), default=512, show_default=True)
+@click.option("--temperature", type=click.FloatRange(0, 2), default=0.0, show_default=True)
+@click.option("--sampling-seed", type=int, default=0, show_default=True)
+@click.option(
+    "--max-chars",
+    type=click.IntRange(min=100),
+    default=6000,
+    show_default=True,
+    help="Question and answer are each cut to this many characters (head and tail kept, flagged).",
+)
+@click.option("--num-shards", type=click.IntRange(min=1), default=4, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), help="transformers: requests per batch.")
+@click.option("--device", help="transformers: cpu, cuda, ...")
+@click.option("--dtype", help="transformers / vllm: float32, bfloat16, ...")
+@click.option("--base-url", help="openai: the server, e.g. http://127.0.0.1:8000/v1")
+@click.option("--max-in-flight", type=click.IntRange(min=1), help="openai: concurrent requests.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="openai: seconds per request.")
+@click.option("--max-retries", type=click.IntRange(min=0), help="openai: retries per request.")
+@click.option("--tensor-parallel-size", type=click.IntRange(min=1), help="vllm: GPUs per model.")
+@click.option("--gpu-memory-utilization", type=click.FloatRange(0, 1), help="vllm.")
+@click.option("--quantization", help="vllm: e.g. fp8.")
+@click.option("--max-num-seqs", type=click.IntRange(min=1), help="vllm: sequences per step.")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+@click.pass_context
+def judge(ctx: click.Context, **options: Any) -> None:
+    """Have a judge model score every answer of each TARGET from 1 to 10 on one factor.
+
+    For every answered user turn the judge writes a judgment ending in
+    "Score: <n>"; the row keeps the text, the parsed score, the probability of
+    each score 1-10 read from the top logprobs at the score position, and the
+    expected score. A judgment without a parsable score is stored as
+    `unparsed` (never as 0); its distribution is then read by continuing the
+    judgment with "Score: " (marked `forced_prefix`). Runs have the run
+    store's guarantees (atomic shards, resume after a kill, manifest) and
+    `wildchat50m build OUT/* --repo REPO` adds them to the repository as
+    `judgments--<factor>--<judge>--<target>` configs.
+    """
+    from wildchat50m import judging, tiny
+    from wildchat50m.cli import _registry, resolve_dgm
+    from wildchat50m.generate import EngineSpec
+    from wildchat50m.runstore import RunMismatchError
+
+    try:
+        factors = judging.load_factors(options["factor_files"])
+        if options["list_factors"]:
+            for factor in factors.values():
+                click.echo(f"{factor.name:<28} {factor.description}")
+            return
+        factor = judging.get_factor(factors, options["factor"])
+    except judging.JudgingError as error:
+        raise click.ClickException(str(error)) from error
+    dgm = resolve_dgm(_registry(ctx), options["judge"])
+    is_tiny = dgm.config in tiny.TINY_SPECS
+    engine = options["engine"] or ("transformers" if is_tiny else "vllm")
+    model = options["model"] or (str(tiny.tiny_chat_model(dgm.config)) if is_tiny else dgm.hf_id)
+    if not model:
+        raise click.ClickException(f"{dgm.config} has no Hugging Face id; pass --model")
+    engine_options = {
+        key: options[key]
+        for key in (
+            "device", "dtype", "batch_size", "base_url", "max_in_flight", "timeout", "max_retries",
+            "tensor_parallel_size", "gpu_memory_utilization", "quantization", "max_num_seqs",
+        )
+    }  # fmt: skip
+    spec = EngineSpec(engine, model, engine_options, dgm.generation)
+    progress = not options["quiet"] and sys.stderr.isatty()
+    for target in options["targets"]:
+        try:
+            name, files = judging.target_files(target)
+            settings = judging.JudgeSettings(
+                judge=dgm.config,
+                model=model,
+                engine=engine,
+                factor=factor.name,
+                factor_description=factor.description,
+                factor_rubric=factor.rubric,
+                target=name,
+                target_path=str(files[0].parent.resolve()),
+                target_files=judging.target_digests(files),
+                temperature=options["temperature"],
+                seed=options["sampling_seed"],
+                max_new_tokens=options["max_new_tokens"],
+                top_logprobs=options["top_logprobs"],
+                max_chars=options["max_chars"],
+                limit=options["limit"],
+                num_shards=options["num_shards"],
+                engine_options={k: v for k, v in engine_options.items() if v is not None},
+            )
+            job = judging.JudgmentJob(
+                settings, options["out"], spec, progress=progress, log=lambda m: click.echo(m, err=True)
+            )
+            manifest = job.run()
+        except (
+            judging.JudgingError,
+            judging.JudgingIncomplete,
+            RunMismatchError,
+            ValueError,
+            ImportError,
+        ) as error:
+            raise click.ClickException(str(error)) from error
+        click.echo(_summary(manifest, job.store.root))
