@@ -25,8 +25,10 @@ def list_recipes() -> None:
 
 
 def _describe(source) -> str:
-    size = f"{source.count:,}" if source.count is not None else (
-        f"{source.fraction:.0%}" if source.fraction is not None else "all"
+    size = (
+        f"{source.count:,}"
+        if source.count is not None
+        else (f"{source.fraction:.0%}" if source.fraction is not None else "all")
     )
     what = {
         "wildchat50m": lambda: source.config,
@@ -58,7 +60,9 @@ def show(spec: str, as_json: bool) -> None:
 @mix.command("build")
 @click.argument("spec")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="the mix's dataset directory")
-@click.option("--repository", help="the WildChat-50m repository (directory or Hub id) for sources naming none")
+@click.option(
+    "--repository", help="the WildChat-50m repository (directory or Hub id) for sources naming none"
+)
 @click.option("--dgm", help="the DGM of every single-DGM source (e.g. for the scaling recipes)")
 @click.option("--seed", type=int, help="override the spec's seed")
 @click.option(

@@ -62,7 +62,12 @@ SCAN_COLUMNS = [
     "conversation.list.element.role",
     "conversation.list.element.finish_reason",
 ]
-TEXT_COLUMNS = ["conversation_hash", "turn", "conversation.list.element.role", "conversation.list.element.content"]
+TEXT_COLUMNS = [
+    "conversation_hash",
+    "turn",
+    "conversation.list.element.role",
+    "conversation.list.element.content",
+]
 
 
 class MixBuildError(RuntimeError):
@@ -129,7 +134,9 @@ def _hash_list(value: list[str] | str | None, base: Path) -> pa.Array | None:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as error:
         raise MixBuildError(f"cannot read the hash list {path}: {error}") from error
-    return pa.array([line.strip() for line in lines if line.strip() and not line.startswith("#")], pa.string())
+    return pa.array(
+        [line.strip() for line in lines if line.strip() and not line.startswith("#")], pa.string()
+    )
 
 
 def _filter_mask(batch: pa.RecordBatch, filters: Filters, lists: dict[str, pa.Array | None]) -> list[Any]:
@@ -169,7 +176,10 @@ def _answered_in_full(batch: pa.RecordBatch) -> np.ndarray:
 
 def scan_config(stream: RowStream, filters: Filters, seed: int, base: Path) -> Eligible:
     """First pass over a WildChat-50m config: filters and failed answers, small columns only."""
-    lists = {"hashes": _hash_list(filters.hashes, base), "exclude_hashes": _hash_list(filters.exclude_hashes, base)}
+    lists = {
+        "hashes": _hash_list(filters.hashes, base),
+        "exclude_hashes": _hash_list(filters.exclude_hashes, base),
+    }
     positions, hashes, ranks, turns = [], [], [], []
     reasons: Counter[str] = Counter()
     start = 0
@@ -302,7 +312,10 @@ def _plan_wildchat(source: WildChatSource, spec: MixSpec, base: Path) -> SourceP
         answered = scan_config(reference, Filters(), spec.seed, base)
         turns_of = dict(zip(answered.hashes.to_pylist(), answered.turns.tolist(), strict=True))
         keep = np.array(
-            [turns_of.get(h) == t for h, t in zip(eligible.hashes.to_pylist(), eligible.turns.tolist(), strict=True)],
+            [
+                turns_of.get(h) == t
+                for h, t in zip(eligible.hashes.to_pylist(), eligible.turns.tolist(), strict=True)
+            ],
             dtype=bool,
         )
         eligible = eligible.restrict(keep, MixReason.NO_REFERENCE_ANSWER)
@@ -313,7 +326,9 @@ def _plan_wildchat(source: WildChatSource, spec: MixSpec, base: Path) -> SourceP
     order = eligible.draw_order()[:count]
     if source.length_limit_config:
         limits = answer_lengths(reference, set(eligible.hashes.take(pa.array(order)).to_pylist()))
-    part = Part(stream, _selected(eligible, order), dgm, lambda batch: wildchat_rows(batch, source.name, dgm, limits))
+    part = Part(
+        stream, _selected(eligible, order), dgm, lambda batch: wildchat_rows(batch, source.name, dgm, limits)
+    )
     return SourcePlan(
         source.name, source.kind, stream.description, eligible.rows_read, len(eligible), count,
         dict(eligible.reasons), [part], details,
@@ -400,10 +415,14 @@ def answer_lengths(stream: RowStream, hashes: set[str]) -> dict[str, list[int]]:
     lengths: dict[str, list[int]] = {}
     for batch in stream.batches(TEXT_COLUMNS):
         for row_hash, conversation in zip(
-            batch.column("conversation_hash").to_pylist(), batch.column("conversation").to_pylist(), strict=True
+            batch.column("conversation_hash").to_pylist(),
+            batch.column("conversation").to_pylist(),
+            strict=True,
         ):
             if row_hash in hashes:
-                lengths[row_hash] = [len(m["content"] or "") for m in conversation if m["role"] == "assistant"]
+                lengths[row_hash] = [
+                    len(m["content"] or "") for m in conversation if m["role"] == "assistant"
+                ]
     return lengths
 
 
@@ -421,7 +440,10 @@ def _messages_array(conversation: pa.Array) -> pa.Array:
 def _cut(conversation: list[dict[str, Any]], limits: list[int]) -> list[dict[str, Any]]:
     answers = iter(limits)
     return [
-        {"role": m["role"], "content": m["content"][: next(answers)] if m["role"] == "assistant" else m["content"]}
+        {
+            "role": m["role"],
+            "content": m["content"][: next(answers)] if m["role"] == "assistant" else m["content"],
+        }
         for m in conversation
     ]
 
@@ -495,7 +517,9 @@ def drawn_batches(part: Part) -> Iterator[pa.RecordBatch]:
 class ShardWriter:
     """Parquet shards of at most ~``max_shard_bytes``, row groups of ``rows_per_group`` rows."""
 
-    def __init__(self, folder: Path, rows_per_group: int = ROWS_PER_GROUP, max_shard_bytes: int = MAX_SHARD_BYTES):
+    def __init__(
+        self, folder: Path, rows_per_group: int = ROWS_PER_GROUP, max_shard_bytes: int = MAX_SHARD_BYTES
+    ):
         from wildchat50m.builders.repository import _parquet_options
 
         self.folder = folder

@@ -97,7 +97,9 @@ def _load_with_datasets(path: str, subset: str | None, **kwargs: Any) -> RowStre
     try:
         dataset = load_dataset(path, subset, **kwargs)
     except Exception as error:  # datasets raises many types; the user needs the cause, not a trace
-        raise MixSourceError(f"cannot load {path!r} (subset {subset!r}): {type(error).__name__}: {error}") from error
+        raise MixSourceError(
+            f"cannot load {path!r} (subset {subset!r}): {type(error).__name__}: {error}"
+        ) from error
     return TableStream(dataset.data.table, f"{path}" + (f" ({subset})" if subset else ""))
 
 
@@ -120,11 +122,13 @@ def resolve_repository(repository: str, configs: Sequence[str]) -> Path:
     try:
         return Path(snapshot_download(repository, repo_type="dataset", allow_patterns=patterns))
     except Exception as error:  # offline, missing, gated: say which and why
-        raise MixSourceError(f"cannot fetch {repository!r} from the Hub: {type(error).__name__}: {error}") from error
+        raise MixSourceError(
+            f"cannot fetch {repository!r} from the Hub: {type(error).__name__}: {error}"
+        ) from error
 
 
 def config_name(name: str) -> str:
-    """The config a DGM name denotes: a registry name (Q72, Qwen/Qwen2.5-72B-Instruct) or the name as given."""
+    """The config a DGM name denotes: a registry name (Q72, a Hub id) or the name as given."""
     from wildchat50m.registry import UnknownDGMError, load_registry
 
     try:
@@ -151,7 +155,7 @@ def config_stream(repository: Path, name: str) -> ParquetStream:
 
 
 def field_value(row: dict[str, Any], dotted: str) -> Any:
-    """``row['a']['b']`` for ``'a.b'``: struct columns such as MMLU's nested ``train`` are reached this way."""
+    """``row['a']['b']`` for ``'a.b'``: how struct columns (MMLU's nested ``train``) are reached."""
     value: Any = row
     for part in dotted.split("."):
         if not isinstance(value, dict) or part not in value:

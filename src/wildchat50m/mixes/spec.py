@@ -170,7 +170,9 @@ class MixSpec(_Strict):
         for source in self.sources:
             if source.name == name:
                 return source
-        raise MixSpecError(f"the mix has no source {name!r}; sources: {', '.join(s.name for s in self.sources)}")
+        raise MixSpecError(
+            f"the mix has no source {name!r}; sources: {', '.join(s.name for s in self.sources)}"
+        )
 
 
 # ---------------------------------------------------------------- loading
@@ -245,7 +247,9 @@ def with_overrides(
     if dgm is not None:
         single = [s for s in document["sources"] if s["kind"] == "wildchat50m"]
         if not single:
-            raise MixSpecError(f"--dgm: mix {spec.name!r} has no single-DGM (wildchat50m) source to apply it to")
+            raise MixSpecError(
+                f"--dgm: mix {spec.name!r} has no single-DGM (wildchat50m) source to apply it to"
+            )
         for source in single:
             source["config"] = dgm
     for name, path in (source_paths or {}).items():

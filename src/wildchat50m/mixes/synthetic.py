@@ -44,7 +44,9 @@ def conversation_hash(index: int) -> str:
 
 def _answer(dgm: str, index: int, turn: int, chars: int) -> str:
     words = f"{dgm} answers turn {turn} of conversation {index}. "
-    return (words * (1 + chars // len(words)))[: max(len(words), chars - (index * 7 + turn) % (chars // 3 + 1))]
+    return (words * (1 + chars // len(words)))[
+        : max(len(words), chars - (index * 7 + turn) % (chars // 3 + 1))
+    ]
 
 
 def _template_rows(dgm: str, count: int, answer_chars: int, failed_every: int) -> list[dict[str, Any]]:
@@ -54,10 +56,15 @@ def _template_rows(dgm: str, count: int, answer_chars: int, failed_every: int) -
         turns = 1 + index % 3
         messages = []
         for turn in range(turns):
-            messages.append(("user", f"Question {turn} of conversation {index}: how does item {index % 101} work?"))
+            messages.append(
+                ("user", f"Question {turn} of conversation {index}: how does item {index % 101} work?")
+            )
             messages.append(("assistant", _answer(dgm, index, turn, answer_chars)))
         row = wildchat_row(
-            conversation_hash(index), messages, language=LANGUAGES[index % len(LANGUAGES)], toxic=index % 23 == 0
+            conversation_hash(index),
+            messages,
+            language=LANGUAGES[index % len(LANGUAGES)],
+            toxic=index % 23 == 0,
         )
         failed = failed_every > 0 and index % failed_every == failed_every - 1
         answers = [m for m in row["conversation"] if m["role"] == "assistant"]
@@ -167,7 +174,10 @@ def write_tulu_algebra(path: Path, rows: int = TULU_ALGEBRA_ROWS) -> Path:
             "prompt": prompts,
             "messages": pa.array(
                 [
-                    [{"content": prompt, "role": "user"}, {"content": f"Step by step, x = {i}.", "role": "assistant"}]
+                    [
+                        {"content": prompt, "role": "user"},
+                        {"content": f"Step by step, x = {i}.", "role": "assistant"},
+                    ]
                     for i, prompt in enumerate(prompts)
                 ],
                 pa.list_(message),
