@@ -33,7 +33,8 @@ try:
 except ImportError:  # importable without Axolotl (the wheel check); Axolotl loads it with its base class
     BasePlugin = object
 
-LOG = logging.getLogger(__name__)
+# Under "axolotl." so that Axolotl's log configuration shows these lines beside its own.
+LOG = logging.getLogger("axolotl.integrations.wildchat50m")
 ARGS_MODEL = "wildchat50m.hub_plugins.axolotl.args.WildChat50mArgs"
 PROMPT_STRATEGY = "wildchat50m.hub_plugins.axolotl.prompt_strategy"
 ROLE_CONTENT = {"role": "role", "content": "content"}

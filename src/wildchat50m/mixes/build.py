@@ -292,6 +292,12 @@ def _too_many(name: str, what: str, asked: int, held: int) -> MixBuildError:
     )
 
 
+def _member(values: pa.ChunkedArray, of: pa.ChunkedArray) -> np.ndarray:
+    """Per value: whether it is among ``of``."""
+    found = pc.is_in(values, value_set=of.combine_chunks())
+    return np.asarray(found.to_numpy(zero_copy_only=False), dtype=bool)
+
+
 def _selected(eligible: Eligible, order: np.ndarray) -> np.ndarray:
     return np.sort(eligible.positions[order])
 
@@ -346,7 +352,7 @@ def _plan_blend(source: BlendSource, spec: MixSpec, base: Path) -> SourcePlan:
     # The rows every DGM answered in full; ranked by the first DGM's scan (ranks depend only on hashes).
     common = scans[0]
     for other in scans[1:]:
-        keep = np.asarray(pc.is_in(common.hashes, other.hashes).to_numpy(zero_copy_only=False), dtype=bool)
+        keep = _member(common.hashes, other.hashes)
         common = common.restrict(keep, MixReason.NOT_IN_EVERY_CONFIG)
     count = wanted(source, len(common) * (len(dgms) if source.conversations == "same" else 1))
     share, extra = divmod(count, len(dgms))
@@ -361,7 +367,7 @@ def _plan_blend(source: BlendSource, spec: MixSpec, base: Path) -> SourcePlan:
         quota = share + (1 if index < extra else 0)
         chosen = ranked[index :: len(dgms)] if source.conversations == "disjoint" else ranked[:quota]
         chosen_hashes = common.hashes.take(pa.array(chosen))
-        in_scan = np.asarray(pc.is_in(scan.hashes, chosen_hashes).to_numpy(zero_copy_only=False), dtype=bool)
+        in_scan = _member(scan.hashes, chosen_hashes)
         positions = np.sort(scan.positions[in_scan])
         parts.append(Part(stream, positions, dgm, _wildchat_converter(source.name, dgm)))
         drawn_per_dgm[dgm] = len(positions)

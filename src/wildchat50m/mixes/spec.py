@@ -180,7 +180,7 @@ class MixSpec(_Strict):
 
 def recipes_dir() -> Path:
     """The built-in recipes shipped with the package."""
-    return package_path("wildchat50m.data") / "recipes"
+    return package_path("wildchat50m.data.recipes")
 
 
 def recipe_names() -> list[str]:
