@@ -31,6 +31,12 @@ from wildchat50m.mixes.synthetic import (
 )
 
 
+def make_sources(work: Path, conversations: int, answer_chars: int) -> None:
+    build_synthetic_repository(work / "repo", {"Qwen2.5-72B": conversations}, answer_chars=answer_chars)
+    write_mmlu_auxiliary_train(work / "mmlu.parquet")
+    write_tulu_algebra(work / "algebra.parquet")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--conversations", type=int, default=250_000)
@@ -48,8 +54,8 @@ def main() -> None:
         started = time.perf_counter()
         if not (work / "repo" / "README.md").exists():
             subprocess.run(
-                [sys.executable, __file__, "--sources-only", str(work), "--conversations", str(args.conversations),
-                 "--answer-chars", str(args.answer_chars)],
+                [sys.executable, __file__, "--sources-only", str(work),
+                 "--conversations", str(args.conversations), "--answer-chars", str(args.answer_chars)],
                 check=True,
             )  # fmt: skip
         size = sum(p.stat().st_size for p in (work / "repo" / "data").rglob("*.parquet")) / 2**20
