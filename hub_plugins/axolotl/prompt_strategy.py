@@ -57,7 +57,9 @@ def load(tokenizer: Any, cfg: Any, ds_cfg: dict[str, Any] | None = None, process
     strategy = chat_template_load(tokenizer, cfg, ds_cfg, processor=processor)
     raw = cfg.get("wildchat50m_filters") or {}
     filters = raw if isinstance(raw, Filters) else Filters.model_validate(dict(raw))
-    dataset = ds_cfg.model_dump() if hasattr(ds_cfg, "model_dump") else dict(ds_cfg or {})
+    from pydantic import BaseModel
+
+    dataset = ds_cfg.model_dump() if isinstance(ds_cfg, BaseModel) else dict(ds_cfg or {})
     field_messages = dataset.get("field_messages") or "conversation"
     strategy.filter_rows = RowFilter(filters, field_messages)
     return strategy
