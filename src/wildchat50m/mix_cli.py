@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -24,7 +25,7 @@ def list_recipes() -> None:
         click.echo(f"{name:<16} {parts}")
 
 
-def _describe(source) -> str:
+def _describe(source: Any) -> str:
     size = (
         f"{source.count:,}"
         if source.count is not None

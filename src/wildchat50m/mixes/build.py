@@ -555,7 +555,7 @@ class ShardWriter:
         if self.writer is None:
             self.partials.append(self.folder / f".part-{len(self.partials):05d}.parquet")
             self.writer = pq.ParquetWriter(self.partials[-1], MIX_SCHEMA, **self.options)
-        self.writer.write_table(group.combine_chunks(), row_group_size=rows)
+        self.writer.write_table(group.combine_chunks(), row_group_size=max(1, rows))
         self.rows += group.num_rows
 
     def close(self) -> list[Path]:

@@ -63,9 +63,6 @@ class Filters(_Strict):
         None, description="conversation_hash values to leave out (e.g. held-out eval prompts), or a file"
     )
 
-    def is_empty(self) -> bool:
-        return self == Filters()
-
 
 class _Sized(_Strict):
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
