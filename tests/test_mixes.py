@@ -231,8 +231,9 @@ def test_blends_take_equal_parts_over_disjoint_or_the_same_conversations(cli, so
             assert not by_dgm["Qwen2.5-72B"] & by_dgm["Llama-3.3-70B"]
         else:
             assert by_dgm["Llama-3.3-70B"] < by_dgm["Qwen2.5-72B"]
+        originals = {dgm: repo_rows(sources, dgm) for dgm in by_dgm}
         for row in rows:
-            original = repo_rows(sources, row["dgm"])[row["conversation_hash"]]
+            original = originals[row["dgm"]][row["conversation_hash"]]
             assert row["messages"][-1]["content"] == original["conversation"][-1]["content"]
 
 
