@@ -132,13 +132,21 @@ def test_re_wild_example_preprocesses_a_mix_with_its_rows_per_source_and_user_tu
     spec.write_text(yaml.safe_dump(document))
     for name in ("mmlu.parquet", "algebra.parquet"):
         (tmp_path / name).symlink_to(axolotl["root"] / name)
-    config = example("re-wild-llama-3.1-8b.yaml", axolotl, tmp_path, wildchat50m_mix=str(spec))
+    config = example(
+        "re-wild-llama-3.1-8b.yaml",
+        axolotl,
+        tmp_path,
+        wildchat50m_mix=str(spec),
+        wildchat50m_filters={"exclude_toxic": True},  # applies to the mix's WildChat-50m sources
+    )
     log = preprocess(axolotl, config)
 
     assert_plugin_registered(log)
     assert "WildChat-50m plugin added 1 dataset(s)" in log
     mix_dir = tmp_path / "prepared" / "wildchat50m-mix-tiny-re-wild-seed0"
-    drawn = {s["name"]: s["drawn"] for s in json.loads((mix_dir / "mix.json").read_text())["sources"]}
+    record = json.loads((mix_dir / "mix.json").read_text())["sources"]
+    drawn = {s["name"]: s["drawn"] for s in record}
+    assert record[0]["reasons"]["filtered_toxic"] > 0 and record[0]["reasons"]["failed_answer"] > 0
 
     dataset = prepared(tmp_path)
     tokenizer = AutoTokenizer.from_pretrained(axolotl["model"])

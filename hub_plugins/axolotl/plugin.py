@@ -60,24 +60,26 @@ def _validated(cfg: Any) -> Any:
 
 
 def _mix_spec(args: Any) -> Any:
-    """The spec to materialise: a recipe or spec file, or one draw per config that asks for a count."""
+    """The spec to materialise: a recipe or spec file, or one draw per config that asks for a count.
+
+    ``wildchat50m_filters`` apply to every WildChat-50m source (single DGM or blend) of the mix.
+    """
     from wildchat50m.mixes.spec import load_spec, parse_spec, with_overrides
 
+    filters = args.wildchat50m_filters.model_dump(exclude_none=True) if args.wildchat50m_filters else None
     if args.wildchat50m_mix is not None:
-        spec = load_spec(args.wildchat50m_mix)
+        document = load_spec(args.wildchat50m_mix).model_dump(mode="json", exclude_none=True)
     else:
-        filters = args.wildchat50m_filters.model_dump(exclude_none=True) if args.wildchat50m_filters else {}
         sources = [
-            {
-                "name": draw.config,
-                "kind": "wildchat50m",
-                "config": draw.config,
-                "count": draw.count,
-                "filters": filters,
-            }
+            {"name": draw.config, "kind": "wildchat50m", "config": draw.config, "count": draw.count}
             for draw in args.wildchat50m_configs
         ]
-        spec = parse_spec({"name": "axolotl-draw", "sources": sources}, "wildchat50m_configs")
+        document = {"name": "axolotl-draw", "sources": sources}
+    if filters:
+        for source in document["sources"]:
+            if source["kind"] in ("wildchat50m", "blend"):
+                source["filters"] = filters
+    spec = parse_spec(document, args.wildchat50m_mix or "wildchat50m_configs")
     return with_overrides(
         spec,
         repository=args.wildchat50m_repository,
@@ -86,7 +88,7 @@ def _mix_spec(args: Any) -> Any:
     )
 
 
-def materialise(spec: Any, out: Path) -> Path:
+def materialise(spec: Any, out: Path, base: Path) -> Path:
     """Build the mix at ``out``, or keep the one there when it was built from the same spec."""
     from wildchat50m.mixes.build import MIX_FILE, build_mix
 
@@ -95,7 +97,7 @@ def materialise(spec: Any, out: Path) -> Path:
     if record.exists() and json.loads(record.read_text(encoding="utf-8")).get("spec") == wanted:
         LOG.info("WildChat-50m: reusing the mix at %s", out)
         return out
-    report = build_mix(spec, out, overwrite=True, progress=LOG.info)
+    report = build_mix(spec, out, base=base, overwrite=True, progress=LOG.info)
     LOG.info("WildChat-50m: built mix %r, %d rows -> %s", spec.name, report.rows, out)
     return out
 
@@ -110,7 +112,10 @@ def dataset_entries(args: Any, prepared_path: str | None) -> list[dict[str, Any]
             raise WildChat50mPluginError("wildchat50m_configs: give every config a count, or none of them")
         spec = _mix_spec(args)
         default = Path(prepared_path or "last_run_prepared") / f"wildchat50m-mix-{spec.name}-seed{spec.seed}"
-        out = materialise(spec, Path(args.wildchat50m_mix_dir or default))
+        from wildchat50m.mixes.spec import spec_base
+
+        base = spec_base(args.wildchat50m_mix) if args.wildchat50m_mix else Path.cwd()
+        out = materialise(spec, Path(args.wildchat50m_mix_dir or default), base)
         return [
             {
                 "path": str(out),
