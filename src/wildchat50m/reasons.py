@@ -59,3 +59,22 @@ DESCRIPTIONS: dict[str, str] = {
     Filtered.NOT_SAMPLED: "not drawn by the seeded sample",
     Filtered.OTHER_SHARD: "belongs to another shard of the job",
 }
+
+
+class MixReason(StrEnum):
+    """Why a mix source could not draw a conversation (besides the reader's own filters)."""
+
+    EXCLUDED_HASH = "filtered_excluded_hash"
+    FAILED_ANSWER = "failed_answer"
+    NO_REFERENCE_ANSWER = "no_reference_answer"
+    NOT_IN_EVERY_CONFIG = "not_in_every_config"
+
+
+DESCRIPTIONS.update(
+    {
+        MixReason.EXCLUDED_HASH: "hash in the mix's exclude list (e.g. held-out eval prompts)",
+        MixReason.FAILED_ANSWER: "the DGM failed at least one turn (no answer to train on)",
+        MixReason.NO_REFERENCE_ANSWER: "the length-limit DGM has no complete answer to the same turns",
+        MixReason.NOT_IN_EVERY_CONFIG: "a blend needs the conversation answered by every DGM",
+    }
+)

@@ -160,3 +160,21 @@ JUDGMENT_SCHEMA = pa.schema(
         ("error", pa.string()),
     ]
 )
+
+
+# ---------------------------------------------------------------- mix rows
+
+#: One message of a training mix, in the role/content form chat templates take.
+MIX_MESSAGE = pa.struct([("role", pa.string()), ("content", pa.string())])
+
+#: One row of a materialised SFT mix: the messages to train on and where they came from.
+MIX_SCHEMA = pa.schema(
+    [
+        ("messages", pa.list_(MIX_MESSAGE)),
+        ("source", pa.string()),  # the mix spec's name for the source
+        ("dgm", pa.string()),  # the DGM config that answered; null for other datasets
+        ("conversation_hash", pa.string()),  # WildChat's hash, or the row id of another dataset
+        ("first_turn", pa.int64()),  # the user turns the messages hold, 1-based and inclusive
+        ("last_turn", pa.int64()),
+    ]
+)

@@ -1,0 +1,1 @@
+"""Example Axolotl YAMLs that use the WildChat-50m plugin."""

@@ -1,0 +1,1 @@
+"""Built-in mix recipes (YAML), listed by `wildchat50m mix list`."""
