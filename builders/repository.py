@@ -68,7 +68,7 @@ class BuildReport:
 # ---------------------------------------------------------------- parquet
 
 
-def _parquet_options() -> dict[str, Any]:
+def parquet_write_options() -> dict[str, Any]:
     """Hub-friendly writer options the installed pyarrow supports (older ones lack some)."""
     supported = inspect.signature(pq.ParquetWriter.__init__).parameters
     wanted = {"compression": "zstd", "write_page_index": True, "use_content_defined_chunking": True}
@@ -94,7 +94,7 @@ def write_sorted_shards(
     judged by the size of the row group written before it.
     """
     folder.mkdir(parents=True, exist_ok=True)
-    options = _parquet_options()
+    options = parquet_write_options()
     rows_per_group = max(
         1, int(max_row_group_bytes // max(1, math.ceil(table.nbytes / max(1, table.num_rows))))
     )

@@ -526,12 +526,12 @@ class ShardWriter:
     def __init__(
         self, folder: Path, rows_per_group: int = ROWS_PER_GROUP, max_shard_bytes: int = MAX_SHARD_BYTES
     ):
-        from wildchat50m.builders.repository import _parquet_options
+        from wildchat50m.builders.repository import parquet_write_options
 
         self.folder = folder
         self.rows_per_group = rows_per_group
         self.max_shard_bytes = max_shard_bytes
-        self.options = _parquet_options()
+        self.options = parquet_write_options()
         self.pending: list[pa.Table] = []
         self.pending_rows = 0
         self.partials: list[Path] = []
