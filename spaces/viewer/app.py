@@ -224,8 +224,15 @@ def build_app(source: str | None = None) -> Any:
             found_hash, held, chosen, html, view_link_, message = viewer.open_link(query, checked)
             return found_hash, gr.update(choices=held, value=chosen), html, view_link_, message
 
+        # gradio passes the request to a parameter annotated gr.Request; gradio is imported here, lazily.
+        restore.__annotations__["request"] = gr.Request
+
         filters = [language, min_turns, max_turns, include_toxic, having]
         shown = [view, link, status]
+        # Registered first, so that the public endpoint gets the plain name "show".
+        show_button.click(viewer.show, [conversation_hash, dgms, include_toxic], shown, api_name="show").then(
+            None, link, None, js=UPDATE_URL_JS
+        )
         search_button.click(
             show_results,
             [words, *filters],
@@ -246,9 +253,6 @@ def build_app(source: str | None = None) -> Any:
         random_button.click(draw_random, filters, [conversation_hash, dgms], api_name="random").then(
             viewer.show, [conversation_hash, dgms, include_toxic], shown, api_visibility="private"
         ).then(None, link, None, js=UPDATE_URL_JS)
-        show_button.click(viewer.show, [conversation_hash, dgms, include_toxic], shown, api_name="show").then(
-            None, link, None, js=UPDATE_URL_JS
-        )
         app.load(
             restore, [include_toxic], [conversation_hash, dgms, view, link, status], api_visibility="private"
         )

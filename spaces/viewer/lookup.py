@@ -195,6 +195,7 @@ class Repository:
         self._config_of = {path: config for config, paths in files.files.items() for path in paths}
         self._open_files: dict[str, tuple[Any, list[int], threading.Lock]] = {}
         self._files_lock = threading.Lock()
+        self._largest: str | None = None
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="wildchat50m-lookup")
 
     @classmethod
@@ -314,16 +315,34 @@ class Repository:
     # -------------------------------------------------------------- finding
 
     def search(self, filters: SearchFilters, *, limit: int = 50) -> list[SearchHit]:
-        """Conversations that match ``filters``, by hash; the words are matched in the user prompts."""
+        """Conversations that match ``filters``, by hash; the words are matched in the user prompts.
+
+        The scan covers the configs of ``filters.having``, else the config
+        with the most rows: every DGM answers the same WildChat
+        conversations, so one config lists them without reading them all.
+        """
         return self._find(filters, order="conversation_hash", limit=limit)
 
     def random(self, filters: SearchFilters, *, seed: int | None = None) -> SearchHit | None:
         """One conversation drawn at random among those that match ``filters``."""
         import random
 
-        draw = random.Random(seed).random() if seed is not None else random.random()
-        hits = self._find(filters, order="hash(conversation_hash || $draw)", limit=1, draw=draw)
+        draw = random.Random(seed).randrange(2**31) if seed is not None else random.randrange(2**31)
+        hits = self._find(filters, order="hash(conversation_hash, $draw)", limit=1, draw=draw)
         return hits[0] if hits else None
+
+    def largest_config(self) -> str:
+        """The config with the most rows (by the files' metadata; the first by name on a tie)."""
+        if self._largest is None:
+            counts = self._query(
+                "SELECT file_name, num_rows FROM parquet_file_metadata($files)",
+                {"files": self._paths(self.configs)},
+            )
+            rows: dict[str, int] = dict.fromkeys(self.configs, 0)
+            for filename, count in counts:
+                rows[self._config_of[filename]] += count
+            self._largest = sorted(self.configs, key=lambda config: -rows[config])[0]
+        return self._largest
 
     def languages(self) -> list[str]:
         """Languages of the conversations, most common first."""
@@ -332,16 +351,17 @@ class Repository:
             SELECT language FROM read_parquet($files) WHERE language IS NOT NULL
             GROUP BY language ORDER BY count(*) DESC, language
             """,
-            {"files": self._paths(self.configs)},
+            {"files": self._paths([self.largest_config()])},
         )
         return [language for (language,) in rows]
 
     def _find(self, filters: SearchFilters, *, order: str, limit: int, **extra: Any) -> list[SearchHit]:
+        """Filter on the small columns; decode conversations only to match words or show openings."""
         having = self.check_configs(filters.having)
-        scanned = self._paths(having or self.configs)
+        scanned = having[0] if having else self.largest_config()
+        words = (filters.words or "").strip().lower() or None
         parameters: dict[str, Any] = {
-            "files": scanned,
-            "words": (filters.words or "").strip().lower() or None,
+            "files": self.files.files[scanned],
             "language": filters.language or None,
             "min_turns": filters.min_turns,
             "max_turns": filters.max_turns,
@@ -349,45 +369,63 @@ class Repository:
             "limit": max(1, min(int(limit), 500)),
             **extra,
         }
-        holds = ""
-        for position, config in enumerate(having):
+        conditions = [
+            "($language IS NULL OR language = $language)",
+            "($min_turns IS NULL OR turn >= $min_turns)",
+            "($max_turns IS NULL OR turn <= $max_turns)",
+            "($include_toxic OR NOT coalesce(toxic, false))",
+        ]
+        for position, config in enumerate(having[1:]):
             parameters[f"having_{position}"] = self.files.files[config]
-            holds += (
-                f" AND conversation_hash IN (SELECT conversation_hash FROM read_parquet($having_{position}))"
+            conditions.append(
+                f"conversation_hash IN (SELECT conversation_hash FROM read_parquet($having_{position}))"
+            )
+        if words is not None:
+            parameters["words"] = words
+            conditions.append(
+                "list_bool_or(list_transform(conversation, "
+                "lambda m: m.role = 'user' AND contains(lower(m.content), $words)))"
             )
         rows = self._query(
             f"""
-            WITH conversations AS (
-                SELECT conversation_hash, any_value(language) AS language, any_value(turn) AS turns,
-                       any_value(toxic) AS toxic, any_value(conversation) AS conversation
-                FROM read_parquet($files)
-                WHERE ($language IS NULL OR language = $language)
-                  AND ($min_turns IS NULL OR turn >= $min_turns)
-                  AND ($max_turns IS NULL OR turn <= $max_turns)
-                  AND ($include_toxic OR NOT coalesce(toxic, false))
-                  {holds}
-                GROUP BY conversation_hash
-            )
-            SELECT conversation_hash, language, turns, toxic,
-                   list_filter(conversation, lambda m: m.role = 'user')[1].content AS opening
-            FROM conversations
-            WHERE $words IS NULL OR list_bool_or(list_transform(
-                conversation, lambda m: m.role = 'user' AND contains(lower(m.content), $words)))
+            SELECT conversation_hash, language, turn, toxic
+            FROM read_parquet($files)
+            WHERE {" AND ".join(conditions)}
             ORDER BY {order}
             LIMIT $limit
             """,
             parameters,
         )
+        openings = self._openings(scanned, [row[0] for row in rows])
         return [
             SearchHit(
                 conversation_hash=hash_,
                 language=language,
                 turns=int(turns or 0),
                 toxic=bool(toxic),
-                opening=_opening(opening),
+                opening=_opening(openings.get(hash_)),
             )
-            for hash_, language, turns, toxic, opening in rows
+            for hash_, language, turns, toxic in rows
         ]
+
+    def _openings(self, config: str, hashes: Sequence[str]) -> dict[str, str | None]:
+        """The first user message of each conversation; the hash range keeps the scan to its row groups."""
+        if not hashes:
+            return {}
+        rows = self._query(
+            """
+            SELECT conversation_hash, list_filter(conversation, lambda m: m.role = 'user')[1].content
+            FROM read_parquet($files)
+            WHERE conversation_hash BETWEEN $low AND $high AND list_contains($hashes, conversation_hash)
+            """,
+            {
+                "files": self.files.files[config],
+                "low": min(hashes),
+                "high": max(hashes),
+                "hashes": list(hashes),
+            },
+        )
+        return dict(rows)
 
 
 def _opening(text: str | None, words: int = 16) -> str:
