@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import re
-import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -33,7 +32,7 @@ INJECTIONS = [
     "%' OR '1'='1",
     "x') UNION SELECT conversation_hash FROM read_parquet('/etc/passwd') --",
     "$words",
-    "?",
+    "$1 ? :words $hash",
     "\\' OR 1=1; SELECT * FROM duckdb_settings(); --",
     "read_csv('/etc/passwd')",
     "\x00",
@@ -55,9 +54,14 @@ def wildchat50m(cwd: Path, *args: str) -> str:
 
 @pytest.fixture(scope="session")
 def demo(tmp_path_factory) -> tuple[Path, str]:
-    """The demo's repository (two tiny DGMs answering the embedded sample) and the demo's output."""
+    """A repository like the demo's, smaller: two tiny DGMs answer 48 conversations of the sample."""
     root = tmp_path_factory.mktemp("space-demo")
-    output = wildchat50m(root, "demo", "--out", str(root / "runs"), "--repo", str(root / "repo"))
+    for dgm in ("tiny-a", "tiny-b"):
+        wildchat50m(
+            root, "generate", "--dgm", dgm, "--sample", "48", "--seed", "5", "--max-new-tokens", "24",
+            "--max-model-len", "512", "--num-shards", "2", "--out", "runs", "--quiet",
+        )  # fmt: skip
+    output = wildchat50m(root, "build", "runs/tiny-a", "runs/tiny-b", "--repo", "repo")
     return root / "repo", output
 
 
@@ -82,11 +86,6 @@ def user_turns(row: dict) -> int:
 def a_multi_turn_conversation(repo: Path) -> dict:
     candidates = [r for r in rows(repo, "tiny-a").values() if not r["toxic"] and user_turns(r) >= 3]
     return sorted(candidates, key=lambda r: r["conversation_hash"])[0]
-
-
-def test_the_demo_ends_with_the_command_that_opens_the_space(demo):
-    repo, output = demo
-    assert output.rstrip().splitlines()[-1].strip() == f"wildchat50m space {shlex.quote(str(repo))}"
 
 
 def test_search_pick_and_read_two_dgms_side_by_side(demo, client):
@@ -162,10 +161,10 @@ def test_toxic_conversations_are_hidden_unless_asked_for_with_the_cards_warning(
     toxic = sorted(h for h, r in rows(repo, "tiny-a").items() if r["toxic"])
     assert toxic, "the embedded sample holds toxic conversations"
     hidden, _, status = client.predict(toxic[0], ["tiny-a", "tiny-b"], False, api_name="/show")
-    assert "hidden" in status and "w50-cell" not in hidden
+    assert "hidden" in status and 'class="w50-cell"' not in hidden
     assert "upsetting topics" in content_warning() and "upsetting topics" in hidden
     shown, _, _ = client.predict(toxic[0], ["tiny-a", "tiny-b"], True, api_name="/show")
-    assert "w50-cell" in shown
+    assert 'class="w50-cell"' in shown
     everything, _ = client.predict("", "", None, None, True, [], api_name="/search")
     assert set(toxic) & {value for _, value in everything}
 
