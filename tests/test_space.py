@@ -235,9 +235,27 @@ def test_space_export_writes_a_folder_pointing_at_the_dataset(cli, tmp_path):
     ]
 
 
-def test_space_refuses_a_folder_that_is_not_a_repository(cli, tmp_path):
-    result = cli("space", str(tmp_path), expect=1)
-    assert "holds no data/ folder" in result.stderr
+def test_space_refuses_what_it_cannot_show(cli, tmp_path):
+    assert "holds no data/ folder" in cli("space", str(tmp_path), expect=1).stderr
+    offline = cli("space", "someone/not-here", expect=1).stderr  # the tests run with HF_HUB_OFFLINE=1
+    assert "cannot list the files of the Hub dataset someone/not-here" in offline
+
+
+def test_a_hub_repository_is_read_through_hf_paths_in_the_same_code(monkeypatch):
+    from huggingface_hub import HfApi
+    from wildchat50m.spaces.viewer.lookup import hub_files
+
+    listing = [
+        "README.md", "data/Q72/train-00000-of-00002.parquet", "data/Q72/train-00001-of-00002.parquet",
+        "data/L70/train-00000-of-00001.parquet", "data/L70/manifest.json", "data/.hidden/x.txt",
+    ]  # fmt: skip
+    monkeypatch.setattr(HfApi, "list_repo_files", lambda self, repo_id, **kwargs: listing)
+    files = hub_files("org/wildchat-50m")
+    assert files.configs == ["L70", "Q72"]
+    assert files.files["Q72"] == [
+        "hf://datasets/org/wildchat-50m/data/Q72/train-00000-of-00002.parquet",
+        "hf://datasets/org/wildchat-50m/data/Q72/train-00001-of-00002.parquet",
+    ]
 
 
 # ---------------------------------------------------------------- in a browser

@@ -2,9 +2,12 @@
 
 The repository is the one ``wildchat50m build`` writes: ``data/<config>/train-*.parquet``,
 each config's rows sorted by ``conversation_hash``. Fetching one conversation
-across several configs is one query over the chosen configs' files; the sort
-lets DuckDB skip every row group whose hash range misses, and only the
-columns the viewer shows are read. Nothing is loaded into memory beyond the
+across several configs is one DuckDB query over the chosen configs' files
+that reads only the hash column (the sort lets it skip every row group whose
+hash range misses) and returns each file's row number; then pyarrow reads
+the shown columns of just that row group of each file. Searches filter on
+the small columns first and decode conversations only to match words or to
+show the first prompt of the hits. Nothing is loaded into memory beyond the
 rows a query returns.
 
 Every value that comes from a user (a hash, words to search for, a language)
@@ -13,8 +16,8 @@ against the repository's own list before any file is touched, and file paths
 are never taken from the user at all: they come from the repository listing.
 
 A local directory and a Hub dataset id go through the same code: only the
-file listing differs (``hf://datasets/<id>/data/...`` paths for the Hub,
-read by DuckDB's ``httpfs``).
+file listing differs (``hf://datasets/<id>/data/...`` paths for the Hub, read
+by DuckDB's ``httpfs`` and by pyarrow through ``HfFileSystem``).
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ HASH_PATTERN = re.compile(r"^[0-9a-f]{32}$")
 #: At most this many DGMs side by side.
 MAX_DGMS = 6
 MIN_DGMS = 2
-SPLIT_GLOB = re.compile(r"^data/([^/]+)/train-\d{5}-of-\d{5}\.parquet$")
+HUB_DATA_FILE = re.compile(r"^data/([^/]+)/train-\d{5}-of-\d{5}\.parquet$")
 
 #: Message fields the viewer shows; the rest of the row (moderation, headers, IPs) is never read.
 SHOWN_MESSAGE_FIELDS = (
@@ -148,11 +151,14 @@ def hub_files(repo_id: str, *, revision: str | None = None) -> RepositoryFiles:
     """The parquet files of a Hub dataset repository, as ``hf://`` paths DuckDB reads over HTTP."""
     from huggingface_hub import HfApi
 
-    listed = HfApi().list_repo_files(repo_id, repo_type="dataset", revision=revision)
+    try:
+        listed = HfApi().list_repo_files(repo_id, repo_type="dataset", revision=revision)
+    except Exception as error:  # offline, missing, gated: say so instead of a traceback
+        raise ViewerError(f"cannot list the files of the Hub dataset {repo_id}: {error}") from error
     files: dict[str, list[str]] = {}
     at = f"@{revision}" if revision else ""
     for path in sorted(listed):
-        match = SPLIT_GLOB.match(path)
+        match = HUB_DATA_FILE.match(path)
         if match:
             files.setdefault(match.group(1), []).append(f"hf://datasets/{repo_id}{at}/{path}")
     if not files:
