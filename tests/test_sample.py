@@ -106,6 +106,7 @@ def test_demo_reads_the_sample_and_two_tiny_models_answer_it(cli, tmp_path):
     assert output.count("tok/s (in+out)") == 2
     for name in ("tiny-a", "tiny-b"):
         assert re.search(rf'load_dataset\(".*wildchat-50m", "{name}"\): {valid:,} rows', output), name
+    assert output.rstrip().splitlines()[-1].strip() == f"wildchat50m space {tmp_path / 'wildchat-50m'}"
     cli("build", "--check", str(tmp_path / "wildchat-50m"))
 
 

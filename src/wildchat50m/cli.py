@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shlex
 import sys
 import time
 from collections.abc import Callable
@@ -608,7 +609,7 @@ def runs_show(path: str, as_json: bool) -> None:
     help="Check REPO; build nothing.",
 )
 @click.option(
-    "--max-row-group-bytes", type=click.IntRange(min=1), help="Uncompressed row-group cap (~100 MB)."
+    "--max-row-group-bytes", type=click.IntRange(min=1), help="Uncompressed row-group cap (~16 MB)."
 )
 @click.option("--max-shard-bytes", type=click.IntRange(min=1), help="Parquet shard cap on disk (~500 MB).")
 @click.pass_context
@@ -790,6 +791,7 @@ def demo(ctx: click.Context, out: str, repo: str) -> None:
         click.echo(
             f'load_dataset("{repo}", "{name}"): {answers.num_rows:,} rows, {turns:,} user turns answered'
         )
+    click.echo(f"\nRead the answers side by side in the browser:\n  wildchat50m space {shlex.quote(repo)}")
 
 
 # ---------------------------------------------------------------- push
@@ -888,6 +890,10 @@ def _register_command_groups() -> None:
     from wildchat50m.judge_cli import judge
 
     cli.add_command(judge)
+
+    from wildchat50m.space_cli import space
+
+    cli.add_command(space)
 
 
 _register_command_groups()

@@ -1,0 +1,252 @@
+"""How long the Space takes to fetch one conversation across 6 DGMs, on a repository of realistic size.
+
+Builds (once, cached outside the clone) a synthetic repository with the
+project's own builder, so shards and row groups are those of a real build:
+54 configs x 100,000 conversations by default, 1-4 user turns each, answers
+of about 1.5 KB drawn from a phrase bank. Then times 200 random lookups of
+one conversation across 6 random configs through the viewer's lookup layer,
+and, for comparison, a naive `datasets` filter of the same conversation.
+
+    python bench/space_lookup.py                      # full size (builds ~1 h once, several GB)
+    python bench/space_lookup.py --configs 8 --rows 20000 --lookups 50
+
+Last line: ``p50=<ms> p95=<ms>`` of the lookups (target: p95 <= 200 ms on 2 cores).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from wildchat50m.builders.repository import build_repository, repository_configs
+from wildchat50m.spaces.viewer.lookup import Repository, local_files
+
+from wildchat50m.registry import load_registry
+from wildchat50m.runstore import RUN_FILE, RunStore, atomic_write_text, shard_name
+from wildchat50m.schema import OUTPUT_MESSAGE, OUTPUT_SCHEMA
+from wildchat50m.synthetic import synthetic_conversations, wildchat_table
+
+WORDS = [
+    "the", "model", "answer", "data", "training", "prompt", "user", "system", "token", "language",
+    "python", "function", "value", "result", "example", "question", "context", "output", "input",
+    "list", "table", "query", "file", "error", "number", "string", "memory", "time", "first", "second",
+    "next", "because", "however", "therefore", "which", "while", "where", "when", "should", "would",
+    "could", "might", "code", "step", "method", "approach", "simple", "complex", "important",
+    "consider", "following", "provide", "explain", "describe",
+]  # fmt: skip
+
+
+def phrase_text(rng: np.random.Generator, size: int) -> bytes:
+    """About ``size`` bytes of text made of phrases from a small bank: cheap, compresses like prose."""
+    bank = [
+        " ".join(rng.choice(WORDS, size=int(rng.integers(6, 16)))).capitalize() + ". " for _ in range(4000)
+    ]
+    mean = sum(map(len, bank)) / len(bank)
+    picks = rng.integers(0, len(bank), size=int(size / mean) + 1)
+    return "".join(bank[i] for i in picks).encode("ascii")
+
+
+def base_table(rows: int, seed: int) -> pa.Table:
+    """The WildChat conversations every config answers: 1-4 user turns, prompts of a few hundred bytes."""
+    table = wildchat_table(list(synthetic_conversations(rows, seed=seed, turns=4)))
+    return table.sort_by("conversation_hash")
+
+
+def slices(text: bytes, lengths: np.ndarray, start: int) -> pa.Array:
+    """Consecutive pieces of ``text`` (wrapping around) of the given lengths, as one string array."""
+    total = int(lengths.sum())
+    repeats = total // len(text) + 2
+    data = (text[start:] + text * repeats)[:total]
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    return pa.LargeStringArray.from_buffers(len(lengths), pa.py_buffer(offsets), pa.py_buffer(data)).cast(
+        pa.string()
+    )
+
+
+def user_prompts(base: pa.Table, text: bytes, rng: np.random.Generator) -> pa.Array:
+    """One text per message of ``base`` (used at user positions): the prompts every config shares."""
+    count = len(base.column("conversation").combine_chunks().flatten())
+    lengths = np.clip(rng.lognormal(mean=np.log(250), sigma=0.8, size=count), 5, 8000).astype(np.int64)
+    return slices(text, lengths, 0)
+
+
+def answered_table(
+    base: pa.Table, prompts: pa.Array, config: str, text: bytes, rng: np.random.Generator
+) -> pa.Table:
+    """``base`` answered by ``config``: every assistant message replaced by ~1.5 KB of fresh text."""
+    conversation = base.column("conversation").combine_chunks()
+    messages = conversation.flatten()
+    count = len(messages)
+    is_answer = pc.equal(messages.field("role"), "assistant")
+    lengths = np.clip(rng.lognormal(mean=np.log(1300), sigma=0.6, size=count), 20, 16000).astype(np.int64)
+    answers = slices(text, lengths, int(rng.integers(0, len(text))))
+    content = pc.if_else(is_answer, answers, prompts)
+    completion = pa.array((lengths // 4).astype(np.int64))
+    answer_values = {
+        "finish_reason": pc.if_else(pc.greater(completion, 1800), "length", "stop"),
+        "prompt_tokens": pa.array(rng.integers(20, 4000, size=count)),
+        "completion_tokens": completion,
+        "prompt_truncated": pa.array(np.zeros(count, dtype=bool)),
+        "flags": pa.array([[]] * count, pa.list_(pa.string())),
+        "cumulative_logprob": pa.nulls(count, pa.float64()),
+        "error": pa.nulls(count, pa.string()),
+    }
+    arrays = []
+    for message_field in OUTPUT_MESSAGE:
+        if message_field.name == "content":
+            arrays.append(content)
+        elif message_field.name in answer_values:
+            value = answer_values[message_field.name].cast(message_field.type)
+            arrays.append(pc.if_else(is_answer, value, pa.nulls(count, message_field.type)))
+        else:
+            arrays.append(messages.field(message_field.name))
+    struct = pa.StructArray.from_arrays(arrays, fields=list(OUTPUT_MESSAGE))
+    answered = pa.ListArray.from_arrays(conversation.offsets, struct)
+    columns = {name: base.column(name) for name in base.column_names}
+    columns["conversation"] = answered
+    columns["dgm"] = pa.array([config] * base.num_rows)
+    columns["history_mode"] = pa.array(["original"] * base.num_rows)
+    return pa.table([columns[f.name] for f in OUTPUT_SCHEMA], schema=OUTPUT_SCHEMA)
+
+
+def write_run(run_dir: Path, config: str, table: pa.Table) -> None:
+    """A finished one-shard run in the run-store layout, as `generate` would leave it."""
+    store = RunStore(run_dir)
+    store.claim(
+        {"dgm": config, "model": None, "engine": "synthetic", "history_mode": "original",
+         "source": "bench/space_lookup.py", "num_shards": 1, "system_prompt": None, "seed": 0,
+         "temperature": None, "top_p": None, "max_model_len": None, "max_new_tokens": None,
+         "max_input_tokens": None, "logprobs": None}
+    )  # fmt: skip
+    output = store.output_path(0, 1)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, output, compression="none")
+    messages = pc.list_flatten(table.column("conversation"))
+    answers = messages.filter(pc.equal(pc.struct_field(messages, "role"), "assistant"))
+    marker = {
+        "shard": 0, "of": 1, "name": shard_name(0, 1), "sha256": "", "rows": table.num_rows,
+        "conversations": table.num_rows, "turns": len(answers), "prompt_tokens": 0,
+        "completion_tokens": int(pc.sum(pc.struct_field(answers, "completion_tokens")).as_py() or 0),
+        "generation_seconds": 0.0, "finish_reasons": {}, "flags": {}, "errors": {},
+        "truncated_prompts": 0, "accelerators": None, "engine": "synthetic",
+    }  # fmt: skip
+    atomic_write_text(store.marker_path(0), json.dumps(marker))
+
+
+def build(repo: Path, configs: list[str], rows: int, seed: int) -> None:
+    """Build the missing configs of ``repo`` one at a time (each run is deleted once built)."""
+    done = set(repository_configs(repo)) if repo.exists() else set()
+    todo = [config for config in configs if config not in done]
+    if not todo:
+        return
+    rng = np.random.default_rng(seed)
+    text = phrase_text(rng, 64 * 1024 * 1024)
+    base = base_table(rows, seed)
+    prompts = user_prompts(base, text, rng)
+    runs = repo.parent / f".{repo.name}-runs"
+    for position, config in enumerate(todo, 1):
+        started = time.perf_counter()
+        run_dir = runs / config
+        shutil.rmtree(run_dir, ignore_errors=True)
+        write_run(run_dir, config, answered_table(base, prompts, config, text, rng))
+        assert (run_dir / RUN_FILE).exists()
+        build_repository(repo, [run_dir])
+        shutil.rmtree(run_dir)
+        print(
+            f"built {config} ({position}/{len(todo)}) in {time.perf_counter() - started:.0f} s",
+            file=sys.stderr,
+            flush=True,
+        )
+    shutil.rmtree(runs, ignore_errors=True)
+
+
+def time_lookups(repo: Path, configs: list[str], lookups: int, dgms: int, seed: int) -> list[float]:
+    repository = Repository(local_files(repo))
+    rng = np.random.default_rng(seed + 1)
+    hashes = pq.read_table(repository.files.files[configs[0]], columns=["conversation_hash"]).column(0)
+    repository.conversation(hashes[0].as_py(), configs[:dgms])  # metadata cache warm-up, as a live Space
+    timings = []
+    for _ in range(lookups):
+        conversation_hash = hashes[int(rng.integers(0, len(hashes)))].as_py()
+        chosen = [configs[i] for i in rng.choice(len(configs), size=min(dgms, len(configs)), replace=False)]
+        started = time.perf_counter()
+        found = repository.conversation(conversation_hash, chosen)
+        timings.append((time.perf_counter() - started) * 1000)
+        assert len(found) == len(chosen), (conversation_hash, chosen, sorted(found))
+    return timings
+
+
+def time_naive(repo: Path, configs: list[str], seed: int, lookups: int) -> float:
+    """Median ms of the obvious alternative: load each config with datasets and filter by hash."""
+    from datasets import disable_progress_bars, load_dataset
+
+    disable_progress_bars()
+    loaded = {c: load_dataset(str(repo), c, split="train") for c in configs}  # cached after the first run
+    hashes = loaded[configs[0]]["conversation_hash"]
+    rng = np.random.default_rng(seed + 2)
+    timings = []
+    for _ in range(lookups):
+        conversation_hash = hashes[int(rng.integers(0, len(hashes)))]
+        started = time.perf_counter()
+        for dataset in loaded.values():
+            found = dataset.filter(
+                lambda h, wanted=conversation_hash: h == wanted, input_columns="conversation_hash"
+            )
+            assert found.num_rows == 1
+        timings.append((time.perf_counter() - started) * 1000)
+    return statistics.median(timings)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--configs", type=int, default=54)
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--lookups", type=int, default=200)
+    parser.add_argument("--dgms", type=int, default=6)
+    parser.add_argument(
+        "--naive-lookups", type=int, default=3, help="naive datasets filters to time (0: skip)"
+    )
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--cache",
+        type=Path,
+        default=Path(os.environ.get("WILDCHAT50M_CACHE", Path.home() / ".cache" / "wildchat50m")) / "bench",
+        help="where the synthetic repository is kept between runs",
+    )
+    args = parser.parse_args()
+    repo = args.cache / f"space-lookup-{args.rows}-rows-seed{args.seed}"  # --configs N uses the first N
+    names = [dgm.config for dgm in load_registry()]
+    configs = (names + [f"synthetic-{i:02d}" for i in range(args.configs)])[: args.configs]
+    started = time.perf_counter()
+    build(repo, configs, args.rows, args.seed)
+    parquet = [p for config in configs for p in (repo / "data" / config).glob("*.parquet")]
+    size = sum(p.stat().st_size for p in parquet)
+    groups = sum(pq.ParquetFile(p).num_row_groups for p in parquet)
+    print(
+        f"repository {repo}: {args.configs} configs x {args.rows:,} rows, {len(parquet)} files, "
+        f"{groups} row groups, {size / 1e9:.2f} GB (ready in {time.perf_counter() - started:.0f} s)"
+    )
+    if args.naive_lookups:
+        naive = time_naive(repo, configs[: args.dgms], args.seed, args.naive_lookups)
+        print(f"naive datasets filter over {args.dgms} configs: median {naive:,.0f} ms per conversation")
+    timings = time_lookups(repo, configs, args.lookups, args.dgms, args.seed)
+    p50 = statistics.median(timings)
+    p95 = float(np.percentile(timings, 95))
+    print(f"{args.lookups} lookups of one conversation across {args.dgms} DGMs (DuckDB, sorted row groups)")
+    print(f"p50={p50:.1f} p95={p95:.1f}")
+
+
+if __name__ == "__main__":
+    main()

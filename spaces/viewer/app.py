@@ -1,0 +1,268 @@
+"""WildChat-50m side by side: one WildChat conversation answered by 2 to 6 DGMs, turn by turn.
+
+Deployable as a Hugging Face Space as it is (``python app.py``): the dataset
+repository comes from ``$WILDCHAT50M_REPO`` (a local directory or a Hub id),
+else from the ``datasets`` entry of this folder's README front matter.
+Locally: ``wildchat50m space <repo dir or Hub id>``.
+
+Every handler is also an API endpoint (``search``, ``random``, ``dgms_for``,
+``show``, ``open_link``), so ``gradio_client`` can drive the app as the page does.
+A view's link is ``?hash=<conversation_hash>&dgms=A,B``; opening it restores the view.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlencode
+
+from wildchat50m.spaces.viewer import render
+from wildchat50m.spaces.viewer.lookup import (
+    MAX_DGMS,
+    MIN_DGMS,
+    Repository,
+    SearchFilters,
+    ViewerError,
+    check_hash,
+)
+
+HERE = Path(__file__).resolve().parent
+ENV_REPO = "WILDCHAT50M_REPO"
+UPDATE_URL_JS = "(link) => { if (link) { window.history.replaceState(null, '', link); } return []; }"
+
+
+def default_source() -> str:
+    """The repository to show: ``$WILDCHAT50M_REPO``, else the README's ``datasets`` entry."""
+    if os.environ.get(ENV_REPO):
+        return os.environ[ENV_REPO]
+    from wildchat50m.builders.repository import read_front_matter
+
+    datasets = read_front_matter(HERE / "README.md").get("datasets") or []
+    if not datasets:
+        raise ViewerError(f"set {ENV_REPO} to a repository directory or Hub id")
+    return str(datasets[0])
+
+
+def view_link(conversation_hash: str, dgms: list[str]) -> str:
+    """The query string that reopens a view."""
+    return "?" + urlencode({"hash": conversation_hash, "dgms": ",".join(dgms)}, safe=",")
+
+
+class Viewer:
+    """The app's handlers over one repository; plain methods, so tests and the API call them alike."""
+
+    def __init__(self, repository: Repository):
+        self.repository = repository
+
+    def _filters(
+        self,
+        words: str | None,
+        language: str | None,
+        min_turns: float | None,
+        max_turns: float | None,
+        include_toxic: bool,
+        having: list[str] | None,
+    ) -> SearchFilters:
+        return SearchFilters(
+            words=words or None,
+            language=language or None,
+            min_turns=int(min_turns) if min_turns else None,
+            max_turns=int(max_turns) if max_turns else None,
+            include_toxic=bool(include_toxic),
+            having=tuple(having or ()),
+        )
+
+    def search(
+        self,
+        words: str | None,
+        language: str | None = None,
+        min_turns: float | None = None,
+        max_turns: float | None = None,
+        include_toxic: bool = False,
+        having: list[str] | None = None,
+    ) -> tuple[list[tuple[str, str]], str]:
+        """Matching conversations as (label, hash) choices, and a one-line status."""
+        try:
+            filters = self._filters(words, language, min_turns, max_turns, include_toxic, having)
+            hits = self.repository.search(filters)
+        except ViewerError as error:
+            return [], f"⚠️ {error}"
+        choices = [
+            (
+                f"{hit.conversation_hash[:10]} · {hit.language} · {hit.turns} turn(s) · {hit.opening}",
+                hit.conversation_hash,
+            )
+            for hit in hits
+        ]
+        choices = [(label, value) for label, value in choices]
+        return choices, f"{len(choices)} conversation(s) found" + (
+            " (first 50)" if len(choices) == 50 else ""
+        )
+
+    def random(
+        self,
+        language: str | None = None,
+        min_turns: float | None = None,
+        max_turns: float | None = None,
+        include_toxic: bool = False,
+        having: list[str] | None = None,
+    ) -> str:
+        """The hash of a conversation drawn at random among those the filters keep ('' if none)."""
+        try:
+            hit = self.repository.random(
+                self._filters(None, language, min_turns, max_turns, include_toxic, having)
+            )
+        except ViewerError:
+            return ""
+        return hit.conversation_hash if hit else ""
+
+    def dgms_for(self, conversation_hash: str) -> tuple[list[str], list[str]]:
+        """The configs that hold the conversation, and the first two of them as a default choice."""
+        try:
+            held = self.repository.configs_with(conversation_hash)
+        except ViewerError:
+            return [], []
+        return held, held[:MIN_DGMS]
+
+    def show(
+        self, conversation_hash: str, dgms: list[str] | None, include_toxic: bool
+    ) -> tuple[str, str, str]:
+        """The side-by-side HTML, the view's link, and a status line."""
+        try:
+            conversation_hash = check_hash(conversation_hash)
+            chosen = self.repository.check_configs(dgms or [])
+            if not MIN_DGMS <= len(chosen) <= MAX_DGMS:
+                raise ViewerError(f"pick {MIN_DGMS} to {MAX_DGMS} DGMs (got {len(chosen)})")
+            found = self.repository.conversation(conversation_hash, chosen)
+        except ViewerError as error:
+            return "", "", f"⚠️ {error}"
+        if not found:
+            return "", "", f"⚠️ no chosen DGM holds {conversation_hash}"
+        missing = [config for config in chosen if config not in found]
+        status = f"{len(found)} DGM(s) side by side" + (f"; not in {', '.join(missing)}" if missing else "")
+        link = view_link(conversation_hash, list(found))
+        if any(c.toxic for c in found.values()) and not include_toxic:
+            return render.toxic_notice(), link, "this conversation is flagged toxic: hidden"
+        return render.side_by_side(found), link, status
+
+    def open_link(
+        self, query: str, include_toxic: bool = False
+    ) -> tuple[str, list[str], list[str], str, str, str]:
+        """Restore a view from its link: hash, DGM choices, chosen DGMs, HTML, link, status."""
+        values = parse_qs((query or "").split("?", 1)[-1])
+        conversation_hash = (values.get("hash") or [""])[0]
+        if not conversation_hash:
+            return "", [], [], "", "", ""
+        requested = [name for name in ",".join(values.get("dgms") or []).split(",") if name]
+        held, default = self.dgms_for(conversation_hash)
+        chosen = requested or default
+        html, link, status = self.show(conversation_hash, chosen, include_toxic)
+        return conversation_hash, held, chosen, html, link, status
+
+
+def build_app(source: str | None = None) -> Any:
+    """The Gradio Blocks app over the repository at ``source`` (see :func:`default_source`)."""
+    import gradio as gr
+
+    repository = Repository.open(source or default_source())
+    viewer = Viewer(repository)
+    languages = repository.languages()
+    with gr.Blocks(title="WildChat-50m side by side") as app:
+        gr.Markdown(
+            f"# WildChat-50m side by side\nOne WildChat conversation answered by {MIN_DGMS} to {MAX_DGMS} "
+            f"DGMs, turn by turn. Repository: `{repository.source}` ({len(repository.configs)} configs)."
+        )
+        with gr.Row():
+            with gr.Column(scale=1, min_width=300):
+                words = gr.Textbox(label="Words in a prompt", elem_id="w50-words")
+                language = gr.Dropdown(choices=["", *languages], value="", label="Language")
+                with gr.Row():
+                    min_turns = gr.Number(label="Min turns", precision=0, minimum=0)
+                    max_turns = gr.Number(label="Max turns", precision=0, minimum=0)
+                include_toxic = gr.Checkbox(
+                    label="Show toxic conversations", value=False, elem_id="w50-toxic"
+                )
+                having = gr.Dropdown(
+                    choices=repository.configs, multiselect=True, label="Only conversations these DGMs have"
+                )
+                with gr.Row():
+                    search_button = gr.Button("Search", variant="primary", elem_id="w50-search")
+                    random_button = gr.Button("Random", elem_id="w50-random")
+                results = gr.Dropdown(
+                    choices=[], label="Results", allow_custom_value=True, elem_id="w50-results"
+                )
+                conversation_hash = gr.Textbox(label="Conversation hash", elem_id="w50-hash")
+                dgms = gr.Dropdown(
+                    choices=[],
+                    multiselect=True,
+                    max_choices=MAX_DGMS,
+                    allow_custom_value=True,
+                    label=f"DGMs ({MIN_DGMS} to {MAX_DGMS})",
+                    elem_id="w50-dgms",
+                )
+                show_button = gr.Button("Show side by side", variant="primary", elem_id="w50-show")
+                link = gr.Textbox(label="Link to this view", interactive=False, elem_id="w50-link")
+                status = gr.Markdown(elem_id="w50-status")
+            with gr.Column(scale=4):
+                view = gr.HTML(elem_id="w50-view")
+
+        def choose_dgms(value: str) -> Any:
+            held, default = viewer.dgms_for(value)
+            return gr.update(choices=held, value=default)
+
+        def show_results(*args: Any) -> tuple[Any, str]:
+            choices, message = viewer.search(*args)
+            return gr.update(choices=choices, value=None), message
+
+        def draw_random(*args: Any) -> tuple[str, Any]:
+            drawn = viewer.random(*args)
+            return drawn, choose_dgms(drawn)
+
+        def restore(checked: bool, request: gr.Request) -> tuple[Any, ...]:
+            query = urlencode(dict(request.query_params)) if request else ""
+            found_hash, held, chosen, html, view_link_, message = viewer.open_link(query, checked)
+            return found_hash, gr.update(choices=held, value=chosen), html, view_link_, message
+
+        # gradio passes the request to a parameter annotated gr.Request; gradio is imported here, lazily.
+        restore.__annotations__["request"] = gr.Request
+
+        filters = [language, min_turns, max_turns, include_toxic, having]
+        shown = [view, link, status]
+        # Registered first, so that the public endpoint gets the plain name "show".
+        show_button.click(viewer.show, [conversation_hash, dgms, include_toxic], shown, api_name="show").then(
+            None, link, None, js=UPDATE_URL_JS
+        )
+        search_button.click(
+            show_results,
+            [words, *filters],
+            [results, status],
+            api_name="search_choices",
+            api_visibility="private",
+        )
+        words.submit(show_results, [words, *filters], [results, status], api_visibility="private")
+        gr.api(viewer.search, api_name="search")
+        gr.api(viewer.dgms_for, api_name="dgms_for")
+        gr.api(viewer.open_link, api_name="open_link")
+        results.select(lambda value: value, results, conversation_hash, api_visibility="private").then(
+            choose_dgms, conversation_hash, dgms, api_visibility="private"
+        ).then(viewer.show, [conversation_hash, dgms, include_toxic], shown, api_visibility="private").then(
+            None, link, None, js=UPDATE_URL_JS
+        )
+        conversation_hash.submit(choose_dgms, conversation_hash, dgms, api_visibility="private")
+        random_button.click(draw_random, filters, [conversation_hash, dgms], api_name="random").then(
+            viewer.show, [conversation_hash, dgms, include_toxic], shown, api_visibility="private"
+        ).then(None, link, None, js=UPDATE_URL_JS)
+        app.load(
+            restore, [include_toxic], [conversation_hash, dgms, view, link, status], api_visibility="private"
+        )
+    return app
+
+
+def main() -> None:
+    """Launch as a Space does: ``python app.py``."""
+    build_app().launch()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,467 @@
+"""Conversation lookups over a built WildChat-50m repository, with DuckDB over its parquet files.
+
+The repository is the one ``wildchat50m build`` writes: ``data/<config>/train-*.parquet``,
+each config's rows sorted by ``conversation_hash``. Fetching one conversation
+across several configs is one DuckDB query over the chosen configs' files
+that reads only the hash column (the sort lets it skip every row group whose
+hash range misses) and returns each file's row number; then pyarrow reads
+the shown columns of just that row group of each file. Searches filter on
+the small columns first and decode conversations only to match words or to
+show the first prompt of the hits. Nothing is loaded into memory beyond the
+rows a query returns.
+
+Every value that comes from a user (a hash, words to search for, a language)
+is a bound query parameter, never spliced into SQL. Config names are checked
+against the repository's own list before any file is touched, and file paths
+are never taken from the user at all: they come from the repository listing.
+
+A local directory and a Hub dataset id go through the same code: only the
+file listing differs (``hf://datasets/<id>/data/...`` paths for the Hub, read
+by DuckDB's ``httpfs`` and by pyarrow through ``HfFileSystem``).
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+import threading
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+#: A WildChat conversation hash: 32 lowercase hex characters.
+HASH_PATTERN = re.compile(r"^[0-9a-f]{32}$")
+#: At most this many DGMs side by side.
+MAX_DGMS = 6
+MIN_DGMS = 2
+HUB_DATA_FILE = re.compile(r"^data/([^/]+)/train-\d{5}-of-\d{5}\.parquet$")
+
+#: Message fields the viewer shows; the rest of the row (moderation, headers, IPs) is never read.
+SHOWN_MESSAGE_FIELDS = (
+    "content",
+    "role",
+    "language",
+    "toxic",
+    "redacted",
+    "finish_reason",
+    "prompt_tokens",
+    "completion_tokens",
+    "prompt_truncated",
+    "flags",
+    "error",
+)
+SHOWN_COLUMNS = [
+    "conversation_hash", "language", "toxic", "redacted", "history_mode",
+    *(f"conversation.list.element.{name}" for name in SHOWN_MESSAGE_FIELDS),
+]  # fmt: skip
+
+
+class ViewerError(ValueError):
+    """A request the repository cannot answer as asked; the message says why."""
+
+
+class UnknownConfigError(ViewerError):
+    """A config name that is not one of the repository's configs."""
+
+
+class BadHashError(ViewerError):
+    """A string that is not a conversation hash."""
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One user turn and the DGM's answer to it."""
+
+    prompt: str | None
+    answer: str | None
+    finish_reason: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    prompt_truncated: bool | None = None
+    flags: tuple[str, ...] = ()
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """One conversation as one DGM answered it."""
+
+    config: str
+    conversation_hash: str
+    language: str | None
+    toxic: bool
+    redacted: bool
+    history_mode: str | None
+    turns: tuple[Turn, ...]
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """One search result: enough to recognise the conversation in a list."""
+
+    conversation_hash: str
+    language: str | None
+    turns: int
+    toxic: bool
+    opening: str
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    """What a search keeps; every field is optional."""
+
+    words: str | None = None
+    language: str | None = None
+    min_turns: int | None = None
+    max_turns: int | None = None
+    include_toxic: bool = False
+    having: tuple[str, ...] = ()
+    """Only conversations every one of these configs holds."""
+
+
+@dataclass
+class RepositoryFiles:
+    """Where a repository's parquet files are: config -> paths (local) or URLs (Hub)."""
+
+    source: str
+    files: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def configs(self) -> list[str]:
+        return sorted(self.files)
+
+
+def local_files(repo: Path) -> RepositoryFiles:
+    """The parquet files of a repository on disk."""
+    from wildchat50m.builders.repository import config_files, repository_configs
+
+    repo = Path(repo)
+    if not (repo / "data").is_dir():
+        raise ViewerError(f"{repo} holds no data/ folder; build a repository with `wildchat50m build`")
+    files = {config: [str(p) for p in config_files(repo, config)] for config in repository_configs(repo)}
+    files = {config: paths for config, paths in files.items() if paths}
+    if not files:
+        raise ViewerError(f"{repo} holds no config with parquet files under data/<config>/")
+    return RepositoryFiles(source=str(repo), files=files)
+
+
+def hub_files(repo_id: str, *, revision: str | None = None) -> RepositoryFiles:
+    """The parquet files of a Hub dataset repository, as ``hf://`` paths DuckDB reads over HTTP."""
+    from huggingface_hub import HfApi
+
+    try:
+        listed = HfApi().list_repo_files(repo_id, repo_type="dataset", revision=revision)
+    except Exception as error:  # offline, missing, gated: say so instead of a traceback
+        raise ViewerError(f"cannot list the files of the Hub dataset {repo_id}: {error}") from error
+    files: dict[str, list[str]] = {}
+    at = f"@{revision}" if revision else ""
+    for path in sorted(listed):
+        match = HUB_DATA_FILE.match(path)
+        if match:
+            files.setdefault(match.group(1), []).append(f"hf://datasets/{repo_id}{at}/{path}")
+    if not files:
+        raise ViewerError(f"{repo_id} holds no data/<config>/train-*.parquet files")
+    return RepositoryFiles(source=repo_id, files=files)
+
+
+def repository_files(source: str | Path) -> RepositoryFiles:
+    """A local directory if ``source`` is one, else a Hub dataset id."""
+    if Path(source).exists():
+        return local_files(Path(source))
+    if re.fullmatch(r"[\w.-]+/[\w.-]+", str(source)):
+        return hub_files(str(source))
+    raise ViewerError(f"{source} is neither a directory nor a Hub dataset id (org/name)")
+
+
+def check_hash(value: str) -> str:
+    """``value`` as a conversation hash, or :class:`BadHashError`."""
+    cleaned = (value or "").strip().lower()
+    if not HASH_PATTERN.fullmatch(cleaned):
+        raise BadHashError(f"{value!r} is not a conversation hash (32 hexadecimal characters)")
+    return cleaned
+
+
+class Repository:
+    """Read-only queries over one repository; one DuckDB connection, reused and guarded by a lock."""
+
+    def __init__(self, files: RepositoryFiles, *, threads: int | None = None):
+        import duckdb
+
+        self.files = files
+        self.source = files.source
+        self._lock = threading.Lock()
+        self._db = duckdb.connect(":memory:")
+        self._db.execute("SET parquet_metadata_cache = true")
+        if threads:
+            self._db.execute(f"SET threads = {int(threads)}")
+        if any(path.startswith("hf://") for paths in files.files.values() for path in paths):
+            self._db.execute("INSTALL httpfs; LOAD httpfs")
+        self._config_of = {path: config for config, paths in files.files.items() for path in paths}
+        self._open_files: dict[str, tuple[Any, list[int], threading.Lock]] = {}
+        self._files_lock = threading.Lock()
+        self._largest: str | None = None
+        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="wildchat50m-lookup")
+
+    @classmethod
+    def open(cls, source: str | Path, **options: Any) -> Repository:
+        return cls(repository_files(source), **options)
+
+    @property
+    def configs(self) -> list[str]:
+        return self.files.configs
+
+    def close(self) -> None:
+        self._pool.shutdown()
+        self._db.close()
+
+    # -------------------------------------------------------------- checks
+
+    def check_configs(self, configs: Sequence[str]) -> list[str]:
+        """``configs`` deduplicated in order, each one a config of this repository."""
+        known = set(self.files.files)
+        chosen: list[str] = []
+        for name in configs:
+            name = str(name).strip()
+            if name not in known:
+                raise UnknownConfigError(
+                    f"{name!r} is not a config of {self.source}; configs: {', '.join(self.configs)}"
+                )
+            if name not in chosen:
+                chosen.append(name)
+        return chosen
+
+    def _paths(self, configs: Sequence[str]) -> list[str]:
+        return [path for config in self.check_configs(configs) for path in self.files.files[config]]
+
+    def _query(self, sql: str, parameters: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return self._db.execute(sql, dict(parameters)).fetchall()
+
+    # -------------------------------------------------------------- lookups
+
+    def conversation(self, conversation_hash: str, configs: Sequence[str]) -> dict[str, Conversation]:
+        """The conversation as each of ``configs`` answered it; configs that lack it are left out.
+
+        DuckDB finds the file and row (reading only the hash column of the
+        one row group whose range holds the hash); then that row group's
+        shown columns are read with pyarrow and the row is cut out. Reading a
+        whole row group is the least a parquet reader can do, which is why
+        the builder keeps row groups small.
+        """
+        conversation_hash = check_hash(conversation_hash)
+        chosen = self.check_configs(configs)
+        paths = self._paths(chosen)
+        if not paths:
+            return {}
+        located = self._query(
+            """
+            SELECT filename, file_row_number
+            FROM read_parquet($files, filename = true, file_row_number = true)
+            WHERE conversation_hash = $hash
+            """,
+            {"files": paths, "hash": conversation_hash},
+        )
+        rows = list(self._pool.map(lambda found: (found[0], self._read_row(*found)), located))
+        found: dict[str, Conversation] = {}
+        for filename, row in rows:
+            config = self._config_of[filename]
+            found[config] = Conversation(
+                config=config,
+                conversation_hash=row["conversation_hash"],
+                language=row["language"],
+                toxic=bool(row["toxic"]),
+                redacted=bool(row["redacted"]),
+                history_mode=row["history_mode"],
+                turns=tuple(_turns(row["conversation"])),
+            )
+        return {config: found[config] for config in chosen if config in found}
+
+    def _read_row(self, path: str, row_number: int) -> dict[str, Any]:
+        """Row ``row_number`` of one file: the columns the viewer shows, from its one row group."""
+        parquet, starts, file_lock = self._parquet_file(path)
+        group = bisect.bisect_right(starts, row_number) - 1
+        with file_lock:  # one reader per open file at a time; sessions may ask for the same one
+            table = parquet.read_row_group(group, columns=SHOWN_COLUMNS, use_threads=False)
+        return table.slice(row_number - starts[group], 1).to_pylist()[0]
+
+    def _parquet_file(self, path: str) -> tuple[Any, list[int], threading.Lock]:
+        """An open file and the first row number of each of its row groups (kept for the next lookup)."""
+        import pyarrow.parquet as pq
+
+        with self._files_lock:
+            if path not in self._open_files:
+                if path.startswith("hf://"):
+                    from huggingface_hub import HfFileSystem
+
+                    parquet = pq.ParquetFile(HfFileSystem().open(path.removeprefix("hf://"), "rb"))
+                else:
+                    parquet = pq.ParquetFile(path)
+                metadata = parquet.metadata
+                starts = [0]
+                for index in range(metadata.num_row_groups - 1):
+                    starts.append(starts[-1] + metadata.row_group(index).num_rows)
+                self._open_files[path] = (parquet, starts, threading.Lock())
+            return self._open_files[path]
+
+    def configs_with(self, conversation_hash: str) -> list[str]:
+        """The configs that hold this conversation."""
+        conversation_hash = check_hash(conversation_hash)
+        rows = self._query(
+            """
+            SELECT DISTINCT filename FROM read_parquet($files, filename = true)
+            WHERE conversation_hash = $hash
+            """,
+            {"files": self._paths(self.configs), "hash": conversation_hash},
+        )
+        held = {self._config_of[filename] for (filename,) in rows}
+        return [config for config in self.configs if config in held]
+
+    # -------------------------------------------------------------- finding
+
+    def search(self, filters: SearchFilters, *, limit: int = 50) -> list[SearchHit]:
+        """Conversations that match ``filters``, by hash; the words are matched in the user prompts.
+
+        The scan covers the configs of ``filters.having``, else the config
+        with the most rows: every DGM answers the same WildChat
+        conversations, so one config lists them without reading them all.
+        """
+        return self._find(filters, order="conversation_hash", limit=limit)
+
+    def random(self, filters: SearchFilters, *, seed: int | None = None) -> SearchHit | None:
+        """One conversation drawn at random among those that match ``filters``."""
+        import random
+
+        draw = random.Random(seed).randrange(2**31) if seed is not None else random.randrange(2**31)
+        hits = self._find(filters, order="hash(conversation_hash, $draw)", limit=1, draw=draw)
+        return hits[0] if hits else None
+
+    def largest_config(self) -> str:
+        """The config with the most rows (by the files' metadata; the first by name on a tie)."""
+        if self._largest is None:
+            counts = self._query(
+                "SELECT file_name, num_rows FROM parquet_file_metadata($files)",
+                {"files": self._paths(self.configs)},
+            )
+            rows: dict[str, int] = dict.fromkeys(self.configs, 0)
+            for filename, count in counts:
+                rows[self._config_of[filename]] += count
+            self._largest = sorted(self.configs, key=lambda config: -rows[config])[0]
+        return self._largest
+
+    def languages(self) -> list[str]:
+        """Languages of the conversations, most common first."""
+        rows = self._query(
+            """
+            SELECT language FROM read_parquet($files) WHERE language IS NOT NULL
+            GROUP BY language ORDER BY count(*) DESC, language
+            """,
+            {"files": self._paths([self.largest_config()])},
+        )
+        return [language for (language,) in rows]
+
+    def _find(self, filters: SearchFilters, *, order: str, limit: int, **extra: Any) -> list[SearchHit]:
+        """Filter on the small columns; decode conversations only to match words or show openings."""
+        having = self.check_configs(filters.having)
+        scanned = having[0] if having else self.largest_config()
+        words = (filters.words or "").strip().lower() or None
+        parameters: dict[str, Any] = {
+            "files": self.files.files[scanned],
+            "language": filters.language or None,
+            "min_turns": filters.min_turns,
+            "max_turns": filters.max_turns,
+            "include_toxic": bool(filters.include_toxic),
+            "limit": max(1, min(int(limit), 500)),
+            **extra,
+        }
+        conditions = [
+            "($language IS NULL OR language = $language)",
+            "($min_turns IS NULL OR turn >= $min_turns)",
+            "($max_turns IS NULL OR turn <= $max_turns)",
+            "($include_toxic OR NOT coalesce(toxic, false))",
+        ]
+        for position, config in enumerate(having[1:]):
+            parameters[f"having_{position}"] = self.files.files[config]
+            conditions.append(
+                f"conversation_hash IN (SELECT conversation_hash FROM read_parquet($having_{position}))"
+            )
+        if words is not None:
+            parameters["words"] = words
+            conditions.append(
+                "list_bool_or(list_transform(conversation, "
+                "lambda m: m.role = 'user' AND contains(lower(m.content), $words)))"
+            )
+        rows = self._query(
+            f"""
+            SELECT conversation_hash, language, turn, toxic
+            FROM read_parquet($files)
+            WHERE {" AND ".join(conditions)}
+            ORDER BY {order}
+            LIMIT $limit
+            """,
+            parameters,
+        )
+        openings = self._openings(scanned, [row[0] for row in rows])
+        return [
+            SearchHit(
+                conversation_hash=hash_,
+                language=language,
+                turns=int(turns or 0),
+                toxic=bool(toxic),
+                opening=_opening(openings.get(hash_)),
+            )
+            for hash_, language, turns, toxic in rows
+        ]
+
+    def _openings(self, config: str, hashes: Sequence[str]) -> dict[str, str | None]:
+        """The first user message of each conversation; the hash range keeps the scan to its row groups."""
+        if not hashes:
+            return {}
+        rows = self._query(
+            """
+            SELECT conversation_hash, list_filter(conversation, lambda m: m.role = 'user')[1].content
+            FROM read_parquet($files)
+            WHERE conversation_hash BETWEEN $low AND $high AND list_contains($hashes, conversation_hash)
+            """,
+            {
+                "files": self.files.files[config],
+                "low": min(hashes),
+                "high": max(hashes),
+                "hashes": list(hashes),
+            },
+        )
+        return dict(rows)
+
+
+def _opening(text: str | None, words: int = 16) -> str:
+    parts = (text or "").split()
+    return " ".join(parts[:words]) + (" …" if len(parts) > words else "")
+
+
+def _turns(messages: Sequence[Mapping[str, Any]] | None) -> list[Turn]:
+    """User turns paired with the answer that follows each (None when the conversation ends on a user)."""
+    turns: list[Turn] = []
+    pending: Mapping[str, Any] | None = None
+    for message in messages or []:
+        if message["role"] == "user":
+            if pending is not None:
+                turns.append(Turn(prompt=pending["content"], answer=None))
+            pending = message
+        elif message["role"] == "assistant":
+            turns.append(
+                Turn(
+                    prompt=pending["content"] if pending is not None else None,
+                    answer=message["content"],
+                    finish_reason=message["finish_reason"],
+                    prompt_tokens=message["prompt_tokens"],
+                    completion_tokens=message["completion_tokens"],
+                    prompt_truncated=message["prompt_truncated"],
+                    flags=tuple(message["flags"] or ()),
+                    error=message["error"],
+                )
+            )
+            pending = None
+    if pending is not None:
+        turns.append(Turn(prompt=pending["content"], answer=None))
+    return turns

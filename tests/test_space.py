@@ -1,0 +1,378 @@
+"""The side-by-side Space over the demo repository, served by the real CLI.
+
+Driven by gradio_client (search, pick, side by side, links, injections), then
+in a real browser, Debian's chromium under Playwright: one test reads a
+conversation side by side and saves a screenshot under test-artifacts/; the
+other shows a repository whose prompts and answers are XSS payloads and
+checks that none of them ran (no dialog, no console error, no marker set by
+injected code, no request to any host but the Space's own).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+from rouge_score import rouge_scorer
+from space_server import ARTIFACTS, CHROMIUM_ARGS, chromium, serve_space
+from wildchat50m.spaces.viewer.lookup import Repository, SearchFilters
+from wildchat50m.spaces.viewer.readme import render_space_readme
+from wildchat50m.spaces.viewer.render import content_warning
+
+INJECTIONS = [
+    "'; DROP TABLE conversations; --",
+    "%' OR '1'='1",
+    "x') UNION SELECT conversation_hash FROM read_parquet('/etc/passwd') --",
+    "$words",
+    "$1 ? :words $hash",
+    "\\' OR 1=1; SELECT * FROM duckdb_settings(); --",
+    "read_csv('/etc/passwd')",
+    "\x00",
+]
+
+
+def wildchat50m(cwd: Path, *args: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "-m", "wildchat50m", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, "HF_HOME": str(cwd / "hf-home")},
+        timeout=1800,
+    )
+    assert result.returncode == 0, f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
+    return result.stdout
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory) -> tuple[Path, str]:
+    """A repository like the demo's, smaller: two tiny DGMs answer 48 conversations of the sample."""
+    root = tmp_path_factory.mktemp("space-demo")
+    for dgm in ("tiny-a", "tiny-b"):
+        wildchat50m(
+            root, "generate", "--dgm", dgm, "--sample", "48", "--seed", "5", "--max-new-tokens", "24",
+            "--max-model-len", "512", "--num-shards", "2", "--out", "runs", "--quiet",
+        )  # fmt: skip
+    output = wildchat50m(root, "build", "runs/tiny-a", "runs/tiny-b", "--repo", "repo")
+    return root / "repo", output
+
+
+@pytest.fixture(scope="module")
+def client(demo, tmp_path_factory):
+    from gradio_client import Client
+
+    repo, _ = demo
+    with serve_space(repo, tmp_path_factory.mktemp("space-server")) as url:
+        yield Client(url, verbose=False)
+
+
+def rows(repo: Path, config: str) -> dict[str, dict]:
+    table = pq.read_table(sorted((repo / "data" / config).glob("*.parquet")))
+    return {row["conversation_hash"]: row for row in table.to_pylist()}
+
+
+def user_turns(row: dict) -> int:
+    return sum(1 for message in row["conversation"] if message["role"] == "user")
+
+
+def a_multi_turn_conversation(repo: Path) -> dict:
+    candidates = [r for r in rows(repo, "tiny-a").values() if not r["toxic"] and user_turns(r) >= 3]
+    return sorted(candidates, key=lambda r: r["conversation_hash"])[0]
+
+
+def test_search_pick_and_read_two_dgms_side_by_side(demo, client):
+    repo, _ = demo
+    choices, status = client.predict("", "", None, None, False, [], api_name="/search")
+    assert choices and status.startswith(f"{len(choices)} conversation(s) found")
+    visible = {r["conversation_hash"] for r in rows(repo, "tiny-a").values() if not r["toxic"]}
+    assert {value for _, value in choices} <= visible  # toxic conversations are hidden by default
+
+    wanted = a_multi_turn_conversation(repo)
+    conversation_hash = wanted["conversation_hash"]
+    held, chosen = client.predict(conversation_hash, api_name="/dgms_for")
+    assert held == ["tiny-a", "tiny-b"] and chosen == ["tiny-a", "tiny-b"]
+
+    html, link, status = client.predict(conversation_hash, chosen, False, api_name="/show")
+    assert status == "2 DGM(s) side by side"
+    assert link == f"?hash={conversation_hash}&dgms=tiny-a,tiny-b"
+    turns = user_turns(wanted)
+    for config in chosen:
+        assert len(re.findall(rf'class="w50-cell" data-dgm="{config}"', html)) == turns
+        answers = [m["content"] for m in rows(repo, config)[conversation_hash]["conversation"]]
+        for answer in answers[1::2]:
+            first_words = " ".join((answer or "").split()[:2])
+            assert first_words in html.replace("\n", " ") or not first_words.isprintable()
+    assert html.count('class="w50-turn"') == turns
+    assert html.count("Answer lengths:") == turns
+
+
+def test_each_turn_shows_rouge_l_between_the_answers_as_rouge_score_computes_it(demo, client):
+    repo, _ = demo
+    wanted = a_multi_turn_conversation(repo)
+    html, _, _ = client.predict(wanted["conversation_hash"], ["tiny-a", "tiny-b"], False, api_name="/show")
+    shown = [float(x) for x in re.findall(r"tiny-a ↔ tiny-b</td><td>([0-9.]+)</td>", html)]
+    scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
+    first = rows(repo, "tiny-a")[wanted["conversation_hash"]]["conversation"]
+    second = rows(repo, "tiny-b")[wanted["conversation_hash"]]["conversation"]
+    expected = [
+        scorer.score(a["content"] or "", b["content"] or "")["rougeL"].fmeasure
+        for a, b in zip(first, second, strict=True)
+        if a["role"] == "assistant"
+    ]
+    assert shown == pytest.approx(expected, abs=5e-4)
+
+
+def test_a_link_restores_the_view(demo, client):
+    repo, _ = demo
+    conversation_hash = a_multi_turn_conversation(repo)["conversation_hash"]
+    html, link, _ = client.predict(conversation_hash, ["tiny-b", "tiny-a"], False, api_name="/show")
+    restored_hash, held, chosen, restored_html, restored_link, status = client.predict(
+        link, False, api_name="/open_link"
+    )
+    assert (restored_hash, chosen, restored_link) == (conversation_hash, ["tiny-b", "tiny-a"], link)
+    assert restored_html == html and held == ["tiny-a", "tiny-b"]
+    assert status == "2 DGM(s) side by side"
+
+
+def test_words_language_and_turn_filters_find_the_conversation(demo, client):
+    repo, _ = demo
+    wanted = a_multi_turn_conversation(repo)
+    prompt = next(m["content"] for m in wanted["conversation"] if m["role"] == "user")
+    word = max(re.findall(r"[A-Za-z]{4,}", prompt), key=len)
+    turns = user_turns(wanted)
+    choices, _ = client.predict(
+        word.upper(), wanted["language"], turns, turns, False, ["tiny-b"], api_name="/search"
+    )
+    assert wanted["conversation_hash"] in {value for _, value in choices}
+    for label, _ in choices:
+        assert f"· {wanted['language']} · {turns} turn(s) ·" in label
+
+
+def test_toxic_conversations_are_hidden_unless_asked_for_with_the_cards_warning(demo, client):
+    repo, _ = demo
+    toxic = sorted(h for h, r in rows(repo, "tiny-a").items() if r["toxic"])
+    assert toxic, "the embedded sample holds toxic conversations"
+    hidden, _, status = client.predict(toxic[0], ["tiny-a", "tiny-b"], False, api_name="/show")
+    assert "hidden" in status and 'class="w50-cell"' not in hidden
+    assert "upsetting topics" in content_warning() and "upsetting topics" in hidden
+    shown, _, _ = client.predict(toxic[0], ["tiny-a", "tiny-b"], True, api_name="/show")
+    assert 'class="w50-cell"' in shown
+    everything, _ = client.predict("", "", None, None, True, [], api_name="/search")
+    assert set(toxic) & {value for _, value in everything}
+
+
+@pytest.mark.parametrize("text", INJECTIONS)
+def test_injection_strings_in_search_return_a_normal_empty_result(client, text):
+    choices, status = client.predict(text, "", None, None, True, [], api_name="/search")
+    assert (choices, status) == ([], "0 conversation(s) found")
+
+
+def test_config_names_and_hashes_from_a_link_are_checked(demo, client):
+    repo, _ = demo
+    conversation_hash = a_multi_turn_conversation(repo)["conversation_hash"]
+    for dgms in ("../../etc/passwd,tiny-a", "tiny-a,tiny-a' OR 1=1"):
+        _, _, _, html, _, status = client.predict(
+            f"?hash={conversation_hash}&dgms={dgms}", False, api_name="/open_link"
+        )
+        assert html == "" and "is not a config of" in status
+    _, _, _, html, _, status = client.predict(
+        "?hash=1' OR '1'='1&dgms=tiny-a,tiny-b", False, api_name="/open_link"
+    )
+    assert html == "" and "is not a conversation hash" in status
+    _, _, _, _, _, status = client.predict(
+        f"?hash={conversation_hash}&dgms=tiny-a", False, api_name="/open_link"
+    )
+    assert "pick 2 to 6 DGMs" in status
+
+
+def test_the_lookup_layer_returns_what_datasets_loads(demo):
+    from datasets import load_dataset
+
+    repo, _ = demo
+    repository = Repository.open(repo)
+    loaded = load_dataset(str(repo), "tiny-b", split="train")
+    row = loaded[5]
+    found = repository.conversation(row["conversation_hash"], ["tiny-b", "tiny-a"])
+    assert list(found) == ["tiny-b", "tiny-a"]
+    answers = [m for m in row["conversation"] if m["role"] == "assistant"]
+    turns = found["tiny-b"].turns
+    assert [t.answer for t in turns] == [m["content"] for m in answers]
+    assert [t.finish_reason for t in turns] == [m["finish_reason"] for m in answers]
+    assert [t.completion_tokens for t in turns] == [m["completion_tokens"] for m in answers]
+    hits = repository.search(SearchFilters(include_toxic=True), limit=500)
+    assert len(hits) == len(set(loaded["conversation_hash"]))
+    assert repository.random(SearchFilters(), seed=1) == repository.random(SearchFilters(), seed=1)
+    toxic = pc.sum(pq.read_table(sorted((repo / "data" / "tiny-a").glob("*.parquet")), columns=["toxic"])[0])
+    assert len(repository.search(SearchFilters(), limit=500)) == len(hits) - toxic.as_py()
+
+
+def test_the_space_folder_is_deployable_and_its_readme_comes_from_the_template():
+    from wildchat50m.resources import space_dir
+
+    folder = space_dir() / "viewer"
+    assert (folder / "README.md").read_text(encoding="utf-8") == render_space_readme()
+    front = (folder / "README.md").read_text(encoding="utf-8").split("---")[1]
+    assert "sdk: gradio" in front and "app_file: app.py" in front and "sdk_version: 6." in front
+    assert (folder / "app.py").exists() and "wildchat-50m[space" in (folder / "requirements.txt").read_text()
+
+
+def test_space_export_writes_a_folder_pointing_at_the_dataset(cli, tmp_path):
+    cli("space", "org/my-wildchat", "--export", str(tmp_path / "space"))
+    readme = (tmp_path / "space" / "README.md").read_text(encoding="utf-8")
+    assert "- org/my-wildchat" in readme and "sdk: gradio" in readme
+    assert sorted(p.name for p in (tmp_path / "space").iterdir()) == [
+        "README.md",
+        "app.py",
+        "requirements.txt",
+    ]
+
+
+def test_space_refuses_what_it_cannot_show(cli, tmp_path):
+    assert "holds no data/ folder" in cli("space", str(tmp_path), expect=1).stderr
+    offline = cli("space", "someone/not-here", expect=1).stderr  # the tests run with HF_HUB_OFFLINE=1
+    assert "cannot list the files of the Hub dataset someone/not-here" in offline
+
+
+def test_a_hub_repository_is_read_through_hf_paths_in_the_same_code(monkeypatch):
+    from huggingface_hub import HfApi
+    from wildchat50m.spaces.viewer.lookup import hub_files
+
+    listing = [
+        "README.md", "data/Q72/train-00000-of-00002.parquet", "data/Q72/train-00001-of-00002.parquet",
+        "data/L70/train-00000-of-00001.parquet", "data/L70/manifest.json", "data/.hidden/x.txt",
+    ]  # fmt: skip
+    monkeypatch.setattr(HfApi, "list_repo_files", lambda self, repo_id, **kwargs: listing)
+    files = hub_files("org/wildchat-50m")
+    assert files.configs == ["L70", "Q72"]
+    assert files.files["Q72"] == [
+        "hf://datasets/org/wildchat-50m/data/Q72/train-00000-of-00002.parquet",
+        "hf://datasets/org/wildchat-50m/data/Q72/train-00001-of-00002.parquet",
+    ]
+
+
+# ---------------------------------------------------------------- in a browser
+
+PAYLOADS = [
+    "<script>window.__xss = 'script'; alert('script')</script>",
+    "<img src=\"x\" onerror=\"window.__xss = 'onerror'; alert('img')\">",
+    '<img src="http://evil.example/pixel.png">',
+    "![remote image](http://evil.example/markdown.png)",
+    "[a javascript link](javascript:window.__xss='js-link')",
+    '<a href="javascript:alert(1)">raw javascript link</a>',
+    '<iframe src="http://evil.example/frame"></iframe>',
+    "<svg onload=\"window.__xss = 'svg'\"></svg>",
+    "<details open ontoggle=\"window.__xss = 'details'\">toggle</details>",
+    '<style>@import url("http://evil.example/style.css");</style>',
+    "```html\n<script>alert('in a code block: shown, not run')</script>\n```",
+    '**Bold** markdown still renders, and <b onmouseover="alert(1)">so does this</b>.',
+]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=chromium(), args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+def watch(page, url: str) -> dict[str, list]:
+    """Record dialogs, console errors and requests to hosts other than the Space's."""
+    seen: dict[str, list] = {"dialogs": [], "errors": [], "foreign_requests": []}
+    host = urlparse(url).hostname
+
+    def on_dialog(dialog) -> None:
+        seen["dialogs"].append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", on_dialog)
+    page.on("console", lambda m: seen["errors"].append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda error: seen["errors"].append(str(error)))
+    page.on(
+        "request",
+        lambda request: (
+            seen["foreign_requests"].append(request.url)
+            if urlparse(request.url).hostname not in (host, None) and not request.url.startswith("data:")
+            else None
+        ),
+    )
+    return seen
+
+
+def test_a_reader_finds_a_conversation_and_reads_two_dgms_side_by_side(demo, browser, tmp_path):
+    repo, _ = demo
+    wanted = a_multi_turn_conversation(repo)
+    prompt = next(m["content"] for m in wanted["conversation"] if m["role"] == "user")
+    word = max(re.findall(r"[A-Za-z]{4,}", prompt), key=len)
+    with serve_space(repo, tmp_path) as url:
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        seen = watch(page, url)
+        page.goto(url)
+        page.locator("#w50-words textarea, #w50-words input").first.fill(word)
+        page.locator("#w50-search").click()
+        page.locator("#w50-results input").click()
+        page.get_by_role("option", name=re.compile(wanted["conversation_hash"][:10])).click()
+        page.locator('.w50-cell[data-dgm="tiny-b"]').first.wait_for(timeout=30_000)
+        turns = user_turns(wanted)
+        for config in ("tiny-a", "tiny-b"):
+            cells = page.locator(f'.w50-cell[data-dgm="{config}"]')
+            assert cells.count() == turns
+            for index in range(turns):
+                assert cells.nth(index).is_visible() or cells.nth(index).count() == 1
+        assert page.locator(".w50-turn").count() == turns
+        page.wait_for_function("window.location.search.includes('hash=')")
+        assert f"hash={wanted['conversation_hash']}" in page.url and "dgms=tiny-a,tiny-b" in page.url
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "space-side-by-side.png"), full_page=True)
+
+        reopened = browser.new_page()
+        reopened.goto(page.url)
+        reopened.locator('.w50-cell[data-dgm="tiny-a"]').first.wait_for(timeout=30_000)
+        assert reopened.locator('.w50-cell[data-dgm="tiny-a"]').count() == turns
+        assert seen["dialogs"] == [] and seen["foreign_requests"] == []
+
+
+def payload_repository(demo_repo: Path, root: Path) -> tuple[Path, str]:
+    """Two configs whose prompts and answers are XSS payloads, imported with the real CLI."""
+    table = pq.read_table(sorted((demo_repo / "data" / "tiny-a").glob("*.parquet")))
+    rows = [r for r in table.to_pylist() if not r["toxic"] and user_turns(r) >= 2][:3]
+    for position, row in enumerate(rows):
+        for index, message in enumerate(row["conversation"]):
+            message["content"] = PAYLOADS[(position + index) % len(PAYLOADS)] + "\n\n" + " ".join(PAYLOADS)
+    for config in ("xss-a", "xss-b"):
+        for row in rows:
+            row["dgm"] = config
+        release = root / f"{config}.parquet"
+        pq.write_table(pa.Table.from_pylist(rows, schema=table.schema), release)
+        wildchat50m(root, "import", str(release), "--as", config, "--repo", str(root / "repo"))
+    return root / "repo", rows[0]["conversation_hash"]
+
+
+def test_payloads_in_prompts_and_answers_never_run(demo, browser, tmp_path):
+    repo, conversation_hash = payload_repository(demo[0], tmp_path)
+    with serve_space(repo, tmp_path) as url:
+        page = browser.new_page()
+        seen = watch(page, url)
+        page.goto(f"{url}?hash={conversation_hash}&dgms=xss-a,xss-b")
+        page.locator('.w50-cell[data-dgm="xss-b"]').first.wait_for(timeout=30_000)
+        page.locator(".w50-view").hover()
+        for details in page.locator(".w50-view details").all():
+            details.click()
+        page.wait_for_timeout(1500)
+        view = page.locator(".w50-view")
+        assert view.locator("script, iframe, img, svg, style, [onerror], [onload], [ontoggle]").count() == 0
+        assert view.locator('a[href^="javascript"]').count() == 0
+        assert "<script>window.__xss" in view.inner_text()  # shown as text
+        assert view.locator("strong").count() > 0  # markdown still renders
+        assert page.evaluate("window.__xss") is None
+        assert seen == {"dialogs": [], "errors": [], "foreign_requests": []}
