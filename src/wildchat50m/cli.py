@@ -880,8 +880,10 @@ def _without_token(text: str) -> str:
 def _register_command_groups() -> None:
     """Command groups that live in their own modules (kept out of this file to stay small)."""
     from wildchat50m.analyze_cli import analyze
+    from wildchat50m.eval_cli import eval_group
 
     cli.add_command(analyze)
+    cli.add_command(eval_group)
 
 
 _register_command_groups()
