@@ -130,9 +130,12 @@ def load_docs(config: str, metadata: Mapping[str, Any]) -> heldout.HeldoutDocs:
 @cache
 def task_class() -> type:
     """The ``ConfigurableTask`` subclass the rendered YAMLs name (built on first use)."""
+    import logging
+
     import datasets
     from lm_eval.api.task import ConfigurableTask
-    from lm_eval.utils import eval_logger
+
+    logger = logging.getLogger(__name__)
 
     class WildChatTask(ConfigurableTask):
         def __init__(self, config: dict[str, Any] | None = None, **kwargs: Any) -> None:
@@ -142,7 +145,7 @@ def task_class() -> type:
             metadata = dict(self.config.metadata or {})
             found = load_docs(metadata["dgm"], metadata)
             if found.skipped:
-                eval_logger.warning(
+                logger.warning(
                     f"{self.config.task}: held-out conversations skipped: {dict(found.skipped)}"
                 )
             self.dataset = datasets.DatasetDict({"test": datasets.Dataset.from_list(found.docs)})

@@ -38,7 +38,8 @@ def _report(paths: list[Path], rows: list[dict[str, Any]], columns: tuple[str, .
     from wildchat50m.analyses.report import markdown_table
 
     click.echo(markdown_table(rows, columns), nl=False)
-    click.echo("wrote " + ", ".join(str(p) for p in paths))
+    if paths:
+        click.echo("wrote " + ", ".join(str(p) for p in paths))
 
 
 def _failing(error: Exception) -> click.ClickException:
@@ -179,7 +180,7 @@ def throughput(ctx: click.Context, paths: tuple[Path, ...], out_dir: Path) -> No
     summary = analysis.summary_rows(rows)
     written = analysis.write_throughput(rows, summary, out_dir)
     _report(written, rows, analysis.COLUMNS[:-1])
-    _report([], summary)
+    _report([], summary, analysis.SUMMARY_COLUMNS)
 
 
 @analyze.command()

@@ -33,6 +33,8 @@ COLUMNS = (
     "source",
 )
 
+SUMMARY_COLUMNS = ("statistic", "configs", "pearson_r", "spearman_rho", "mean", "std", "note")
+
 
 def find_manifests(paths: Sequence[Path]) -> list[Path]:
     """Run manifests under the paths: run directories, directories of runs, or a built repository."""
@@ -61,6 +63,11 @@ def _params_b(config: str, registry: Registry) -> float | None:
     return dgm.params_b
 
 
+def _engine(engine: Any) -> str | None:
+    """The engine's name from the manifest's engine record (a dict for the built-in engines)."""
+    return engine.get("engine") if isinstance(engine, dict) else engine
+
+
 def _accelerator(accelerators: Any) -> str | None:
     """``gpu: 8 x H100`` from the manifest's accelerators record."""
     if not isinstance(accelerators, dict):
@@ -81,7 +88,6 @@ def throughput_rows(paths: Sequence[Path], registry: Registry) -> list[dict[str,
         throughput = manifest.get("throughput") or {}
         params_b = _params_b(config, registry)
         context = params.get("max_model_len")
-        accelerators = manifest.get("accelerators") or {}
         row = {
             "config": config,
             "params_b": params_b,
@@ -91,10 +97,8 @@ def throughput_rows(paths: Sequence[Path], registry: Registry) -> list[dict[str,
             "tokens_per_second": throughput.get("tokens_per_second"),
             "seconds_per_1000_conversations": throughput.get("seconds_per_1000_conversations"),
             "input_output_token_ratio": throughput.get("input_output_token_ratio"),
-            "engine": manifest.get("engine"),
-            "accelerator": accelerators.get("name") or accelerators.get("kind")
-            if isinstance(accelerators, dict)
-            else None,
+            "engine": _engine(manifest.get("engine")),
+            "accelerator": _accelerator(manifest.get("accelerators")),
             "source": str(path.parent),
         }
         rows.setdefault(config, row)  # a config's run and its copy in a repository are the same run
