@@ -154,6 +154,8 @@ def test_lm_eval_cli_scores_a_tiny_model_against_the_demo_dgms(cli, demo_output,
         assert results["n-samples"][task]["effective"] == 5
     for metric in GROUP_METRICS:
         assert isinstance(results["results"]["wildchat50m"][f"{metric},none"], float)
+    stages = results["configs"]["wildchat50m_tiny-a"]["metadata"]["meteor_stages"]
+    assert stages in ("exact+stem", "exact+stem+synonym")
     # Real multi-turn prompts through the model's own chat template, not one flattened user message.
     prompts = [s["arguments"]["gen_args_0"]["arg_0"] for s in samples]
     assert all(p.startswith("<|begin_of_text|><|user|>\n") and p.endswith("<|assistant|>\n") for p in prompts)

@@ -5,6 +5,8 @@ conversation up to its last answered user turn (see :mod:`wildchat50m.heldout`);
 under test answers it and the answer is compared with the DGM's:
 
 - ``rouge1``, ``rougeL``, ``meteor``: similarity to the DGM's answer (means over documents);
+  the METEOR stages that ran (``exact+stem``, ``+synonym`` with WordNet installed) are in
+  the task's ``metadata.meteor_stages`` in the results file;
 - ``style_<feature>``: the model's mean count of each style feature per answer;
 - ``pf_<feature>``: the proportional frequency of the feature, model over DGM, summed over
   all documents as in Table 3 of the paper; ``mpf``: their mean.
@@ -145,10 +147,19 @@ def task_class() -> type:
             metadata = dict(self.config.metadata or {})
             found = load_docs(metadata["dgm"], metadata)
             if found.skipped:
-                logger.warning(
-                    f"{self.config.task}: held-out conversations skipped: {dict(found.skipped)}"
-                )
+                logger.warning(f"{self.config.task}: held-out conversations skipped: {dict(found.skipped)}")
             self.dataset = datasets.DatasetDict({"test": datasets.Dataset.from_list(found.docs)})
+            # Recorded with the task's config in lm-eval's results file.
+            stages = "+".join(meteor.meteor("a", "a").stages)
+            self.config.metadata = {
+                **metadata,
+                "meteor_stages": stages,
+                "heldout_skipped": dict(found.skipped),
+            }
+            if "synonym" not in stages:
+                logger.warning(
+                    f"{self.config.task}: METEOR without synonyms (WordNet is not installed locally)"
+                )
 
         def doc_to_text(self, doc: dict[str, Any], doc_to_text: Any = None) -> str:
             return plain_text_prompt(doc["messages"])
