@@ -76,32 +76,53 @@ def _accelerator(accelerators: Any) -> str | None:
     return f"{accelerators.get('kind')}: {accelerators.get('count')} x {names}".strip()
 
 
+def _measures(manifest: dict[str, Any]) -> dict[str, Any]:
+    """The same facts from a run's manifest or from the summary a repository keeps per config."""
+    if "params" in manifest:  # generate.build_manifest
+        params, throughput = manifest["params"], manifest.get("throughput") or {}
+        return {
+            "config": params["dgm"],
+            "max_model_len": params.get("max_model_len"),
+            "tokens_per_second": throughput.get("tokens_per_second"),
+            "seconds_per_1000_conversations": throughput.get("seconds_per_1000_conversations"),
+            "input_output_token_ratio": throughput.get("input_output_token_ratio"),
+        }
+    # builders.repository.config_summary: flat, and without the ratio
+    completion = manifest.get("completion_tokens")
+    return {
+        "config": manifest["config"],
+        "max_model_len": manifest.get("max_model_len"),
+        "tokens_per_second": manifest.get("tokens_per_second"),
+        "seconds_per_1000_conversations": manifest.get("seconds_per_1000_conversations"),
+        "input_output_token_ratio": round(manifest["prompt_tokens"] / completion, 3) if completion else None,
+    }
+
+
 def throughput_rows(paths: Sequence[Path], registry: Registry) -> list[dict[str, Any]]:
+    """One row per config; a run and the repository copy of its manifest count once (the first found)."""
     rows: dict[str, dict[str, Any]] = {}
     for path in find_manifests(paths):
         try:
             manifest = json.loads(path.read_text(encoding="utf-8"))
-            params = manifest["params"]
-            config = params["dgm"]
+            measures = _measures(manifest)
         except (OSError, ValueError, KeyError, TypeError) as error:
-            raise AnalysisError(f"{path}: not a run manifest ({error})") from None
-        throughput = manifest.get("throughput") or {}
-        params_b = _params_b(config, registry)
-        context = params.get("max_model_len")
-        row = {
-            "config": config,
-            "params_b": params_b,
-            "max_model_len": context,
-            "ctx_x_params": context * params_b if context and params_b else None,
-            "conversations": manifest.get("conversations"),
-            "tokens_per_second": throughput.get("tokens_per_second"),
-            "seconds_per_1000_conversations": throughput.get("seconds_per_1000_conversations"),
-            "input_output_token_ratio": throughput.get("input_output_token_ratio"),
-            "engine": _engine(manifest.get("engine")),
-            "accelerator": _accelerator(manifest.get("accelerators")),
-            "source": str(path.parent),
-        }
-        rows.setdefault(config, row)  # a config's run and its copy in a repository are the same run
+            raise AnalysisError(
+                f"{path}: not a run manifest nor a repository config summary ({error})"
+            ) from None
+        params_b = _params_b(measures["config"], registry)
+        context = measures["max_model_len"]
+        rows.setdefault(
+            measures["config"],
+            {
+                **measures,
+                "params_b": params_b,
+                "ctx_x_params": context * params_b if context and params_b else None,
+                "conversations": manifest.get("conversations"),
+                "engine": _engine(manifest.get("engine")),
+                "accelerator": _accelerator(manifest.get("accelerators")),
+                "source": str(path.parent),
+            },
+        )
     return sorted(rows.values(), key=lambda r: r["config"])
 
 
