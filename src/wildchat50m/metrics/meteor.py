@@ -68,6 +68,12 @@ def _stemmer() -> Any:
     return PorterStemmer()
 
 
+@functools.lru_cache(maxsize=1 << 17)
+def _stem(word: str) -> str:
+    """Porter stems, cached: many-to-many comparisons stem the same words again and again."""
+    return _stemmer().stem(word)
+
+
 def _align_stage(
     candidate: list[tuple[int, str]],
     reference: list[tuple[int, str]],
@@ -133,11 +139,10 @@ def meteor_tokens(
     and any object with nltk's ``synsets()`` interface is used as it is.
     """
     synonyms = installed_wordnet() if wordnet is True else (wordnet or None)
-    stem = _stemmer().stem
     cand = [(i, w.lower()) for i, w in enumerate(candidate)]
     ref = [(j, w.lower()) for j, w in enumerate(reference)]
     pairs: list[tuple[int, int]] = []
-    stages = [("exact", lambda words: words, _itself), ("stem", _stemmed(stem), _itself)]
+    stages = [("exact", lambda words: words, _itself), ("stem", _stemmed(_stem), _itself)]
     if synonyms is not None:
         stages.append(("synonym", lambda words: words, _synonyms_of(synonyms)))
     for _, view, related in stages:
