@@ -9,15 +9,6 @@ import click
 from wildchat50m import heldout
 
 
-def _registry(ctx: click.Context):  # the root command's --registry files, as every command reads them
-    from wildchat50m.registry import RegistryError, load_registry
-
-    try:
-        return load_registry(ctx.find_root().params.get("registry") or ())
-    except RegistryError as error:
-        raise click.ClickException(str(error)) from error
-
-
 def _repository(repo: str, configs: list[str] | None = None) -> Path:
     try:
         return heldout.repository_dir(repo, configs)
@@ -65,6 +56,8 @@ def tasks_path(ctx: click.Context, repo: str | None, dgms: tuple[str, ...], max_
     the same way: heldout_fraction, heldout_seed, max_docs.
     """
     from wildchat50m.hub_plugins.lm_eval.render import render_pack
+
+    from wildchat50m.cli import _registry  # the root's --registry files, read as every command reads them
 
     registry = _registry(ctx)
     members: list[str] | None = None
