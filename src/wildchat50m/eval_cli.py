@@ -55,9 +55,8 @@ def tasks_path(ctx: click.Context, repo: str | None, dgms: tuple[str, ...], max_
     --metadata '{"repo": "DIR_OR_HUB_ID"}' or $WILDCHAT50M_EVAL_REPO. Held-out settings go
     the same way: heldout_fraction, heldout_seed, max_docs.
     """
-    from wildchat50m.hub_plugins.lm_eval.render import render_pack
-
     from wildchat50m.cli import _registry  # the root's --registry files, read as every command reads them
+    from wildchat50m.hub_plugins.lm_eval.render import render_pack
 
     registry = _registry(ctx)
     members: list[str] | None = None
