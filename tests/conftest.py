@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -33,3 +34,18 @@ def cli(tmp_path) -> CliRunner:
         return result
 
     return run
+
+
+@pytest.fixture(scope="session")
+def demo_output(tmp_path_factory) -> Path:
+    """The demo's runs (``runs/``) and repository (``wildchat-50m/``), built once per test session."""
+    root = tmp_path_factory.mktemp("demo")
+    subprocess.run(
+        [sys.executable, "-m", "wildchat50m", "demo", "--out", "runs", "--repo", "wildchat-50m"],
+        cwd=root,
+        env={**os.environ, "HF_HOME": str(root / "hf-home")},
+        check=True,
+        capture_output=True,
+        timeout=1800,
+    )
+    return root

@@ -882,18 +882,13 @@ def _without_token(text: str) -> str:
 def _register_command_groups() -> None:
     """Command groups that live in their own modules (kept out of this file to stay small)."""
     from wildchat50m.analyze_cli import analyze
-    from wildchat50m.mix_cli import mix
-
-    cli.add_command(analyze)
-    cli.add_command(mix)
-
+    from wildchat50m.eval_cli import eval_group
     from wildchat50m.judge_cli import judge
-
-    cli.add_command(judge)
-
+    from wildchat50m.mix_cli import mix
     from wildchat50m.space_cli import space
 
-    cli.add_command(space)
+    for group in (analyze, eval_group, judge, mix, space):
+        cli.add_command(group)
 
 
 _register_command_groups()

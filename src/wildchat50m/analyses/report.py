@@ -90,3 +90,51 @@ def heatmap_png(
     figure.savefig(path, dpi=120)
     plt.close(figure)
     return path
+
+
+def bar_chart(
+    rows: Sequence[Mapping[str, Any]],
+    out_path: Path,
+    *,
+    label: str,
+    series: Sequence[str],
+    errors: Mapping[str, str] | None = None,
+    title: str = "",
+    ylabel: str = "",
+    reference_line: float | None = None,
+) -> Path:
+    """A grouped bar chart: one group per row (named by ``row[label]``), one bar per series column.
+
+    ``errors`` maps a series to the column holding its error bar (e.g. a standard deviation);
+    ``reference_line`` draws a dashed horizontal line (e.g. 1.0 for proportional frequency).
+    Non-finite values are drawn as empty bars.
+    """
+    import math
+
+    plt = pyplot()
+    labels = [str(row[label]) for row in rows]
+    width = 0.8 / max(1, len(series))
+    figure, axes = plt.subplots(figsize=(max(6.0, 0.6 * len(labels) * max(1, len(series)) + 2), 4.5))
+    for index, column in enumerate(series):
+        values = [row.get(column) for row in rows]
+        heights = [v if isinstance(v, int | float) and math.isfinite(v) else 0.0 for v in values]
+        offsets = [i + (index - (len(series) - 1) / 2) * width for i in range(len(labels))]
+        spread = None
+        if errors and column in errors:
+            spread = [float(row.get(errors[column]) or 0.0) for row in rows]
+        axes.bar(offsets, heights, width, yerr=spread, capsize=3 if spread else 0, label=column)
+    if reference_line is not None:
+        axes.axhline(reference_line, color="grey", linestyle="--", linewidth=1)
+    axes.set_xticks(range(len(labels)))
+    axes.set_xticklabels(
+        labels, rotation=30 if len(labels) > 4 else 0, ha="right" if len(labels) > 4 else "center"
+    )
+    axes.set_title(title)
+    axes.set_ylabel(ylabel)
+    if len(series) > 1:
+        axes.legend(fontsize="small")
+    figure.tight_layout()
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(out_path, dpi=120)
+    plt.close(figure)
+    return out_path

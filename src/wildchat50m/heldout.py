@@ -1,0 +1,175 @@
+"""Held-out evaluation prompts: a deterministic, seeded subset of conversations, chosen by hash.
+
+A conversation is held out when ``sha256("wildchat50m-heldout:<seed>:<conversation_hash>")``,
+read as a number in [0, 1), is below ``fraction``. The rule looks at the hash alone, so every
+config, every machine and every shard of a job agree on it, and it never depends on the
+order of rows. The lm-eval task pack evaluates on (the first ``max_docs``, by that number,
+of) these conversations; ``wildchat50m eval heldout`` writes their hashes one per line, for
+a training mix to leave them out.
+
+Repositories are the ones ``wildchat50m build`` writes (``data/<config>/*.parquet``): a local
+directory, or a Hub dataset id whose config files are fetched with ``huggingface_hub``.
+Files are scanned in batches of two columns, never loaded whole.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DEFAULT_FRACTION = 0.005
+DEFAULT_SEED = 0
+DEFAULT_MAX_DOCS = 500
+_SCALE = float(1 << 64)
+
+
+class HeldoutError(ValueError):
+    """The repository or the held-out settings cannot be used; the message says what to do."""
+
+
+def heldout_key(conversation_hash: str, seed: int = DEFAULT_SEED) -> float:
+    """Where a conversation falls in [0, 1) for ``seed``; held out when below the fraction."""
+    digest = hashlib.sha256(f"wildchat50m-heldout:{seed}:{conversation_hash}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / _SCALE
+
+
+def is_heldout(conversation_hash: str, fraction: float = DEFAULT_FRACTION, seed: int = DEFAULT_SEED) -> bool:
+    return heldout_key(conversation_hash, seed) < fraction
+
+
+def check_fraction(fraction: float) -> float:
+    if not 0.0 < fraction <= 1.0:
+        raise HeldoutError(f"the held-out fraction must be in (0, 1], got {fraction}")
+    return fraction
+
+
+def repository_dir(repo: str | Path, configs: Sequence[str] | None = None) -> Path:
+    """A local repository directory as it is, or a Hub dataset id fetched (only ``configs``' files)."""
+    path = Path(repo).expanduser()
+    if path.is_dir():
+        if not (path / "data").is_dir():
+            raise HeldoutError(f"{path} is not a repository built by `wildchat50m build` (no data/ folder)")
+        return path
+    if str(repo).count("/") != 1 or path.exists():
+        raise HeldoutError(f"{repo} is neither a repository directory nor a Hub dataset id (org/name)")
+    from huggingface_hub import snapshot_download
+
+    patterns = [f"data/{config}/*" for config in configs] if configs else ["data/*/*", "README.md"]
+    try:
+        return Path(snapshot_download(str(repo), repo_type="dataset", allow_patterns=patterns))
+    except Exception as error:  # huggingface_hub raises many kinds; all mean the same to a user
+        raise HeldoutError(f"cannot fetch {repo} from the Hub: {error}") from error
+
+
+def config_names(repo_dir: Path) -> list[str]:
+    return sorted(p.name for p in (repo_dir / "data").iterdir() if p.is_dir() and any(p.glob("*.parquet")))
+
+
+def config_files(repo_dir: Path, config: str) -> list[Path]:
+    files = sorted((repo_dir / "data" / config).glob("*.parquet"))
+    if not files:
+        available = ", ".join(config_names(repo_dir)) or "none"
+        raise HeldoutError(
+            f"{repo_dir} has no config {config!r} (data/{config}/*.parquet); it has: {available}"
+        )
+    return files
+
+
+def _batches(files: Sequence[Path], columns: list[str]) -> Iterator[dict[str, list[Any]]]:
+    import pyarrow.parquet as pq
+
+    for path in files:
+        for batch in pq.ParquetFile(path).iter_batches(columns=columns, batch_size=2048):
+            yield batch.to_pydict()
+
+
+def heldout_hashes(
+    repo_dir: Path,
+    configs: Sequence[str] | None = None,
+    *,
+    fraction: float = DEFAULT_FRACTION,
+    seed: int = DEFAULT_SEED,
+) -> list[str]:
+    """Every held-out hash found in the configs (default: all), ordered by key."""
+    check_fraction(fraction)
+    found: set[str] = set()
+    for config in configs or config_names(repo_dir):
+        for batch in _batches(config_files(repo_dir, config), ["conversation_hash"]):
+            found.update(h for h in batch["conversation_hash"] if h and is_heldout(h, fraction, seed))
+    return sorted(found, key=lambda h: (heldout_key(h, seed), h))
+
+
+@dataclass
+class HeldoutDocs:
+    """The evaluation documents of one config, and why other held-out conversations gave none."""
+
+    docs: list[dict[str, Any]]
+    skipped: Counter[str] = field(default_factory=Counter)
+
+
+def conversation_doc(conversation_hash: str, messages: Sequence[dict[str, Any]]) -> dict[str, Any] | str:
+    """The evaluation document of one conversation, or the reason code it has none.
+
+    The prompt is the conversation up to its last answered user turn, earlier answers as the
+    config stores them; the reference is the config's answer to that turn. A failed answer
+    (null content) ends the usable part of the conversation.
+    """
+    prompt: list[dict[str, str]] = []
+    best: tuple[list[dict[str, str]], str, int] | None = None
+    turn = 0
+    for message in messages:
+        role, content = message.get("role"), message.get("content")
+        if role == "user":
+            if content is None:
+                break
+            turn += 1
+        elif role == "assistant":
+            if content is None or not prompt or prompt[-1]["role"] != "user":
+                break
+            best = (list(prompt), content, turn)
+        elif role != "system":
+            return "heldout_unknown_role"
+        prompt.append({"role": role, "content": content or ""})
+    if best is None:
+        return "heldout_no_answered_turn"
+    history, reference, answered_turn = best
+    return {
+        "conversation_hash": conversation_hash,
+        "messages": history,
+        "reference": reference,
+        "turn": answered_turn,
+    }
+
+
+def heldout_docs(
+    repo_dir: Path,
+    config: str,
+    *,
+    fraction: float = DEFAULT_FRACTION,
+    seed: int = DEFAULT_SEED,
+    max_docs: int | None = DEFAULT_MAX_DOCS,
+) -> HeldoutDocs:
+    """The config's held-out conversations as documents, the ``max_docs`` lowest keys first."""
+    check_fraction(fraction)
+    chosen: list[tuple[float, dict[str, Any]]] = []
+    skipped: Counter[str] = Counter()
+    for batch in _batches(config_files(repo_dir, config), ["conversation_hash", "conversation"]):
+        for conversation_hash, conversation in zip(
+            batch["conversation_hash"], batch["conversation"], strict=True
+        ):
+            if not conversation_hash or not is_heldout(conversation_hash, fraction, seed):
+                continue
+            doc = conversation_doc(conversation_hash, conversation or [])
+            if isinstance(doc, str):
+                skipped[doc] += 1
+            else:
+                chosen.append((heldout_key(conversation_hash, seed), doc))
+    chosen.sort(key=lambda item: (item[0], item[1]["conversation_hash"]))
+    if max_docs is not None and len(chosen) > max_docs:
+        skipped["heldout_over_max_docs"] += len(chosen) - max_docs
+        chosen = chosen[:max_docs]
+    return HeldoutDocs([doc for _, doc in chosen], skipped)
