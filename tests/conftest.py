@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from commands import wildchat50m
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_DATASETS_OFFLINE"] = "1"
@@ -19,19 +20,10 @@ CliRunner = Callable[..., subprocess.CompletedProcess]
 
 @pytest.fixture
 def cli(tmp_path) -> CliRunner:
-    """Run ``wildchat50m ARGS`` as a user would; fail the test on an unexpected exit code."""
+    """Run ``wildchat50m ARGS`` as a user would, in the test's own directory."""
 
     def run(*args: str, expect: int = 0, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-        result = subprocess.run(
-            [sys.executable, "-m", "wildchat50m", *args],
-            capture_output=True,
-            text=True,
-            cwd=tmp_path,
-            env={**os.environ, "HF_HOME": str(tmp_path / "hf-home"), **(env or {})},
-            timeout=1800,  # generous: a loaded 2-core machine may run the demo several times slower
-        )
-        assert result.returncode == expect, f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
-        return result
+        return wildchat50m(*args, cwd=tmp_path, expect=expect, env=env)
 
     return run
 

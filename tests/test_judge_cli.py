@@ -5,14 +5,12 @@ Then Table 4's arithmetic on judgments constructed by hand."""
 from __future__ import annotations
 
 import csv
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from commands import wildchat50m
 from datasets import load_dataset
 from wildchat50m.builders.repository import check_repository
 
@@ -20,18 +18,6 @@ from wildchat50m.schema import JUDGMENT_SCHEMA
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
-
-def wildchat50m(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    result = subprocess.run(
-        [sys.executable, "-m", "wildchat50m", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env={**os.environ, "HF_HOME": str(cwd / "hf-home")},
-        timeout=900,
-    )
-    assert result.returncode == 0, f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
-    return result
 
 
 def read_rows(run_dir: Path) -> list[dict]:

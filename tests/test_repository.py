@@ -5,29 +5,17 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from commands import wildchat50m
 from datasets import load_dataset
 from wildchat50m.builders.repository import BuildError, build_repository, check_repository, read_front_matter
 
 # Tiny limits, so that 24 conversations already make several shards and row groups.
 LIMITS = ("--max-row-group-bytes", "8000", "--max-shard-bytes", "20000")
 
-
-def wildchat50m(*args: str, cwd: Path, expect: int = 0) -> subprocess.CompletedProcess:
-    result = subprocess.run(
-        [sys.executable, "-m", "wildchat50m", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env={**os.environ, "HF_HOME": str(cwd / "hf-home")},
-        timeout=600,
-    )
-    assert result.returncode == expect, f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
-    return result
 
 
 def generate(dgm: str, out: Path, *, sample: int, max_new_tokens: int, cwd: Path) -> Path:

@@ -10,10 +10,7 @@ injected code, no request to any host but the Space's own).
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -21,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
+from commands import wildchat50m
 from rouge_score import rouge_scorer
 from space_server import ARTIFACTS, CHROMIUM_ARGS, chromium, serve_space
 from wildchat50m.spaces.viewer.lookup import Repository, SearchFilters
@@ -39,17 +37,8 @@ INJECTIONS = [
 ]
 
 
-def wildchat50m(cwd: Path, *args: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "-m", "wildchat50m", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env={**os.environ, "HF_HOME": str(cwd / "hf-home")},
-        timeout=1800,
-    )
-    assert result.returncode == 0, f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
-    return result.stdout
+def wildchat50m_output(cwd: Path, *args: str) -> str:
+    return wildchat50m(*args, cwd=cwd).stdout
 
 
 @pytest.fixture(scope="session")
@@ -57,11 +46,11 @@ def demo(tmp_path_factory) -> tuple[Path, str]:
     """A repository like the demo's, smaller: two tiny DGMs answer 48 conversations of the sample."""
     root = tmp_path_factory.mktemp("space-demo")
     for dgm in ("tiny-a", "tiny-b"):
-        wildchat50m(
+        wildchat50m_output(
             root, "generate", "--dgm", dgm, "--sample", "48", "--seed", "5", "--max-new-tokens", "24",
             "--max-model-len", "512", "--num-shards", "2", "--out", "runs", "--quiet",
         )  # fmt: skip
-    output = wildchat50m(root, "build", "runs/tiny-a", "runs/tiny-b", "--repo", "repo")
+    output = wildchat50m_output(root, "build", "runs/tiny-a", "runs/tiny-b", "--repo", "repo")
     return root / "repo", output
 
 
@@ -354,7 +343,7 @@ def payload_repository(demo_repo: Path, root: Path) -> tuple[Path, str]:
             row["dgm"] = config
         release = root / f"{config}.parquet"
         pq.write_table(pa.Table.from_pylist(rows, schema=table.schema), release)
-        wildchat50m(root, "import", str(release), "--as", config, "--repo", str(root / "repo"))
+        wildchat50m_output(root, "import", str(release), "--as", config, "--repo", str(root / "repo"))
     return root / "repo", rows[0]["conversation_hash"]
 
 

@@ -308,9 +308,29 @@ def resolve_dgm(registry: Registry, name: str) -> Any:
         ) from error
 
 
+ENGINE_OPTION_NAMES = (
+    "device", "dtype", "batch_size", "base_url", "max_in_flight", "timeout", "max_retries",
+    "tensor_parallel_size", "gpu_memory_utilization", "quantization", "max_num_seqs",
+)  # fmt: skip
+
+
+def engine_choice(dgm: Any, options: dict[str, Any]) -> tuple[str, str | None, dict[str, Any]]:
+    """The engine, model path and engine options that ``generation_options`` select for a DGM.
+
+    A tiny test model runs on transformers from its local build; any other DGM defaults to
+    vLLM. The model is None when neither ``--model`` nor a tiny build names one (the DGM's
+    Hugging Face id then applies).
+    """
+    from wildchat50m import tiny
+
+    is_tiny = dgm.config in tiny.TINY_SPECS
+    engine = options["engine"] or ("transformers" if is_tiny else "vllm")
+    model = options["model"] or (str(tiny.tiny_chat_model(dgm.config)) if is_tiny else None)
+    return engine, model, {name: options[name] for name in ENGINE_OPTION_NAMES}
+
+
 def run_generation(options: dict[str, Any], registry: Registry, *, progress: bool) -> Path:
     """Configure and run one generation job from command-line options; returns the run directory."""
-    from wildchat50m import tiny
     from wildchat50m.executors import ExecutorError
     from wildchat50m.generate import EngineSpec, GenerationIncomplete, GenerationSettings, Generator
     from wildchat50m.runstore import RunMismatchError
@@ -319,20 +339,11 @@ def run_generation(options: dict[str, Any], registry: Registry, *, progress: boo
     if executor != "ray" and (replicas is not None or ray_address is not None):
         raise click.UsageError("--replicas and --ray-address need --executor ray")
     dgm = resolve_dgm(registry, options["dgm"])
-    is_tiny = dgm.config in tiny.TINY_SPECS
-    engine = options["engine"] or ("transformers" if is_tiny else "vllm")
-    model = options["model"] or (str(tiny.tiny_chat_model(options["dgm"])) if is_tiny else None)
+    engine, model, engine_options = engine_choice(dgm, options)
     job = options.pop("shard") or _slurm_job() or (0, 1)
     system_prompt = options["system_prompt"]
     if options["system_prompt_file"]:
         system_prompt = Path(options["system_prompt_file"]).read_text(encoding="utf-8")
-    engine_options = {
-        key: options[key]
-        for key in (
-            "device", "dtype", "batch_size", "base_url", "max_in_flight", "timeout", "max_retries",
-            "tensor_parallel_size", "gpu_memory_utilization", "quantization", "max_num_seqs",
-        )
-    }  # fmt: skip
     filters = {
         k: options[k]
         for k in (

@@ -117,8 +117,8 @@ def judge(ctx: click.Context, **options: Any) -> None:
     `wildchat50m build OUT/* --repo REPO` adds them to the repository as
     `judgments--<factor>--<judge>--<target>` configs.
     """
-    from wildchat50m import judging, tiny
-    from wildchat50m.cli import _registry, resolve_dgm
+    from wildchat50m import judging
+    from wildchat50m.cli import _registry, engine_choice, resolve_dgm
     from wildchat50m.generate import EngineSpec
     from wildchat50m.runstore import RunMismatchError
 
@@ -132,18 +132,10 @@ def judge(ctx: click.Context, **options: Any) -> None:
     except judging.JudgingError as error:
         raise click.ClickException(str(error)) from error
     dgm = resolve_dgm(_registry(ctx), options["judge"])
-    is_tiny = dgm.config in tiny.TINY_SPECS
-    engine = options["engine"] or ("transformers" if is_tiny else "vllm")
-    model = options["model"] or (str(tiny.tiny_chat_model(dgm.config)) if is_tiny else dgm.hf_id)
+    engine, model, engine_options = engine_choice(dgm, options)
+    model = model or dgm.hf_id
     if not model:
         raise click.ClickException(f"{dgm.config} has no Hugging Face id; pass --model")
-    engine_options = {
-        key: options[key]
-        for key in (
-            "device", "dtype", "batch_size", "base_url", "max_in_flight", "timeout", "max_retries",
-            "tensor_parallel_size", "gpu_memory_utilization", "quantization", "max_num_seqs",
-        )
-    }  # fmt: skip
     spec = EngineSpec(engine, model, engine_options, dgm.generation)
     progress = not options["quiet"] and sys.stderr.isatty()
     for target in options["targets"]:
