@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -30,14 +29,9 @@ def cli(tmp_path) -> CliRunner:
 
 @pytest.fixture(scope="session")
 def demo_output(tmp_path_factory) -> Path:
-    """The demo's runs (``runs/``) and repository (``wildchat-50m/``), built once per test session."""
+    """``wildchat50m demo`` run once per test session: its runs (``runs/``), repository
+    (``wildchat-50m/``) and what it printed (``demo-output.txt``)."""
     root = tmp_path_factory.mktemp("demo")
-    subprocess.run(
-        [sys.executable, "-m", "wildchat50m", "demo", "--out", "runs", "--repo", "wildchat-50m"],
-        cwd=root,
-        env={**os.environ, "HF_HOME": str(root / "hf-home")},
-        check=True,
-        capture_output=True,
-        timeout=1800,
-    )
+    result = wildchat50m("demo", "--out", str(root / "runs"), "--repo", str(root / "wildchat-50m"), cwd=root)
+    (root / "demo-output.txt").write_text(result.stdout, encoding="utf-8")
     return root

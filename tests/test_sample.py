@@ -92,22 +92,22 @@ def test_the_generator_reproduces_the_shipped_sample(tmp_path):
             assert (tmp_path / shipped.name).read_bytes() == shipped.read_bytes(), shipped.name
 
 
-def test_demo_reads_the_sample_and_two_tiny_models_answer_it(cli, tmp_path):
-    output = cli("demo", "--out", str(tmp_path / "runs"), "--repo", str(tmp_path / "wildchat-50m")).stdout
+def test_demo_reads_the_sample_and_two_tiny_models_answer_it(cli, demo_output):
+    output = (demo_output / "demo-output.txt").read_text(encoding="utf-8")
     for code in ("missing_hash", "duplicate_hash", "roles_out_of_order", "too_long"):
         assert re.search(rf"^\s+{code}\s+\d+", output, re.M), code
     assert re.search(r"^\s+English\s+\d+", output, re.M)
     valid = pq.read_metadata(sample_file()).num_rows
     for name in ("tiny-a", "tiny-b"):
-        manifest = json.loads((tmp_path / "runs" / name / "manifest.json").read_text())
+        manifest = json.loads((demo_output / "runs" / name / "manifest.json").read_text())
         assert manifest["conversations"] == valid
         assert manifest["shards"]["finished"] == manifest["shards"]["total"]
         assert f"{name}  (transformers engine" in output
     assert output.count("tok/s (in+out)") == 2
     for name in ("tiny-a", "tiny-b"):
         assert re.search(rf'load_dataset\(".*wildchat-50m", "{name}"\): {valid:,} rows', output), name
-    assert output.rstrip().splitlines()[-1].strip() == f"wildchat50m space {tmp_path / 'wildchat-50m'}"
-    cli("build", "--check", str(tmp_path / "wildchat-50m"))
+    assert output.rstrip().splitlines()[-1].strip() == f"wildchat50m space {demo_output / 'wildchat-50m'}"
+    cli("build", "--check", str(demo_output / "wildchat-50m"))
 
 
 def test_read_writes_accepted_rows_and_rejections(cli, tmp_path):
