@@ -18,12 +18,13 @@ changes no byte.
 
 from __future__ import annotations
 
+import bisect
 import inspect
 import json
 import math
 import os
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -82,6 +83,86 @@ def shard_file_name(index: int, count: int) -> str:
     return f"{SPLIT}-{index:05d}-of-{count:05d}.parquet"
 
 
+class ShardWriter:
+    """Writes rows, in the order given, as ``train-i-of-n`` shards with bounded row groups and files.
+
+    Every row group holds ``rows_per_group`` rows (the last one fewer), so the
+    layout is a function of the row sequence alone, not of how the rows
+    arrive. A shard is closed before a row group would take it past
+    ``max_shard_bytes`` on disk, judged by the size of the row group written
+    before it. Files are written as hidden partials and named at ``close``.
+    """
+
+    def __init__(self, folder: Path, schema: pa.Schema, rows_per_group: int, max_shard_bytes: int) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.folder, self.schema = folder, schema
+        self.rows_per_group, self.max_shard_bytes = max(1, rows_per_group), max_shard_bytes
+        self.options = parquet_write_options()
+        self.partials: list[Path] = []
+        self.pending: list[pa.Table] = []
+        self.pending_rows = 0
+        self.rows = 0
+        self._writer: pq.ParquetWriter | None = None
+        self._sink: pa.OSFile | None = None
+        self._last_group_bytes = 0
+
+    def write(self, table: pa.Table) -> None:
+        self.pending.append(table)
+        self.pending_rows += table.num_rows
+        while self.pending_rows >= self.rows_per_group:
+            buffered = pa.concat_tables(self.pending)
+            self._write_group(buffered.slice(0, self.rows_per_group))
+            rest = buffered.slice(self.rows_per_group)
+            self.pending, self.pending_rows = [rest], rest.num_rows
+
+    def _write_group(self, group: pa.Table) -> None:
+        sink, writer = self._sink, self._writer
+        if (
+            sink is not None
+            and writer is not None
+            and sink.tell() + self._last_group_bytes > self.max_shard_bytes
+        ):
+            self._close_file()
+        if self._writer is None:
+            self.partials.append(self.folder / f".part-{len(self.partials):05d}.parquet")
+            self._sink = pa.OSFile(str(self.partials[-1]), "wb")
+            self._writer = pq.ParquetWriter(self._sink, self.schema, **self.options)
+        assert self._sink is not None and self._writer is not None
+        before = self._sink.tell()
+        self._writer.write_table(group.combine_chunks(), row_group_size=max(1, group.num_rows))
+        self._last_group_bytes = self._sink.tell() - before
+        self.rows += group.num_rows
+
+    def _close_file(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+        if self._sink is not None:
+            self._sink.close()
+        self._writer = self._sink = None
+
+    def close(self) -> list[Path]:
+        """Write what is left (an empty config still gets one file) and name the shards."""
+        try:
+            if self.pending_rows or not self.partials:
+                self._write_group(
+                    pa.concat_tables(self.pending) if self.pending else self.schema.empty_table()
+                )
+        finally:
+            self._close_file()
+        final = [self.folder / shard_file_name(i, len(self.partials)) for i in range(len(self.partials))]
+        for partial, target in zip(self.partials, final, strict=True):
+            os.replace(partial, target)
+        return final
+
+    def abort(self) -> None:
+        self._close_file()
+
+
+def rows_per_group(total_bytes: int, total_rows: int, max_row_group_bytes: int) -> int:
+    """Rows that fit ``max_row_group_bytes`` uncompressed at the mean row size (at least one)."""
+    return max(1, int(max_row_group_bytes // max(1, math.ceil(total_bytes / max(1, total_rows)))))
+
+
 def write_sorted_shards(
     table: pa.Table,
     folder: Path,
@@ -89,57 +170,97 @@ def write_sorted_shards(
     max_row_group_bytes: int = MAX_ROW_GROUP_BYTES,
     max_shard_bytes: int = MAX_SHARD_BYTES,
 ) -> list[Path]:
-    """Write ``table`` to ``folder`` as ``train-i-of-n`` shards with bounded row groups and files.
-
-    Row groups hold as many rows as fit ``max_row_group_bytes`` uncompressed
-    (at the table's mean row size; at least one row). A shard is closed
-    before a row group would take it past ``max_shard_bytes`` on disk,
-    judged by the size of the row group written before it.
-    """
-    folder.mkdir(parents=True, exist_ok=True)
-    options = parquet_write_options()
-    rows_per_group = max(
-        1, int(max_row_group_bytes // max(1, math.ceil(table.nbytes / max(1, table.num_rows))))
-    )
-    partials: list[Path] = []
-    writer: pq.ParquetWriter | None = None
-    sink: pa.OSFile | None = None
-    last_group_bytes = 0
+    """Write an already sorted in-memory ``table`` to ``folder`` as shards (see ``ShardWriter``)."""
+    per_group = rows_per_group(table.nbytes, table.num_rows, max_row_group_bytes)
+    writer = ShardWriter(folder, table.schema, per_group, max_shard_bytes)
     try:
-        for start in range(0, max(table.num_rows, 1), rows_per_group):
-            group = table.slice(start, rows_per_group)
-            if sink is not None and writer is not None and sink.tell() + last_group_bytes > max_shard_bytes:
-                writer.close()
-                sink.close()
-                writer = sink = None
-            if writer is None:
-                partials.append(folder / f".part-{len(partials):05d}.parquet")
-                sink = pa.OSFile(str(partials[-1]), "wb")
-                writer = pq.ParquetWriter(sink, table.schema, **options)
-            assert sink is not None
-            before = sink.tell()
-            writer.write_table(group, row_group_size=max(1, group.num_rows))
-            last_group_bytes = sink.tell() - before
-    finally:
-        if writer is not None:
-            writer.close()
-        if sink is not None:
-            sink.close()
-    final = [folder / shard_file_name(i, len(partials)) for i in range(len(partials))]
-    for partial, target in zip(partials, final, strict=True):
-        os.replace(partial, target)
-    return final
+        writer.write(table)
+    except BaseException:
+        writer.abort()
+        raise
+    return writer.close()
 
 
-def _read_run_table(run_dir: Path, judgment: bool = False) -> pa.Table:
-    """A run's rows sorted by their key: ``conversation_hash`` (and ``turn`` for a judgment run)."""
-    files = sorted((run_dir / "data").glob("shard-*.parquet"))
-    if not files:
-        raise BuildError(f"{run_dir} has no finished shards under data/; finish the run first")
-    schema = JUDGMENT_SCHEMA if judgment else OUTPUT_SCHEMA
-    tables = [pq.read_table(path, schema=schema) for path in files]
-    keys = [("conversation_hash", "ascending")] + ([("turn", "ascending")] if judgment else [])
-    return pa.concat_tables(tables).sort_by(keys).combine_chunks()
+#: Rows per batch each sorted run shard contributes to the merge at a time.
+MERGE_BATCH_ROWS = 2048
+
+
+def _key_of(table: pa.Table, keys: Sequence[str]) -> list[Any]:
+    columns = [table.column(key).to_pylist() for key in keys]
+    return columns[0] if len(columns) == 1 else list(zip(*columns, strict=True))
+
+
+def _sort_each_shard(
+    files: Sequence[Path], schema: pa.Schema, keys: Sequence[str], scratch: Path
+) -> tuple[list[Path], int, int]:
+    """Sort every run shard on its own into ``scratch`` (one shard in memory at a time).
+
+    Returns the sorted files, the number of rows and their uncompressed size.
+    """
+    scratch.mkdir(parents=True, exist_ok=True)
+    sorted_files, rows, nbytes = [], 0, 0
+    order = [(key, "ascending") for key in keys]
+    for index, path in enumerate(files):
+        table = pq.read_table(path, schema=schema).sort_by(order)
+        rows, nbytes = rows + table.num_rows, nbytes + table.nbytes
+        target = scratch / f"sorted-{index:05d}.parquet"
+        pq.write_table(table, target, row_group_size=MERGE_BATCH_ROWS, compression="lz4")
+        sorted_files.append(target)
+    return sorted_files, rows, nbytes
+
+
+def merge_sorted(
+    files: Sequence[Path], keys: Sequence[str], batch_rows: int = MERGE_BATCH_ROWS
+) -> Iterator[pa.Table]:
+    """K-way merge of parquet files each sorted by ``keys``: tables of rows in global key order.
+
+    Each file contributes a batch at a time; every round emits, from every
+    buffer, the rows up to the smallest last key any buffer holds, so memory
+    stays at about one batch per file. Keys must be unique across files (run
+    shards partition conversations by hash).
+    """
+    streams = [pq.ParquetFile(path).iter_batches(batch_size=batch_rows) for path in files]
+    buffers: list[tuple[pa.Table, list[Any]] | None] = [None] * len(streams)
+    order = [(key, "ascending") for key in keys]
+    while True:
+        for index, stream in enumerate(streams):
+            if buffers[index] is None and stream is not None:
+                batch = next(stream, None)
+                if batch is None:
+                    streams[index] = None
+                elif batch.num_rows:
+                    table = pa.Table.from_batches([batch])
+                    buffers[index] = (table, _key_of(table, keys))
+        live = [(index, held) for index, held in enumerate(buffers) if held is not None]
+        if not live:
+            return
+        bound = min(held[1][-1] for _, held in live)
+        taken = []
+        for index, (table, table_keys) in live:
+            cut = bisect.bisect_right(table_keys, bound)
+            taken.append(table.slice(0, cut))
+            buffers[index] = (table.slice(cut), table_keys[cut:]) if cut < len(table_keys) else None
+        yield pa.concat_tables(taken).sort_by(order)
+
+
+class _Tally:
+    """What the card needs from a config's rows, counted while they stream past."""
+
+    def __init__(self, judgment: bool) -> None:
+        self.judgment = judgment
+        self.rows = self.flagged = 0
+        self.score_sum = self.expected_sum = 0.0
+        self.scores = self.expected = 0
+
+    def add(self, table: pa.Table) -> None:
+        self.rows += table.num_rows
+        if not self.judgment:
+            self.flagged += flagged_turns(table)
+            return
+        scores, expected = pc.drop_null(table.column("score")), pc.drop_null(table.column("expected_score"))
+        self.scores, self.expected = self.scores + len(scores), self.expected + len(expected)
+        self.score_sum += pc.sum(scores).as_py() or 0
+        self.expected_sum += pc.sum(expected).as_py() or 0.0
 
 
 def flagged_turns(table: pa.Table) -> int:
@@ -147,6 +268,42 @@ def flagged_turns(table: pa.Table) -> int:
     messages = pc.list_flatten(table.column("conversation"))
     flags = pc.struct_field(messages, "flags")
     return int(pc.sum(pc.greater(pc.fill_null(pc.list_value_length(flags), 0), 0)).as_py() or 0)
+
+
+def write_run_config(
+    run_dir: Path,
+    folder: Path,
+    *,
+    judgment: bool = False,
+    max_row_group_bytes: int = MAX_ROW_GROUP_BYTES,
+    max_shard_bytes: int = MAX_SHARD_BYTES,
+) -> tuple[list[Path], _Tally]:
+    """A run's rows, sorted by key (``conversation_hash``, and ``turn`` for judgments), as shards.
+
+    An external merge sort: each run shard is sorted alone into a scratch
+    folder inside ``folder``, then the sorted shards are merged as streams, so
+    memory holds one run shard while sorting and a batch per shard while
+    merging, whatever the config's size.
+    """
+    files = sorted((run_dir / "data").glob("shard-*.parquet"))
+    if not files:
+        raise BuildError(f"{run_dir} has no finished shards under data/; finish the run first")
+    schema = JUDGMENT_SCHEMA if judgment else OUTPUT_SCHEMA
+    keys = ["conversation_hash", "turn"] if judgment else ["conversation_hash"]
+    scratch = folder / ".sorted-run-shards"
+    sorted_files, rows, nbytes = _sort_each_shard(files, schema, keys, scratch)
+    writer = ShardWriter(folder, schema, rows_per_group(nbytes, rows, max_row_group_bytes), max_shard_bytes)
+    tally = _Tally(judgment)
+    try:
+        for table in merge_sorted(sorted_files, keys):
+            tally.add(table)
+            writer.write(table)
+    except BaseException:
+        writer.abort()
+        raise
+    shards = writer.close()
+    shutil.rmtree(scratch)
+    return shards, tally
 
 
 # ---------------------------------------------------------------- runs
@@ -177,7 +334,7 @@ def _dgm_facts(config: str, registry: Registry) -> dict[str, Any]:
     return {"hf_id": dgm.hf_id, "params_b": dgm.params_b, "license": dgm.license}
 
 
-def config_summary(manifest: Mapping[str, Any], table: pa.Table, registry: Registry) -> dict[str, Any]:
+def config_summary(manifest: Mapping[str, Any], tally: _Tally, registry: Registry) -> dict[str, Any]:
     """What the card shows about one config: run parameters and counts, facts from the registry.
 
     Only fields that describe the data are kept (no library versions, no
@@ -200,14 +357,14 @@ def config_summary(manifest: Mapping[str, Any], table: pa.Table, registry: Regis
         "seed": params.get("seed"),
         "system_prompt": params.get("system_prompt"),
         "source": params.get("source"),
-        "rows": table.num_rows,
+        "rows": tally.rows,
         "conversations": manifest["conversations"],
         "turns": manifest["turns"],
         "prompt_tokens": manifest["prompt_tokens"],
         "completion_tokens": manifest["completion_tokens"],
         "finish_reasons": dict(sorted(manifest["finish_reasons"].items())),
         "flags": dict(sorted(manifest["flags"].items())),
-        "flagged_turns": flagged_turns(table),
+        "flagged_turns": tally.flagged,
         "errors": dict(sorted(manifest.get("errors", {}).items())),
         "tokens_per_second": throughput.get("tokens_per_second"),
         "seconds_per_1000_conversations": throughput.get("seconds_per_1000_conversations"),
@@ -215,11 +372,9 @@ def config_summary(manifest: Mapping[str, Any], table: pa.Table, registry: Regis
     }
 
 
-def judgment_summary(manifest: Mapping[str, Any], table: pa.Table) -> dict[str, Any]:
+def judgment_summary(manifest: Mapping[str, Any], tally: _Tally) -> dict[str, Any]:
     """What the card shows about one judgment config: judge, target, factor, counts and mean scores."""
     params = manifest["params"]
-    scores = pc.drop_null(table.column("score"))
-    expected = pc.drop_null(table.column("expected_score"))
     return {
         "config": params["config"],
         "kind": "judgments",
@@ -228,13 +383,13 @@ def judgment_summary(manifest: Mapping[str, Any], table: pa.Table) -> dict[str, 
         "engine": params["engine"],
         "target": params["target"],
         "factor": params["factor"],
-        "rows": table.num_rows,
+        "rows": tally.rows,
         "conversations": manifest["conversations"],
         "statuses": manifest["statuses"],
         "score_sources": manifest["score_sources"],
         "distribution_flags": manifest["distribution_flags"],
-        "mean_score": round(pc.mean(scores).as_py(), 3) if len(scores) else None,
-        "mean_expected_score": round(pc.mean(expected).as_py(), 3) if len(expected) else None,
+        "mean_score": round(tally.score_sum / tally.scores, 3) if tally.scores else None,
+        "mean_expected_score": round(tally.expected_sum / tally.expected, 3) if tally.expected else None,
         "top_logprobs": params["top_logprobs"],
         "temperature": params["temperature"],
         "max_new_tokens": params["max_new_tokens"],
@@ -344,17 +499,20 @@ def build_repository(
     for store, manifest in zip(stores, manifests, strict=True):
         config = _config_of(manifest)
         judgment = manifest.get("kind") == "judgment"
-        table = _read_run_table(store.root, judgment)
         staged = data / f".{config}.partial"
         if staged.exists():
             shutil.rmtree(staged)
-        files = write_sorted_shards(
-            table, staged, max_row_group_bytes=max_row_group_bytes, max_shard_bytes=max_shard_bytes
+        files, tally = write_run_config(
+            store.root,
+            staged,
+            judgment=judgment,
+            max_row_group_bytes=max_row_group_bytes,
+            max_shard_bytes=max_shard_bytes,
         )
-        summary = judgment_summary(manifest, table) if judgment else config_summary(manifest, table, registry)
+        summary = judgment_summary(manifest, tally) if judgment else config_summary(manifest, tally, registry)
         atomic_write_text(staged / CONFIG_MANIFEST, json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
         _replace_folder(staged, data / config)
-        report.built[config] = table.num_rows
+        report.built[config] = tally.rows
         report.files[config] = len(files)
     configs = repository_configs(repo)
     chosen = default_config or _current_default(repo)

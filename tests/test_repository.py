@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import random
 import shutil
 import subprocess
 from pathlib import Path
@@ -11,7 +13,15 @@ import pyarrow.parquet as pq
 import pytest
 from commands import wildchat50m
 from datasets import load_dataset
-from wildchat50m.builders.repository import BuildError, build_repository, check_repository, read_front_matter
+from wildchat50m.builders.repository import (
+    BuildError,
+    build_repository,
+    check_repository,
+    merge_sorted,
+    read_front_matter,
+)
+
+from wildchat50m.runstore import RunStore, atomic_write_table
 
 # Tiny limits, so that 24 conversations already make several shards and row groups.
 LIMITS = ("--max-row-group-bytes", "8000", "--max-shard-bytes", "20000")
@@ -67,6 +77,38 @@ def test_a_config_loads_with_datasets_as_the_run_wrote_it(work, tmp_path):
 
     with pytest.raises(ValueError, match=r"'Qwen2.5-72B' not found.*tiny-a.*tiny-b"):
         load_dataset(str(repo), "Qwen2.5-72B", cache_dir=cache)
+
+
+def test_the_order_rows_arrive_in_does_not_change_a_byte(work, tmp_path):
+    """Building sorts externally (each run shard alone, then a streamed merge): shuffling the rows
+    inside the run's shards gives the same files as the run as it was written."""
+    run = Path(shutil.copytree(work / "runs" / "tiny-a", tmp_path / "runs" / "tiny-a"))
+    shuffler = random.Random(7)
+    store = RunStore(run)
+    for marker in sorted((run / "shards").glob("shard-*.json")):
+        facts = json.loads(marker.read_text())
+        shard = store.output_path(facts["shard"], facts["of"])
+        table = pq.read_table(shard)
+        order = list(range(table.num_rows))
+        shuffler.shuffle(order)
+        facts["sha256"] = atomic_write_table(shard, table.take(order))
+        marker.write_text(json.dumps(facts))
+    wildchat50m("build", str(run), "--repo", "shuffled", *LIMITS, cwd=tmp_path)
+    built = file_bytes(work / "repo" / "data" / "tiny-a")
+    assert len(built) > 2
+    assert file_bytes(tmp_path / "shuffled" / "data" / "tiny-a") == built
+
+
+def test_merge_streams_sorted_files_in_batches_into_one_order(work, tmp_path):
+    shards = sorted((work / "runs" / "tiny-a" / "data").glob("shard-*.parquet"))
+    files = []
+    for index, shard in enumerate(shards):
+        files.append(tmp_path / f"sorted-{index}.parquet")
+        pq.write_table(pq.read_table(shard).sort_by("conversation_hash"), files[-1], row_group_size=2)
+    merged = list(merge_sorted(files, ["conversation_hash"], batch_rows=3))
+    assert len(merged) > 2
+    hashes = [h for table in merged for h in table.column("conversation_hash").to_pylist()]
+    assert hashes == sorted(row["conversation_hash"] for row in run_rows(work / "runs" / "tiny-a"))
 
 
 def test_configs_are_sharded_sorted_and_declared_in_the_readme(work):
