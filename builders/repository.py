@@ -182,7 +182,7 @@ def write_sorted_shards(
 
 
 #: Rows per batch each sorted run shard contributes to the merge at a time.
-MERGE_BATCH_ROWS = 2048
+MERGE_BATCH_ROWS = 512
 
 
 def _key_of(table: pa.Table, keys: Sequence[str]) -> list[Any]:
