@@ -40,7 +40,7 @@ else:
             files = sorted((run_dir / "data").glob("shard-*.parquet"))
             table = pa.concat_tables([pq.read_table(p, schema=OUTPUT_SCHEMA) for p in files])
             table = table.sort_by("conversation_hash").combine_chunks()
-            tally = repository._Tally(judgment)
+            tally = repository.ConfigTally(judgment)
             tally.add(table)
             return repository.write_sorted_shards(table, folder, **limits), tally
 

@@ -243,7 +243,7 @@ def merge_sorted(
         yield pa.concat_tables(taken).sort_by(order)
 
 
-class _Tally:
+class ConfigTally:
     """What the card needs from a config's rows, counted while they stream past."""
 
     def __init__(self, judgment: bool) -> None:
@@ -277,7 +277,7 @@ def write_run_config(
     judgment: bool = False,
     max_row_group_bytes: int = MAX_ROW_GROUP_BYTES,
     max_shard_bytes: int = MAX_SHARD_BYTES,
-) -> tuple[list[Path], _Tally]:
+) -> tuple[list[Path], ConfigTally]:
     """A run's rows, sorted by key (``conversation_hash``, and ``turn`` for judgments), as shards.
 
     An external merge sort: each run shard is sorted alone into a scratch
@@ -293,7 +293,7 @@ def write_run_config(
     scratch = folder / ".sorted-run-shards"
     sorted_files, rows, nbytes = _sort_each_shard(files, schema, keys, scratch)
     writer = ShardWriter(folder, schema, rows_per_group(nbytes, rows, max_row_group_bytes), max_shard_bytes)
-    tally = _Tally(judgment)
+    tally = ConfigTally(judgment)
     try:
         for table in merge_sorted(sorted_files, keys):
             tally.add(table)
@@ -334,7 +334,7 @@ def _dgm_facts(config: str, registry: Registry) -> dict[str, Any]:
     return {"hf_id": dgm.hf_id, "params_b": dgm.params_b, "license": dgm.license}
 
 
-def config_summary(manifest: Mapping[str, Any], tally: _Tally, registry: Registry) -> dict[str, Any]:
+def config_summary(manifest: Mapping[str, Any], tally: ConfigTally, registry: Registry) -> dict[str, Any]:
     """What the card shows about one config: run parameters and counts, facts from the registry.
 
     Only fields that describe the data are kept (no library versions, no
@@ -372,7 +372,7 @@ def config_summary(manifest: Mapping[str, Any], tally: _Tally, registry: Registr
     }
 
 
-def judgment_summary(manifest: Mapping[str, Any], tally: _Tally) -> dict[str, Any]:
+def judgment_summary(manifest: Mapping[str, Any], tally: ConfigTally) -> dict[str, Any]:
     """What the card shows about one judgment config: judge, target, factor, counts and mean scores."""
     params = manifest["params"]
     return {
