@@ -22,6 +22,7 @@ from typing import Any
 import click
 
 from wildchat50m import __version__
+from wildchat50m.cli_engine import engine_choice, engine_options
 from wildchat50m.reasons import DESCRIPTIONS
 from wildchat50m.registry import Registry, RegistryError, UnknownDGMError, load_registry
 from wildchat50m.source import ColumnMapping, ConversationReader, Filters, ReadReport, SourceError
@@ -308,27 +309,6 @@ def resolve_dgm(registry: Registry, name: str) -> Any:
         ) from error
 
 
-ENGINE_OPTION_NAMES = (
-    "device", "dtype", "batch_size", "base_url", "max_in_flight", "timeout", "max_retries",
-    "tensor_parallel_size", "gpu_memory_utilization", "quantization", "max_num_seqs",
-)  # fmt: skip
-
-
-def engine_choice(dgm: Any, options: dict[str, Any]) -> tuple[str, str | None, dict[str, Any]]:
-    """The engine, model path and engine options that ``generation_options`` select for a DGM.
-
-    A tiny test model runs on transformers from its local build; any other DGM defaults to
-    vLLM. The model is None when neither ``--model`` nor a tiny build names one (the DGM's
-    Hugging Face id then applies).
-    """
-    from wildchat50m import tiny
-
-    is_tiny = dgm.config in tiny.TINY_SPECS
-    engine = options["engine"] or ("transformers" if is_tiny else "vllm")
-    model = options["model"] or (str(tiny.tiny_chat_model(dgm.config)) if is_tiny else None)
-    return engine, model, {name: options[name] for name in ENGINE_OPTION_NAMES}
-
-
 def run_generation(options: dict[str, Any], registry: Registry, *, progress: bool) -> Path:
     """Configure and run one generation job from command-line options; returns the run directory."""
     from wildchat50m.executors import ExecutorError
@@ -434,8 +414,6 @@ def _run_summary(manifest: dict[str, Any], root: Path) -> str:
 
 def generation_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """The options of `generate`: the DGM, its sampling, the run layout and the engine."""
-    from wildchat50m.engines import ENGINES
-
     options = [
         click.option(
             "--dgm", default="tiny-a", show_default=True, help="DGM: config name, Hub id or abbreviation."
@@ -447,12 +425,6 @@ def generation_options(command: Callable[..., Any]) -> Callable[..., Any]:
             type=click.Path(file_okay=False),
             help="Runs directory; the run goes to OUT/<config>.",
         ),
-        click.option(
-            "--engine",
-            type=click.Choice(ENGINES),
-            help="Default: vllm, or transformers for the tiny demo models.",
-        ),
-        click.option("--model", help="Model path or Hub id to load instead of the registry's."),
         click.option(
             "--history",
             type=click.Choice(["original", "self"]),
@@ -488,19 +460,6 @@ def generation_options(command: Callable[..., Any]) -> Callable[..., Any]:
             show_default=True,
             help="Shards of the run (the unit of atomic output).",
         ),
-        click.option("--batch-size", type=click.IntRange(min=1), help="transformers: requests per batch."),
-        click.option("--device", help="transformers: cpu, cuda, cuda:1, ..."),
-        click.option("--dtype", help="transformers / vllm: float32, bfloat16, ..."),
-        click.option("--base-url", help="openai: the server, e.g. http://127.0.0.1:8000/v1"),
-        click.option("--max-in-flight", type=click.IntRange(min=1), help="openai: concurrent requests."),
-        click.option(
-            "--timeout", type=click.FloatRange(min=0, min_open=True), help="openai: seconds per request."
-        ),
-        click.option("--max-retries", type=click.IntRange(min=0), help="openai: retries per request."),
-        click.option("--tensor-parallel-size", type=click.IntRange(min=1), help="vllm: GPUs per model."),
-        click.option("--gpu-memory-utilization", type=click.FloatRange(0, 1), help="vllm."),
-        click.option("--quantization", help="vllm: e.g. fp8."),
-        click.option("--max-num-seqs", type=click.IntRange(min=1), help="vllm: sequences per step."),
         click.option(
             "--executor",
             type=click.Choice(["local", "ray"]),
@@ -526,7 +485,7 @@ def generation_options(command: Callable[..., Any]) -> Callable[..., Any]:
     ]
     for option in reversed(options):
         command = option(command)
-    return command
+    return engine_options(command)
 
 
 @cli.command()

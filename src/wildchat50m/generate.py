@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import platform
 import sys
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -454,14 +453,7 @@ def library_versions() -> dict[str, str]:
 
 
 def write_manifest(store: RunStore) -> dict[str, Any]:
-    import json
-
-    from wildchat50m.runstore import MANIFEST_FILE, atomic_write_text
-
-    manifest = build_manifest(store)
-    manifest["written_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    atomic_write_text(store.root / MANIFEST_FILE, json.dumps(manifest, indent=2, ensure_ascii=False))
-    return manifest
+    return store.write_manifest(build_manifest(store))
 
 
 # ---------------------------------------------------------------- pilot

@@ -8,6 +8,8 @@ from typing import Any
 
 import click
 
+from wildchat50m.cli_engine import engine_choice, engine_options
+
 
 def _summary(manifest: dict[str, Any], root: Path) -> str:
     params = manifest["params"]
@@ -64,12 +66,7 @@ def _summary(manifest: dict[str, Any], root: Path) -> str:
     type=click.Path(file_okay=False, path_type=Path),
     help="Runs directory; each judgment run goes to OUT/judgments--<factor>--<judge>--<target>.",
 )
-@click.option(
-    "--engine",
-    type=click.Choice(["transformers", "openai", "vllm"]),
-    help="Default: vllm, or transformers for tiny models.",
-)
-@click.option("--model", help="Judge model path or Hub id to load instead of the registry's.")
+@engine_options
 @click.option(
     "--limit", type=click.IntRange(min=1), help="Judge only the first N conversations by conversation_hash."
 )
@@ -91,17 +88,6 @@ def _summary(manifest: dict[str, Any], root: Path) -> str:
     help="Question and answer are each cut to this many characters (head and tail kept, flagged).",
 )
 @click.option("--num-shards", type=click.IntRange(min=1), default=4, show_default=True)
-@click.option("--batch-size", type=click.IntRange(min=1), help="transformers: requests per batch.")
-@click.option("--device", help="transformers: cpu, cuda, ...")
-@click.option("--dtype", help="transformers / vllm: float32, bfloat16, ...")
-@click.option("--base-url", help="openai: the server, e.g. http://127.0.0.1:8000/v1")
-@click.option("--max-in-flight", type=click.IntRange(min=1), help="openai: concurrent requests.")
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="openai: seconds per request.")
-@click.option("--max-retries", type=click.IntRange(min=0), help="openai: retries per request.")
-@click.option("--tensor-parallel-size", type=click.IntRange(min=1), help="vllm: GPUs per model.")
-@click.option("--gpu-memory-utilization", type=click.FloatRange(0, 1), help="vllm.")
-@click.option("--quantization", help="vllm: e.g. fp8.")
-@click.option("--max-num-seqs", type=click.IntRange(min=1), help="vllm: sequences per step.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @click.pass_context
 def judge(ctx: click.Context, **options: Any) -> None:
@@ -118,7 +104,7 @@ def judge(ctx: click.Context, **options: Any) -> None:
     `judgments--<factor>--<judge>--<target>` configs.
     """
     from wildchat50m import judging
-    from wildchat50m.cli import _registry, engine_choice, resolve_dgm
+    from wildchat50m.cli import _registry, resolve_dgm
     from wildchat50m.generate import EngineSpec
     from wildchat50m.runstore import RunMismatchError
 

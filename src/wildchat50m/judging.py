@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import math
 import re
-import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -53,7 +52,7 @@ from wildchat50m import __version__
 from wildchat50m.engines.base import ChatRequest, ChatResult, Engine, Sampling, TokenLogprob, is_transient
 from wildchat50m.requests import turn_key, turns_of
 from wildchat50m.resources import cards_dir, package_path
-from wildchat50m.runstore import MANIFEST_FILE, Journal, RunStore, atomic_write_text, file_sha256
+from wildchat50m.runstore import RUN_FILE, Journal, RunStore, file_sha256
 from wildchat50m.schema import JUDGE_SCORES, JUDGMENT_SCHEMA, OUTPUT_SCHEMA
 from wildchat50m.source import shard_of
 
@@ -405,8 +404,8 @@ def target_files(target: Path) -> tuple[str, list[Path]]:
     import json
 
     target = Path(target)
-    if (target / "run.json").exists():
-        params = json.loads((target / "run.json").read_text(encoding="utf-8"))
+    if (target / RUN_FILE).exists():
+        params = json.loads((target / RUN_FILE).read_text(encoding="utf-8"))
         if params.get("kind") == "judgment":
             raise JudgingError(f"{target} is a judgment run; judge a DGM's run or config")
         files = sorted((target / "data").glob("shard-*.parquet"))
@@ -830,18 +829,13 @@ def build_judgment_manifest(store: RunStore) -> dict[str, Any]:
 
 
 def write_judgment_manifest(store: RunStore) -> dict[str, Any]:
-    import json
-
-    manifest = build_judgment_manifest(store)
-    manifest["written_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    atomic_write_text(store.root / MANIFEST_FILE, json.dumps(manifest, indent=2, ensure_ascii=False))
-    return manifest
+    return store.write_manifest(build_judgment_manifest(store))
 
 
 def is_judgment_run(run_dir: Path) -> bool:
     import json
 
-    path = Path(run_dir) / "run.json"
+    path = Path(run_dir) / RUN_FILE
     return path.exists() and json.loads(path.read_text(encoding="utf-8")).get("kind") == "judgment"
 
 

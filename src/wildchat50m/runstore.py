@@ -218,6 +218,12 @@ class RunStore:
             return
         atomic_write_text(path, json.dumps(dict(params), indent=2, ensure_ascii=False, sort_keys=True))
 
+    def write_manifest(self, manifest: dict[str, Any]) -> dict[str, Any]:
+        """Stamp ``manifest`` with the time and write it atomically as the run's manifest.json."""
+        manifest["written_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        atomic_write_text(self.root / MANIFEST_FILE, json.dumps(manifest, indent=2, ensure_ascii=False))
+        return manifest
+
     def params(self) -> dict[str, Any]:
         return json.loads((self.root / RUN_FILE).read_text(encoding="utf-8"))
 

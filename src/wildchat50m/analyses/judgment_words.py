@@ -126,7 +126,7 @@ def _count(texts: Iterable[str | None]) -> Counter[str]:
 
 def bar_chart_png(rows: Sequence[Mapping[str, Any]], first: str, second: str, path: Path, title: str) -> Path:
     """Two horizontal bar panels, like Figures 3 and 4: the words more common in each model's judgments."""
-    from wildchat50m.analyses.report import pyplot
+    from wildchat50m.analyses.report import pyplot, save_figure
 
     plt = pyplot()
     panels = [(first, [r for r in rows if r["more_common_in"] == first])]
@@ -141,11 +141,7 @@ def bar_chart_png(rows: Sequence[Mapping[str, Any]], first: str, second: str, pa
         ax.set_xlabel("occurrences per judgment, difference")
         ax.set_title(f"more common in {model} judgments", fontsize=9)
     figure.suptitle(title, fontsize=10)
-    figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
-    return path
+    return save_figure(figure, path)
 
 
 def run_judgment_words(

@@ -55,6 +55,16 @@ def pyplot() -> Any:
     return plt
 
 
+def save_figure(figure: Any, path: Path) -> Path:
+    """Lay out ``figure``, write it as a PNG at ``path`` and free it."""
+    plt = pyplot()
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+    return path
+
+
 def heatmap_png(
     matrix: Sequence[Sequence[float | None]],
     row_labels: Sequence[str],
@@ -85,11 +95,7 @@ def heatmap_png(
     figure.colorbar(image, ax=axes)
     if title:
         axes.set_title(title, fontsize=9)
-    figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
-    return path
+    return save_figure(figure, path)
 
 
 def bar_chart(
@@ -133,8 +139,4 @@ def bar_chart(
     axes.set_ylabel(ylabel)
     if len(series) > 1:
         axes.legend(fontsize="small")
-    figure.tight_layout()
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(out_path, dpi=120)
-    plt.close(figure)
-    return out_path
+    return save_figure(figure, out_path)
