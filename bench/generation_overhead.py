@@ -22,9 +22,10 @@ from pathlib import Path
 
 from wildchat50m.engines.transformers_engine import TransformersEngine
 from wildchat50m.generate import GenerationSettings, Generator
+from wildchat50m.registry import load_registry
 from wildchat50m.requests import fit_prompt, prompt_messages, turn_key, turns_of
 from wildchat50m.source import ConversationReader, Filters
-from wildchat50m.tiny import tiny_chat_model, tiny_dgm
+from wildchat50m.tiny import tiny_chat_model
 
 
 class _Shared:
@@ -50,7 +51,7 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    dgm = tiny_dgm(args.model)
+    dgm = load_registry().get(args.model)
     filters = Filters(sample=args.conversations, seed=1)
     settings = GenerationSettings.for_dgm(dgm, model=str(tiny_chat_model(args.model)), engine="transformers")
     # One shard: a real shard holds tens of thousands of requests, so its last partial batch is noise;

@@ -28,9 +28,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from wildchat50m.builders.repository import build_repository, repository_configs
+from wildchat50m.builders.repository import build_repository
 from wildchat50m.spaces.viewer.lookup import Repository, local_files
 
+from wildchat50m import layout
 from wildchat50m.registry import load_registry
 from wildchat50m.runstore import RUN_FILE, RunStore, atomic_write_text, shard_name
 from wildchat50m.schema import OUTPUT_MESSAGE, OUTPUT_SCHEMA
@@ -145,7 +146,7 @@ def write_run(run_dir: Path, config: str, table: pa.Table) -> None:
 
 def build(repo: Path, configs: list[str], rows: int, seed: int) -> None:
     """Build the missing configs of ``repo`` one at a time (each run is deleted once built)."""
-    done = set(repository_configs(repo)) if repo.exists() else set()
+    done = set(layout.Repository(repo).configs()) if repo.exists() else set()
     todo = [config for config in configs if config not in done]
     if not todo:
         return

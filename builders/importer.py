@@ -36,6 +36,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from wildchat50m.engines.base import FINISH_ERROR
+from wildchat50m.errors import WildChat50mError
 from wildchat50m.records import (
     FLAG_USER_TEMPLATE_LEAK,
     KNOWN_TEMPLATE_TOKENS,
@@ -72,7 +73,7 @@ _WRITTEN = frozenset({"flags", "error"})
 _NULL_ANSWER = {name: None for name, _ in ANSWER_FIELDS}
 
 
-class ImportFailed(RuntimeError):
+class ImportFailed(WildChat50mError):
     """The release cannot be imported as asked; the message says what to do."""
 
 

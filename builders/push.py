@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from wildchat50m.errors import WildChat50mError
+
 #: ``.imports`` holds the run directories of imported releases (builders/importer.py), not repository data.
 SKIPPED_DIRS = frozenset({".git", "__pycache__", ".cache", ".imports"})
 SKIPPED_SUFFIXES = (".partial",)
@@ -28,7 +30,7 @@ MAX_BYTES_PER_COMMIT = 20 * 1024**3
 REPO_TYPE = "dataset"
 
 
-class PushError(Exception):
+class PushError(WildChat50mError):
     """The push could not be completed; ``status`` is the HTTP status when the Hub answered."""
 
     def __init__(self, message: str, status: int | None = None) -> None:
@@ -167,7 +169,7 @@ def push_repository(
     Remote files absent locally are left alone and listed in ``remote_only``.
     """
     from huggingface_hub import CommitOperationAdd, HfApi
-    from huggingface_hub.errors import HfHubHTTPError, RevisionNotFoundError
+    from huggingface_hub.errors import HfHubHTTPError, HFValidationError, RevisionNotFoundError
 
     repo_dir = Path(repo_dir)
     if not (repo_dir / "README.md").is_file():
@@ -209,10 +211,23 @@ def push_repository(
             report.pr_url = info.pr_url or report.pr_url
     except HfHubHTTPError as error:
         status = error.response.status_code if error.response is not None else None
-        raise PushError(str(error), status) from error
-    except (OSError, ValueError, *_transport_errors()) as error:
-        raise PushError(f"{type(error).__name__}: {error}") from error
+        hint = ""
+        if status in (401, 403):
+            hint = "\nLog in with `hf auth login` or set HF_TOKEN to a token with write access to it."
+        raise PushError(_without_token(f"push to {repo_id} failed: {error}{hint}"), status) from None
+    except (OSError, HFValidationError, *_transport_errors()) as error:
+        raise PushError(
+            _without_token(f"push to {repo_id} failed: {type(error).__name__}: {error}")
+        ) from None
     return report
+
+
+def _without_token(text: str) -> str:
+    """Errors may quote requests; make sure no token of the usual sources is ever echoed."""
+    from huggingface_hub import get_token
+
+    token = get_token()
+    return text.replace(token, "hf_***") if token else text
 
 
 def _remote_oids(api: Any, repo_id: str, revision: str) -> dict[str, set[str]]:

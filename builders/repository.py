@@ -34,6 +34,17 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import yaml
 
+from wildchat50m.errors import WildChat50mError
+from wildchat50m.layout import (
+    CONFIG_MANIFEST,
+    README,
+    SPLIT,
+    Repository,
+    RepositoryError,
+    data_file_name,
+    data_files_pattern,
+    is_judgment_config,
+)
 from wildchat50m.registry import Registry, UnknownDGMError, load_registry
 from wildchat50m.resources import cards_dir
 from wildchat50m.runstore import RUN_FILE, RunStore, atomic_write_text, fsync_directory
@@ -41,8 +52,6 @@ from wildchat50m.schema import JUDGMENT_SCHEMA, OUTPUT_SCHEMA
 
 DEFAULT_NAME = "wildchat-50m"
 CARD_TEMPLATE = "dataset_card.md.j2"
-CONFIG_MANIFEST = "manifest.json"
-SPLIT = "train"
 #: Row groups well under datasets' ~100 MB ceiling: a reader that wants one conversation (the Space,
 #: the Hub's dataset viewer) decodes a whole row group of the conversation column, ~75 ms at 100 MB
 #: and ~15 ms at 16 MB on 2 cores (bench/space_lookup.py); compression barely changes.
@@ -51,7 +60,7 @@ MAX_ROW_GROUP_BYTES = 16 * 1000**2
 MAX_SHARD_BYTES = 500 * 1000**2
 
 
-class BuildError(RuntimeError):
+class BuildError(WildChat50mError):
     """The repository cannot be built as asked; the message says what to do."""
 
 
@@ -77,10 +86,6 @@ def parquet_write_options() -> dict[str, Any]:
     supported = inspect.signature(pq.ParquetWriter.__init__).parameters
     wanted = {"compression": "zstd", "write_page_index": True, "use_content_defined_chunking": True}
     return {k: v for k, v in wanted.items() if k == "compression" or k in supported}
-
-
-def shard_file_name(index: int, count: int) -> str:
-    return f"{SPLIT}-{index:05d}-of-{count:05d}.parquet"
 
 
 class ShardWriter:
@@ -149,7 +154,7 @@ class ShardWriter:
                 )
         finally:
             self._close_file()
-        final = [self.folder / shard_file_name(i, len(self.partials)) for i in range(len(self.partials))]
+        final = [self.folder / data_file_name(i, len(self.partials)) for i in range(len(self.partials))]
         for partial, target in zip(self.partials, final, strict=True):
             os.replace(partial, target)
         return final
@@ -324,11 +329,9 @@ def find_runs(paths: Sequence[Path]) -> list[Path]:
 
 
 def _dgm_facts(config: str, registry: Registry) -> dict[str, Any]:
-    """Hub id, size and license of a DGM, looked up as `generate --dgm` does: tiny models first."""
-    from wildchat50m import tiny
-
+    """Hub id, size and license of a DGM, looked up as `generate --dgm` does."""
     try:
-        dgm = tiny.tiny_dgm(config) if config in tiny.TINY_SPECS else registry.get(config)
+        dgm = registry.get(config)
     except UnknownDGMError:
         return {"hf_id": None, "params_b": None, "license": None}
     return {"hf_id": dgm.hf_id, "params_b": dgm.params_b, "license": dgm.license}
@@ -396,12 +399,6 @@ def judgment_summary(manifest: Mapping[str, Any], tally: ConfigTally) -> dict[st
     }
 
 
-def _is_judgment(config: str) -> bool:
-    from wildchat50m.judging import is_judgment_config
-
-    return is_judgment_config(config)
-
-
 # ---------------------------------------------------------------- repository
 
 
@@ -411,35 +408,10 @@ def loading_scripts(repo: Path, name: str) -> list[Path]:
     return sorted(path for path in candidates if path.exists())
 
 
-def repository_configs(repo: Path) -> list[str]:
-    """Configs that have a data folder in the repository."""
-    data = repo / "data"
-    if not data.is_dir():
-        return []
-    return sorted(p.name for p in data.iterdir() if p.is_dir() and not p.name.startswith("."))
-
-
-def config_files(repo: Path, config: str) -> list[Path]:
-    return sorted((repo / "data" / config).glob(f"{SPLIT}-*.parquet"))
-
-
-def read_front_matter(readme: Path) -> dict[str, Any]:
-    """The README's YAML front matter ({} when there is none)."""
-    if not readme.exists():
-        return {}
-    text = readme.read_text(encoding="utf-8")
-    if not text.startswith("---\n"):
-        return {}
-    end = text.find("\n---\n", 4)
-    if end < 0:
-        raise ValueError("the README's front matter has no closing '---'")
-    return yaml.safe_load(text[4:end]) or {}
-
-
 def _current_default(repo: Path) -> str | None:
     try:
-        front = read_front_matter(repo / "README.md")
-    except (ValueError, yaml.YAMLError):
+        front = Repository(repo).front_matter()
+    except RepositoryError:
         return None
     for entry in front.get("configs") or []:
         if isinstance(entry, dict) and entry.get("default"):
@@ -514,17 +486,17 @@ def build_repository(
         _replace_folder(staged, data / config)
         report.built[config] = tally.rows
         report.files[config] = len(files)
-    configs = repository_configs(repo)
+    configs = Repository(repo).configs()
     chosen = default_config or _current_default(repo)
     if chosen is not None and chosen not in configs:
         if default_config is not None:
             raise BuildError(f"--default {default_config!r} is not a config; configs: {', '.join(configs)}")
         chosen = None
     # A DGM's config is the better default: it is what most users load.
-    report.default_config = chosen or next((c for c in configs if not _is_judgment(c)), None)
+    report.default_config = chosen or next((c for c in configs if not is_judgment_config(c)), None)
     report.default_config = report.default_config or (configs[0] if configs else None)
     report.configs = configs
-    atomic_write_text(repo / "README.md", render_card(repo, name=name, default_config=report.default_config))
+    atomic_write_text(repo / README, render_card(repo, name=name, default_config=report.default_config))
     return report
 
 
@@ -564,7 +536,7 @@ def dataset_infos(repo: Path, configs: Sequence[str]) -> Any:
 
     infos = {}
     for config in configs:
-        files = config_files(repo, config)
+        files = Repository(repo).data_files(config)
         metas = [pq.read_metadata(path) for path in files]
         rows = sum(meta.num_rows for meta in metas)
         uncompressed = sum(
@@ -590,7 +562,7 @@ def loading_metadata(repo: Path, configs: Sequence[str], default_config: str | N
     card_data = DatasetCardData()
     declared = {
         config: {
-            "data_files": [{"split": SPLIT, "path": f"data/{config}/{SPLIT}-*.parquet"}],
+            "data_files": [{"split": SPLIT, "path": data_files_pattern(config)}],
             **({"default": True} if config == default_config else {}),
         }
         for config in configs
@@ -694,7 +666,7 @@ def render_card(repo: Path, *, name: str = DEFAULT_NAME, default_config: str | N
     """README.md for the repository as it is on disk; same files in, same bytes out."""
     import jinja2
 
-    configs = repository_configs(repo)
+    configs = Repository(repo).configs()
     summaries = [
         json.loads((repo / "data" / c / CONFIG_MANIFEST).read_text(encoding="utf-8")) for c in configs
     ]
@@ -736,14 +708,14 @@ def check_repository(repo: Path, *, name: str = DEFAULT_NAME) -> list[str]:
         for path in loading_scripts(repo, name)
     ]
     try:
-        front = read_front_matter(repo / "README.md")
-    except (ValueError, yaml.YAMLError) as error:
+        front = Repository(repo).front_matter()
+    except RepositoryError as error:
         return [*problems, f"README.md: front matter does not parse: {error}"]
-    if not (repo / "README.md").exists():
+    if not (repo / README).exists():
         problems.append("README.md is missing")
     declared = {e.get("config_name"): e for e in front.get("configs") or [] if isinstance(e, dict)}
     infos = {e.get("config_name"): e for e in _as_list(front.get("dataset_info")) if isinstance(e, dict)}
-    on_disk = repository_configs(repo)
+    on_disk = Repository(repo).config_folders()
     defaults = [c for c, e in declared.items() if e.get("default")]
     if len(declared) > 1 and len(defaults) != 1:
         problems.append(f"configs: exactly one config must be marked default, found {len(defaults)}")
@@ -753,13 +725,13 @@ def check_repository(repo: Path, *, name: str = DEFAULT_NAME) -> list[str]:
         problems.append(f"{config}: data/{config}/ exists but README.md does not declare it")
     references: dict[bool, tuple[str, pa.Schema]] = {}
     for config in on_disk:
-        judgment = _is_judgment(config)
-        files = config_files(repo, config)
+        judgment = is_judgment_config(config)
+        files = Repository(repo).files_of(config)
         if not files:
             problems.append(f"{config}: no {SPLIT}-*.parquet files under data/{config}/")
             continue
         count = _declared_count(files)
-        expected = {shard_file_name(i, count) for i in range(count)} if count else set()
+        expected = {data_file_name(i, count) for i in range(count)} if count else set()
         missing = sorted(expected - {f.name for f in files})
         if missing or count != len(files):
             problems.append(f"{config}: shards missing or misnamed (expected {count}, missing {missing})")
@@ -796,7 +768,7 @@ def check_repository(repo: Path, *, name: str = DEFAULT_NAME) -> list[str]:
         except Exception as error:  # any failure to render is a problem to report, not a crash
             problems.append(f"README.md: the card does not render: {type(error).__name__}: {error}")
         else:
-            if rendered != (repo / "README.md").read_text(encoding="utf-8"):
+            if rendered != (repo / README).read_text(encoding="utf-8"):
                 problems.append("README.md differs from the card rendered from the files; rebuild")
     return problems
 

@@ -17,14 +17,9 @@ pytest.importorskip("transformers")
 
 from wildchat50m.engines.base import FINISH_ERROR, ChatRequest, ChatResult, Sampling
 from wildchat50m.engines.transformers_engine import TransformersEngine
+from wildchat50m.registry import UnknownDGMError
 from wildchat50m.resources import sample_file
-from wildchat50m.tiny import (
-    SPECIAL_TOKENS,
-    TINY_SPECS,
-    TINY_VERSION,
-    tiny_chat_model,
-    tiny_parameter_count,
-)
+from wildchat50m.tiny import SPECIAL_TOKENS, TINY_VERSION, local_build, tiny_chat_model
 
 Messages = tuple[dict[str, str], ...]
 
@@ -114,7 +109,7 @@ def same_answers(one: dict[str, ChatResult], other: dict[str, ChatResult]) -> No
 
 def test_tiny_models_are_built_once_deterministically_and_differ(tiny_a, tiny_b, tmp_path):
     assert tiny_chat_model("tiny-a", tiny_a.parents[1]) == tiny_a
-    assert tiny_a.name == f"tiny-a-v{TINY_VERSION}" and tiny_a.parent.name == "tiny-models"
+    assert tiny_a.name.startswith(f"tiny-a-v{TINY_VERSION}-") and tiny_a.parent.name == "tiny-models"
     config_a = json.loads((tiny_a / "config.json").read_text())
     config_b = json.loads((tiny_b / "config.json").read_text())
     assert config_a["model_type"] == config_b["model_type"] == "llama"
@@ -129,8 +124,10 @@ def test_tiny_models_are_built_once_deterministically_and_differ(tiny_a, tiny_b,
     for name in ("model.safetensors", "tokenizer.json"):
         assert (built[0] / name).read_bytes() == (tiny_a / name).read_bytes(), f"{name} is deterministic"
 
-    with pytest.raises(ValueError, match="unknown tiny model"):
+    with pytest.raises(UnknownDGMError, match="unknown DGM 'tiny-z'"):
         tiny_chat_model("tiny-z", tmp_path)
+    with pytest.raises(UnknownDGMError, match=r"Qwen2\.5-72B is not built locally; the tiny local"):
+        tiny_chat_model("Q72", tmp_path)
 
 
 def test_two_tiny_models_answer_differently(engine, tiny_b, conversations):
@@ -256,7 +253,7 @@ def test_describe_identifies_model_and_libraries(engine, tiny_a):
     assert len(info["model_sha256"]) == 64 and info["weights_hashed"]
     assert info["torch"] == torch.__version__ and info["transformers"] == transformers.__version__
     assert (info["device"], info["dtype"], info["max_model_len"]) == ("cpu", "float32", 4096)
-    assert info["num_parameters"] == tiny_parameter_count(TINY_SPECS["tiny-a"])
+    assert info["num_parameters"] == local_build("tiny-a").parameter_count()
     assert TransformersEngine(tiny_a).describe()["model_sha256"] == info["model_sha256"]
 
 

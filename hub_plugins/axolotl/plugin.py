@@ -28,6 +28,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from wildchat50m.errors import WildChat50mError
+
 try:
     from axolotl.integrations.base import BasePlugin
 except ImportError:  # importable without Axolotl (the wheel check); Axolotl loads it with its base class
@@ -40,7 +42,7 @@ PROMPT_STRATEGY = "wildchat50m.hub_plugins.axolotl.prompt_strategy"
 ROLE_CONTENT = {"role": "role", "content": "content"}
 
 
-class WildChat50mPluginError(ValueError):
+class WildChat50mPluginError(WildChat50mError, ValueError):
     """The plugin's YAML keys are invalid or cannot be turned into datasets."""
 
 

@@ -58,12 +58,7 @@ def _cache_root() -> Path:
 
 def _known_dgms(registry: Registry) -> dict[str, str | None]:
     """Config -> Hugging Face id of every DGM `generate --dgm` knows: the registry's, the tiny models."""
-    from wildchat50m import tiny
-
-    known = {dgm.config: dgm.hf_id for dgm in registry}
-    for name in tiny.TINY_SPECS:
-        known.setdefault(name, None)
-    return known
+    return {dgm.config: dgm.hf_id for dgm in [*registry, *registry.local()]}
 
 
 def render_pack(

@@ -30,6 +30,7 @@ from functools import cache
 from typing import Any
 
 from wildchat50m import heldout
+from wildchat50m.layout import Repository
 from wildchat50m.metrics import meteor, rouge, style
 
 REPO_ENV = "WILDCHAT50M_EVAL_REPO"
@@ -119,7 +120,7 @@ def load_docs(config: str, metadata: Mapping[str, Any]) -> heldout.HeldoutDocs:
     )
     seed = _setting(metadata, "heldout_seed", "WILDCHAT50M_EVAL_SEED", heldout.DEFAULT_SEED, int)
     max_docs = _setting(metadata, "max_docs", "WILDCHAT50M_EVAL_MAX_DOCS", heldout.DEFAULT_MAX_DOCS, int)
-    repo_dir = heldout.repository_dir(str(repo), [config])
+    repo_dir = Repository.open(str(repo), [config]).root
     found = heldout.heldout_docs(repo_dir, config, fraction=fraction, seed=seed, max_docs=max_docs)
     if not found.docs:
         raise heldout.HeldoutError(

@@ -36,7 +36,7 @@ def default_source() -> str:
     """The repository to show: ``$WILDCHAT50M_REPO``, else the README's ``datasets`` entry."""
     if os.environ.get(ENV_REPO):
         return os.environ[ENV_REPO]
-    from wildchat50m.builders.repository import read_front_matter
+    from wildchat50m.layout import read_front_matter
 
     datasets = read_front_matter(HERE / "README.md").get("datasets") or []
     if not datasets:

@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from wildchat50m.errors import WildChat50mError
+
 #: A WildChat conversation hash: 32 lowercase hex characters.
 HASH_PATTERN = re.compile(r"^[0-9a-f]{32}$")
 #: At most this many DGMs side by side.
@@ -58,7 +60,7 @@ SHOWN_COLUMNS = [
 ]  # fmt: skip
 
 
-class ViewerError(ValueError):
+class ViewerError(WildChat50mError):
     """A request the repository cannot answer as asked; the message says why."""
 
 

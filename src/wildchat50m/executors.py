@@ -26,6 +26,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from wildchat50m.errors import InvalidSettingError, MissingExtraError, WildChat50mError
 from wildchat50m.generate import (
     EngineSpec,
     GenerationIncomplete,
@@ -61,7 +62,7 @@ RESULT_SCHEMA = pa.schema(
 _EXPECTED_ERRORS = (GenerationIncomplete, ValueError, ImportError, OSError)
 
 
-class ExecutorError(RuntimeError):
+class ExecutorError(WildChat50mError):
     """Ray could not run the job, or a shard failed on a worker; committed shards stay committed."""
 
 
@@ -161,11 +162,13 @@ def run_on_ray(
     failures); shards committed before stay committed, and a re-run resumes.
     """
     if replicas < 1:
-        raise ValueError(f"replicas must be at least 1, not {replicas}")
+        raise InvalidSettingError(f"replicas must be at least 1, not {replicas}")
     try:
         import ray  # noqa: F401 (checked before staging, which may take long)
     except ImportError as error:
-        raise ImportError(f"the ray executor needs Ray: pip install 'wildchat-50m[ray]' ({error})") from error
+        raise MissingExtraError(
+            f"the ray executor needs Ray: pip install 'wildchat-50m[ray]' ({error})"
+        ) from error
     if gpus_per_replica is None:
         gpus_per_replica = default_gpus_per_replica(generator.engine_factory)
     outcomes: dict[int, ShardStats] = {}

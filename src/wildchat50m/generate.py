@@ -32,6 +32,7 @@ from wildchat50m.engines.base import (
     is_transient,
     request_seed,
 )
+from wildchat50m.errors import InvalidSettingError, WildChat50mError
 from wildchat50m.records import TurnOutcome, build_record
 from wildchat50m.registry import DGM
 from wildchat50m.requests import CharTokenizer, fit_prompt, prompt_messages, turn_key, turns_of
@@ -43,7 +44,7 @@ HISTORY_FAILED = "history_failed"
 MAX_CONSECUTIVE_TRANSIENT = 64
 
 
-class GenerationIncomplete(RuntimeError):
+class GenerationIncomplete(WildChat50mError):
     """Some requests failed transiently; they were not stored, and a re-run sends them again."""
 
 
@@ -75,7 +76,9 @@ class GenerationSettings:
         """The registry's defaults for ``dgm``, with ``overrides`` (None values ignored) on top."""
         gen = dgm.generation
         if gen is None:
-            raise ValueError(f"{dgm.config} has no generation defaults (it is not a generating model)")
+            raise InvalidSettingError(
+                f"{dgm.config} has no generation defaults (it is not a generating model)"
+            )
         values: dict[str, Any] = {
             "dgm": dgm.config,
             "model": model or dgm.hf_id or "",
@@ -91,7 +94,7 @@ class GenerationSettings:
                 int(values["max_model_len"] * 0.75), values["max_model_len"] - values["max_new_tokens"]
             )
         if not values["model"]:
-            raise ValueError(f"{dgm.config} has no Hugging Face id; pass --model")
+            raise InvalidSettingError(f"{dgm.config} has no Hugging Face id; pass --model")
         return cls(**values)
 
     def sampling(self, conversation_hash: str, turn: int) -> Sampling:
@@ -166,9 +169,13 @@ class Generator:
         log: Callable[[str], None] = lambda _message: None,
     ):
         if settings.history_mode not in ("original", "self"):
-            raise ValueError(f"history mode must be 'original' or 'self', not {settings.history_mode!r}")
+            raise InvalidSettingError(
+                f"history mode must be 'original' or 'self', not {settings.history_mode!r}"
+            )
         if job[1] > settings.num_shards:
-            raise ValueError(f"{job[1]} jobs but only {settings.num_shards} shards: raise --num-shards")
+            raise InvalidSettingError(
+                f"{job[1]} jobs but only {settings.num_shards} shards: raise --num-shards"
+            )
         self.settings = settings
         self.store = RunStore(Path(out) / settings.dgm)
         self.reader = reader
@@ -203,7 +210,7 @@ class Generator:
         shards = job_shards(self.settings.num_shards, self.job)
         if not self.store.is_staged(self.job):
             if self.reader is None:
-                raise ValueError("the input is not staged yet and no reader was given")
+                raise InvalidSettingError("the input is not staged yet and no reader was given")
             reader = self.reader
             self.log(f"staging the input into {len(shards)} shard(s)")
             self.store.stage(

@@ -7,9 +7,9 @@ order of rows. The lm-eval task pack evaluates on (the first ``max_docs``, by th
 of) these conversations; ``wildchat50m eval heldout`` writes their hashes one per line, for
 a training mix to leave them out.
 
-Repositories are the ones ``wildchat50m build`` writes (``data/<config>/*.parquet``): a local
-directory, or a Hub dataset id whose config files are fetched with ``huggingface_hub``.
-Files are scanned in batches of two columns, never loaded whole.
+Repositories are the ones ``wildchat50m build`` writes, opened with
+:meth:`wildchat50m.layout.Repository.open` (a local directory, or a Hub dataset id whose config
+files are fetched). Files are scanned in batches of two columns, never loaded whole.
 """
 
 from __future__ import annotations
@@ -21,13 +21,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from wildchat50m.errors import WildChat50mError
+from wildchat50m.layout import Repository
+
 DEFAULT_FRACTION = 0.005
 DEFAULT_SEED = 0
 DEFAULT_MAX_DOCS = 500
 _SCALE = float(1 << 64)
 
 
-class HeldoutError(ValueError):
+class HeldoutError(WildChat50mError):
     """The repository or the held-out settings cannot be used; the message says what to do."""
 
 
@@ -45,38 +48,6 @@ def check_fraction(fraction: float) -> float:
     if not 0.0 < fraction <= 1.0:
         raise HeldoutError(f"the held-out fraction must be in (0, 1], got {fraction}")
     return fraction
-
-
-def repository_dir(repo: str | Path, configs: Sequence[str] | None = None) -> Path:
-    """A local repository directory as it is, or a Hub dataset id fetched (only ``configs``' files)."""
-    path = Path(repo).expanduser()
-    if path.is_dir():
-        if not (path / "data").is_dir():
-            raise HeldoutError(f"{path} is not a repository built by `wildchat50m build` (no data/ folder)")
-        return path
-    if str(repo).count("/") != 1 or path.exists():
-        raise HeldoutError(f"{repo} is neither a repository directory nor a Hub dataset id (org/name)")
-    from huggingface_hub import snapshot_download
-
-    patterns = [f"data/{config}/*" for config in configs] if configs else ["data/*/*", "README.md"]
-    try:
-        return Path(snapshot_download(str(repo), repo_type="dataset", allow_patterns=patterns))
-    except Exception as error:  # huggingface_hub raises many kinds; all mean the same to a user
-        raise HeldoutError(f"cannot fetch {repo} from the Hub: {error}") from error
-
-
-def config_names(repo_dir: Path) -> list[str]:
-    return sorted(p.name for p in (repo_dir / "data").iterdir() if p.is_dir() and any(p.glob("*.parquet")))
-
-
-def config_files(repo_dir: Path, config: str) -> list[Path]:
-    files = sorted((repo_dir / "data" / config).glob("*.parquet"))
-    if not files:
-        available = ", ".join(config_names(repo_dir)) or "none"
-        raise HeldoutError(
-            f"{repo_dir} has no config {config!r} (data/{config}/*.parquet); it has: {available}"
-        )
-    return files
 
 
 def _batches(files: Sequence[Path], columns: list[str]) -> Iterator[dict[str, list[Any]]]:
@@ -97,8 +68,9 @@ def heldout_hashes(
     """Every held-out hash found in the configs (default: all), ordered by key."""
     check_fraction(fraction)
     found: set[str] = set()
-    for config in configs or config_names(repo_dir):
-        for batch in _batches(config_files(repo_dir, config), ["conversation_hash"]):
+    repository = Repository(repo_dir)
+    for config in configs or repository.answer_configs():
+        for batch in _batches(repository.data_files(config), ["conversation_hash"]):
             found.update(h for h in batch["conversation_hash"] if h and is_heldout(h, fraction, seed))
     return sorted(found, key=lambda h: (heldout_key(h, seed), h))
 
@@ -157,7 +129,7 @@ def heldout_docs(
     check_fraction(fraction)
     chosen: list[tuple[float, dict[str, Any]]] = []
     skipped: Counter[str] = Counter()
-    for batch in _batches(config_files(repo_dir, config), ["conversation_hash", "conversation"]):
+    for batch in _batches(Repository(repo_dir).data_files(config), ["conversation_hash", "conversation"]):
         for conversation_hash, conversation in zip(
             batch["conversation_hash"], batch["conversation"], strict=True
         ):

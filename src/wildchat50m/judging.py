@@ -48,8 +48,9 @@ from typing import Any
 import pyarrow.parquet as pq
 import yaml
 
-from wildchat50m import __version__
+from wildchat50m import __version__, layout
 from wildchat50m.engines.base import ChatRequest, ChatResult, Engine, Sampling, TokenLogprob, is_transient
+from wildchat50m.errors import WildChat50mError
 from wildchat50m.requests import turn_key, turns_of
 from wildchat50m.resources import cards_dir, package_path
 from wildchat50m.runstore import RUN_FILE, Journal, RunStore, file_sha256
@@ -57,7 +58,6 @@ from wildchat50m.schema import JUDGE_SCORES, JUDGMENT_SCHEMA, OUTPUT_SCHEMA
 from wildchat50m.source import shard_of
 
 #: Config names of judgment runs start with this, so they never collide with a DGM's config.
-JUDGMENT_PREFIX = "judgments--"
 PROMPT_TEMPLATE = "judge_prompt.md.j2"
 SCORE_PREFIX = "Score: "
 #: The last ``Score: <n>`` of a judgment; ``10`` is tried before ``1``, ``100`` is no score.
@@ -73,11 +73,11 @@ SOURCE_GENERATED = "generated"
 SOURCE_FORCED = "forced_prefix"
 
 
-class JudgingError(ValueError):
+class JudgingError(WildChat50mError):
     """The judgment run cannot start as asked; the message says what to do."""
 
 
-class JudgingIncomplete(RuntimeError):
+class JudgingIncomplete(WildChat50mError):
     """Some judge requests failed transiently; they were not stored, and a re-run sends them again."""
 
 
@@ -387,12 +387,7 @@ class JudgeSettings:
 
 def judgment_config_name(factor: str, judge: str, target: str) -> str:
     """``judgments--<factor>--<judge>--<target>``: the config of one judgment run."""
-    slug = Factor(factor, "", "").slug
-    return f"{JUDGMENT_PREFIX}{slug}--{judge}--{target}"
-
-
-def is_judgment_config(config: str) -> bool:
-    return config.startswith(JUDGMENT_PREFIX)
+    return layout.judgment_config_name(Factor(factor, "", "").slug, judge, target)
 
 
 def target_files(target: Path) -> tuple[str, list[Path]]:
@@ -413,9 +408,9 @@ def target_files(target: Path) -> tuple[str, list[Path]]:
         if len(files) != shards:
             raise JudgingError(f"{target}: {len(files)} of {shards} shards finished; finish the run first")
         return str(params["dgm"]), files
-    files = sorted(target.glob("train-*.parquet"))
+    files = layout.folder_data_files(target)
     if files:
-        if is_judgment_config(target.name):
+        if layout.is_judgment_config(target.name):
             raise JudgingError(f"{target} is a judgment config; judge a DGM's config")
         return target.name, files
     raise JudgingError(
@@ -850,15 +845,16 @@ def judgment_files(path: Path) -> list[Path]:
     path = Path(path)
     if is_judgment_run(path):
         return sorted((path / "data").glob("shard-*.parquet"))
-    if is_judgment_config(path.name):
-        return sorted(path.glob("train-*.parquet"))
-    found = sorted((path / "data").glob(f"{JUDGMENT_PREFIX}*/train-*.parquet"))
-    if not found:
-        found = sorted(path.glob(f"{JUDGMENT_PREFIX}*/data/shard-*.parquet"))  # a folder of judgment runs
+    if layout.is_judgment_config(path.name):
+        return layout.folder_data_files(path)
+    repository = layout.Repository(path)
+    found = [file for config in repository.judgment_configs() for file in repository.data_files(config)]
+    if not found:  # a folder of judgment runs
+        found = sorted(path.glob(f"{layout.JUDGMENT_PREFIX}*/data/shard-*.parquet"))
     if not found:
         raise JudgingError(
             f"no judgments at {path}: give a judgment run directory, a repository config folder "
-            f"({JUDGMENT_PREFIX}...) or a repository that holds such configs"
+            f"({layout.JUDGMENT_PREFIX}...) or a repository that holds such configs"
         )
     return found
 

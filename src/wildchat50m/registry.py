@@ -4,6 +4,11 @@ The data lives in ``data/dgms.yaml``; builders, plugins, the task pack and
 the viewer all read it through :func:`load_registry`. Users add or override
 models with their own YAML files (same format), passed with ``--registry`` or
 listed in the ``WILDCHAT50M_REGISTRY`` environment variable.
+
+``data/local-dgms.yaml`` is an overlay of tiny models that are built on this
+machine (:mod:`wildchat50m.tiny`) for the demo, the tests and the benchmarks:
+every lookup finds them, but they are not among the published DGMs that
+iterating a registry yields (see :meth:`Registry.local`).
 """
 
 from __future__ import annotations
@@ -18,7 +23,8 @@ from typing import Any
 
 import yaml
 
-from wildchat50m.resources import registry_file
+from wildchat50m.errors import WildChat50mError
+from wildchat50m.resources import local_registry_file, registry_file
 
 #: A config name is a directory name under ``data/`` and a datasets config name.
 CONFIG_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -26,11 +32,11 @@ POST_TRAINING_KINDS = ("instruct", "sft", "preference", "original")
 REGISTRY_ENV = "WILDCHAT50M_REGISTRY"
 
 
-class RegistryError(ValueError):
+class RegistryError(WildChat50mError):
     """A registry file is malformed or two entries collide."""
 
 
-class UnknownDGMError(KeyError):
+class UnknownDGMError(WildChat50mError, KeyError):
     """No DGM answers to the name; the message lists the closest names."""
 
     def __str__(self) -> str:
@@ -56,6 +62,41 @@ class GenerationDefaults:
 
 
 @dataclass(frozen=True)
+class LocalBuild:
+    """Everything that determines a tiny model built on this machine (see :mod:`wildchat50m.tiny`)."""
+
+    seed: int
+    vocab_size: int
+    hidden_size: int
+    num_hidden_layers: int
+    num_attention_heads: int
+    num_key_value_heads: int
+    intermediate_size: int
+    max_position_embeddings: int = 4096
+    #: Std of the output embedding relative to the other weights. Random weights otherwise give
+    #: near-uniform logits (std ~0.15), and sampling at temperature 1 would be word salad that
+    #: never ends; scaled, the logits have a std of ~2, like a trained model's.
+    logit_scale: float = 12.0
+    #: Scale of the end-of-turn row on top of that: answers stop after a few to a few dozen
+    #: tokens about a third of the time and otherwise run to the cap.
+    eos_scale: float = 1.8
+    #: Scale of the 256 single-byte rows: damped, so answers are mostly whole (sub)words.
+    byte_scale: float = 0.5
+
+    @property
+    def head_dim(self) -> int:
+        return self.hidden_size // self.num_attention_heads
+
+    def parameter_count(self) -> int:
+        """Parameters of the model (untied embeddings, no biases)."""
+        hidden = self.hidden_size
+        kv_width = self.num_key_value_heads * self.head_dim
+        attention = 2 * hidden * hidden + 2 * hidden * kv_width
+        layer = attention + 3 * hidden * self.intermediate_size + 2 * hidden
+        return 2 * self.vocab_size * hidden + self.num_hidden_layers * layer + hidden
+
+
+@dataclass(frozen=True)
 class DGM:
     """One data-generating model, i.e. one config of the dataset repository."""
 
@@ -71,6 +112,8 @@ class DGM:
     generation: GenerationDefaults | None
     notes: str = ""
     active_params_b: float | None = None
+    #: Set for a model built on this machine rather than downloaded (the tiny models).
+    local_build: LocalBuild | None = None
 
     def names(self) -> tuple[str, ...]:
         """Every name this DGM answers to (config, Hub id and its tail, abbreviation)."""
@@ -88,6 +131,7 @@ class DGM:
 _REQUIRED = ("config", "family", "license", "post_training")
 _DGM_KEYS = {f.name for f in fields(DGM)}
 _GENERATION_KEYS = {f.name for f in fields(GenerationDefaults)}
+_LOCAL_BUILD_KEYS = {f.name for f in fields(LocalBuild)}
 
 
 def _parse_entry(raw: Any, where: str) -> tuple[DGM, bool]:
@@ -121,6 +165,16 @@ def _parse_entry(raw: Any, where: str) -> tuple[DGM, bool]:
     elif entry["post_training"] != "original":
         raise RegistryError(f"{where}: a generating model needs generation defaults")
     entry["generation"] = generation
+    local_build = entry.get("local_build")
+    if local_build is not None:
+        if not isinstance(local_build, dict) or not set(local_build) <= _LOCAL_BUILD_KEYS:
+            raise RegistryError(f"{where}: local_build takes the keys {sorted(_LOCAL_BUILD_KEYS)}")
+        try:
+            local_build = LocalBuild(**local_build)
+        except TypeError as error:
+            raise RegistryError(f"{where}: local_build: {error}") from error
+        entry["local_build"] = local_build
+        entry.setdefault("params_b", local_build.parameter_count() / 1e9)
     entry.setdefault("hf_id_confirmed", entry.get("hf_id") is not None)
     entry["released"] = None if entry.get("released") is None else str(entry["released"])
     for key in ("hf_id", "abbreviation", "params_b", "released", "active_params_b"):
@@ -172,17 +226,22 @@ class Registry:
                 self._by_name[dgm.abbreviation.casefold()] = dgm
 
     def __iter__(self) -> Iterator[DGM]:
-        return iter(self._dgms)
+        """The published DGMs, in registry order (the models built locally are left out)."""
+        return (dgm for dgm in self._dgms if dgm.local_build is None)
 
     def __len__(self) -> int:
-        return len(self._dgms)
+        return sum(1 for _ in self)
+
+    def local(self) -> list[DGM]:
+        """The models built on this machine (the tiny models of the demo, tests and benchmarks)."""
+        return [dgm for dgm in self._dgms if dgm.local_build is not None]
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and name.casefold() in self._by_name
 
     @property
     def configs(self) -> list[str]:
-        return [dgm.config for dgm in self._dgms]
+        return [dgm.config for dgm in self]
 
     def get(self, name: str) -> DGM:
         """Find a DGM by config name, Hugging Face id or abbreviation, ignoring case."""
@@ -207,6 +266,7 @@ def load_registry(extra: Sequence[str | Path] = ()) -> Registry:
     env = os.environ.get(REGISTRY_ENV, "")
     paths += [Path(p) for p in env.split(os.pathsep) if p]
     dgms = [dgm for dgm, _ in _read_file(registry_file())]
+    dgms += [dgm for dgm, _ in _read_file(local_registry_file())]
     for path in paths:
         for dgm, override in _read_file(path):
             index = next(

@@ -21,6 +21,11 @@ def registry_file() -> Path:
     return package_path("wildchat50m.data") / "dgms.yaml"
 
 
+def local_registry_file() -> Path:
+    """The registry overlay of the tiny models built on this machine (tests, demo, benchmarks)."""
+    return package_path("wildchat50m.data") / "local-dgms.yaml"
+
+
 def sample_dir() -> Path:
     """The embedded default input: WildChat-format conversations written for this project."""
     return package_path("wildchat50m.data.sample")

@@ -30,6 +30,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from wildchat50m.errors import WildChat50mError
 from wildchat50m.records import TurnOutcome
 from wildchat50m.schema import OUTPUT_SCHEMA, WILDCHAT_SCHEMA
 
@@ -37,7 +38,7 @@ RUN_FILE = "run.json"
 MANIFEST_FILE = "manifest.json"
 
 
-class RunMismatchError(RuntimeError):
+class RunMismatchError(WildChat50mError):
     """The output directory holds a run made with other generation parameters."""
 
 

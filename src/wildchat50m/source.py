@@ -13,6 +13,7 @@ rows read.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import heapq
 import json
@@ -27,6 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from wildchat50m.errors import InvalidSettingError, WildChat50mError
 from wildchat50m.reasons import Filtered, Invalid
 from wildchat50m.schema import REQUIRED_COLUMNS, WILDCHAT_SCHEMA
 
@@ -35,7 +37,7 @@ HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 JSON_SUFFIXES = (".jsonl", ".json", ".ndjson")
 
 
-class SourceError(ValueError):
+class SourceError(WildChat50mError):
     """The input cannot be read at all (missing file, wrong columns, bad types)."""
 
 
@@ -72,9 +74,9 @@ class Filters:
         if self.shard is not None:
             index, count = self.shard
             if count < 1 or not 0 <= index < count:
-                raise ValueError(f"shard must be 'i of n' with 0 <= i < n, got {index} of {count}")
+                raise InvalidSettingError(f"shard must be 'i of n' with 0 <= i < n, got {index} of {count}")
         if self.sample is not None and self.sample < 0:
-            raise ValueError("sample must be a non-negative count")
+            raise InvalidSettingError("sample must be a non-negative count")
         if self.languages is not None:
             object.__setattr__(self, "languages", frozenset(lang.casefold() for lang in self.languages))
 
@@ -551,6 +553,13 @@ class ConversationReader:
         self.on_reject = on_reject
         self.progress = progress
         self.report = ReadReport(source=", ".join(i.spec for i in self.inputs))
+
+    def with_filters(self, **changes: Any) -> ConversationReader:
+        """A fresh reader of the same inputs, with the given :class:`Filters` fields changed."""
+        reader = copy.copy(self)
+        reader.filters = replace(self.filters, **changes)
+        reader.report = ReadReport(source=self.report.source)
+        return reader
 
     def total_rows(self) -> int | None:
         """Rows in the inputs, when their metadata says so without reading them."""

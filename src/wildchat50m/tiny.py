@@ -17,13 +17,16 @@ concurrent builders never leave a half-written model behind.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
+
+from wildchat50m.registry import LocalBuild, UnknownDGMError, load_registry
 
 #: Bumped whenever a build would come out different, so stale caches are never reused.
 TINY_VERSION = 2
@@ -51,112 +54,18 @@ CHAT_TEMPLATE = (
 MARKER_FILE = "tiny_model.json"
 
 
-@dataclass(frozen=True)
-class TinySpec:
-    """Everything that determines one tiny model."""
-
-    seed: int
-    vocab_size: int
-    hidden_size: int
-    num_hidden_layers: int
-    num_attention_heads: int
-    num_key_value_heads: int
-    intermediate_size: int
-    max_position_embeddings: int = 4096
-    # Std of the output embedding relative to the other weights. Random weights otherwise give
-    # near-uniform logits (std ~0.15), and sampling at temperature 1 would be word salad that
-    # never ends; scaled, the logits have a std of ~2, like a trained model's, and sampled
-    # answers resemble greedy ones.
-    logit_scale: float = 12.0
-    # Scale of the end-of-turn row on top of that. EOS is one token in thousands; boosted, greedy
-    # and sampled answers stop after a few to a few dozen tokens about a third of the time and
-    # otherwise run to the cap.
-    eos_scale: float = 1.8
-    # Scale of the 256 single-byte rows: damped, so answers are mostly whole (sub)words
-    # rather than stray bytes that decode to replacement characters.
-    byte_scale: float = 0.5
+#: The tiny DGMs of the demo. Every tiny model is an entry of the registry's local overlay
+#: (``data/local-dgms.yaml``), usable wherever a DGM name is expected.
+DEMO_MODELS: tuple[str, ...] = ("tiny-a", "tiny-b")
 
 
-TINY_SPECS: dict[str, TinySpec] = {
-    "tiny-a": TinySpec(
-        seed=1,
-        vocab_size=3072,
-        hidden_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=4,
-        intermediate_size=192,
-    ),
-    "tiny-b": TinySpec(
-        seed=2,
-        vocab_size=2560,
-        hidden_size=96,
-        num_hidden_layers=3,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        intermediate_size=256,
-        eos_scale=2.0,
-    ),
-    # Heavier, so that engine time dominates as it does with a real model: for bench/ only.
-    "tiny-bench": TinySpec(
-        seed=3,
-        vocab_size=3072,
-        hidden_size=512,
-        num_hidden_layers=6,
-        num_attention_heads=8,
-        num_key_value_heads=8,
-        intermediate_size=1536,
-    ),
-}
-
-
-#: The tiny DGMs of the demo; every name of TINY_SPECS is usable wherever a DGM name is expected.
-TINY_MODELS: tuple[str, ...] = ("tiny-a", "tiny-b")
-
-#: Answer length of the tiny DGMs: short, so the CPU demo over the whole sample takes seconds, not minutes.
-TINY_MAX_NEW_TOKENS = 64
-
-
-def tiny_parameter_count(spec: TinySpec) -> int:
-    """Parameters of a tiny model, from its spec (untied embeddings, no biases)."""
-    hidden = spec.hidden_size
-    kv_width = spec.num_key_value_heads * (hidden // spec.num_attention_heads)
-    attention = 2 * hidden * hidden + 2 * hidden * kv_width
-    layer = attention + 3 * hidden * spec.intermediate_size + 2 * hidden
-    return 2 * spec.vocab_size * hidden + spec.num_hidden_layers * layer + hidden
-
-
-def tiny_dgm(name: str) -> Any:
-    """A registry-style :class:`~wildchat50m.registry.DGM` for tiny model ``name``.
-
-    Sampling follows the registry's convention for the paper's DGMs
-    (temperature 1.0, top_p 1.0); the context is the model's own, and the
-    answers are capped at :data:`TINY_MAX_NEW_TOKENS`.
-    """
-    from wildchat50m.registry import DGM, GenerationDefaults
-
-    spec = TINY_SPECS[name]
-    return DGM(
-        config=name,
-        hf_id=None,
-        hf_id_confirmed=False,
-        abbreviation=None,
-        family="tiny-llama",
-        params_b=tiny_parameter_count(spec) / 1e9,
-        license="apache-2.0",
-        released=None,
-        post_training="instruct",
-        generation=GenerationDefaults(
-            max_model_len=spec.max_position_embeddings,
-            tensor_parallel_size=1,
-            dtype="float32",
-            quantization=None,
-            temperature=1.0,
-            top_p=1.0,
-            max_new_tokens=TINY_MAX_NEW_TOKENS,
-        ),
-        notes="Random weights and a locally trained tokenizer (wildchat50m.tiny): for tests and the demo.",
-    )
+def local_build(name: str) -> LocalBuild:
+    """The build recipe of the registry's locally built model ``name``."""
+    dgm = load_registry().get(name)
+    if dgm.local_build is None:
+        local = ", ".join(d.config for d in load_registry().local())
+        raise UnknownDGMError(f"{dgm.config} is not built locally; the tiny local models are {local}")
+    return dgm.local_build
 
 
 def default_cache_dir() -> Path:
@@ -167,17 +76,17 @@ def default_cache_dir() -> Path:
 
 def tiny_chat_model(name: str = "tiny-a", cache_dir: Path | None = None) -> Path:
     """The directory of tiny model ``name``, built on first use (a few seconds) and cached."""
-    if name not in TINY_SPECS:
-        raise ValueError(f"unknown tiny model {name!r}; known: {', '.join(sorted(TINY_SPECS))}")
+    spec = local_build(name)
     root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    target = root / "tiny-models" / f"{name}-v{TINY_VERSION}"
+    digest = hashlib.sha256(json.dumps(asdict(spec), sort_keys=True).encode()).hexdigest()[:8]
+    target = root / "tiny-models" / f"{name}-v{TINY_VERSION}-{digest}"
     if (target / MARKER_FILE).is_file():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     staging.chmod(0o755)  # mkdtemp's 0700 would make a shared cache unreadable to others
     try:
-        build_tiny_model(name, staging)
+        build_tiny_model(name, spec, staging)
         try:
             os.replace(staging, target)
         except OSError:
@@ -233,14 +142,13 @@ def train_tokenizer(vocab_size: int, texts: list[str] | None = None, model_max_l
     )
 
 
-def build_tiny_model(name: str, out_dir: Path) -> Path:
+def build_tiny_model(name: str, spec: LocalBuild, out_dir: Path) -> Path:
     """Write tiny model ``name`` (tokenizer, config, weights, generation config) into ``out_dir``."""
     import torch
     from safetensors.torch import save_file
     from tokenizers import pre_tokenizers
     from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM
 
-    spec = TINY_SPECS[name]
     tokenizer = train_tokenizer(spec.vocab_size, model_max_length=spec.max_position_embeddings)
     bos_id, eos_id, pad_id = (tokenizer.convert_tokens_to_ids(t) for t in (BOS, END, PAD))
     config = LlamaConfig(

@@ -2,5 +2,5 @@
 
 Each analysis module computes plain tables from parquet (streamed through
 DuckDB or pyarrow, never a whole config in Python objects); ``report`` writes
-them as markdown, CSV and PNG; ``wildchat50m.analyze_cli`` is the command line.
+them as markdown, CSV and PNG; ``wildchat50m.cli.analyze`` is the command line.
 """

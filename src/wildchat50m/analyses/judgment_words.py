@@ -17,6 +17,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from wildchat50m.analyses.sources import AnalysisError
+
 WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
 NEGATIONS = frozenset({"not", "no", "never", "without", "cannot", "nor", "hardly"})
 #: Words after a negation that the negation reaches (the first non-common word among them).
@@ -75,7 +77,7 @@ def distinguishing_words(
         by_model.setdefault(row["target"], {})[(row["conversation_hash"], int(row["turn"]))] = row
     for model in (first, second):
         if model not in by_model:
-            raise ValueError(f"no judgments of {model}; judged models: {', '.join(sorted(by_model))}")
+            raise AnalysisError(f"no judgments of {model}; judged models: {', '.join(sorted(by_model))}")
     counts = Counter[str]()
     shared = sorted(set(by_model[first]) & set(by_model[second]))
     differing = []

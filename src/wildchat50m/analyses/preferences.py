@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from wildchat50m.analyses.sources import AnalysisError
+
 #: Which number is compared: the parsed score (the paper's) or the expected score of the distribution.
 SCORE_COLUMNS = {"parsed": "score", "expected": "expected_score"}
 
@@ -61,11 +63,13 @@ def shared_scores(
     chosen = list(models) if models else sorted(by_model)
     unknown = [m for m in chosen if m not in by_model]
     if unknown:
-        raise ValueError(
+        raise AnalysisError(
             f"no judgments of {', '.join(unknown)}; judged models: {', '.join(sorted(by_model))}"
         )
     if len(chosen) < 2:
-        raise ValueError(f"preferences need at least two judged models, found {', '.join(chosen) or 'none'}")
+        raise AnalysisError(
+            f"preferences need at least two judged models, found {', '.join(chosen) or 'none'}"
+        )
     every_turn = sorted({key for model in chosen for key in by_model[model]})
     excluded: Counter[str] = Counter()
     turns = []
@@ -88,7 +92,7 @@ def shared_scores(
 def preference_rate(a: Sequence[float], b: Sequence[float]) -> float:
     """100 x the share of turns where ``a`` is strictly higher than ``b``."""
     if len(a) != len(b):
-        raise ValueError("both models must be scored on the same turns")
+        raise AnalysisError("both models must be scored on the same turns")
     if not a:
         return float("nan")
     return 100.0 * sum(x > y for x, y in zip(a, b, strict=True)) / len(a)
@@ -126,7 +130,7 @@ def flip_table(table: ScoreTable, pairs: Sequence[tuple[str, str, str, str]]) ->
     for a, b, c, d in pairs:
         missing = [m for m in (a, b, c, d) if m not in table.scores]
         if missing:
-            raise ValueError(
+            raise AnalysisError(
                 f"--flip names {', '.join(missing)}, not among the models {', '.join(table.models)}"
             )
         s = table.scores
@@ -167,7 +171,7 @@ def run_preferences(
     rows = one_judge_and_factor(read_judgments(paths, columns).to_pylist(), judge, factor)
     table = shared_scores(rows, models, score)
     if not table.turns:
-        raise ValueError(f"no turn is scored for all of {', '.join(table.models)}: {dict(table.excluded)}")
+        raise AnalysisError(f"no turn is scored for all of {', '.join(table.models)}: {dict(table.excluded)}")
     preferences = preference_table(table)
     written = list(write_table(preferences, out_dir, "preferences"))
     flip_rows = flip_table(table, flips)
@@ -206,10 +210,10 @@ def one_judge_and_factor(
     ]
     combos = sorted({(r["judge"], r["factor"]) for r in rows})
     if not combos:
-        raise ValueError("no judgments match the given --judge/--factor")
+        raise AnalysisError("no judgments match the given --judge/--factor")
     if len(combos) > 1:
         listed = ", ".join(f"{j} on {f}" for j, f in combos)
-        raise ValueError(
+        raise AnalysisError(
             f"judgments of several judges or factors ({listed}); choose with --judge and --factor"
         )
     return rows

@@ -1,6 +1,7 @@
 """Reading a built repository with DuckDB: configs, seeded hash samples, answers.
 
-Queries stream over ``data/<config>/*.parquet``; Python only ever holds the sampled rows.
+Queries stream over a config's data files (:class:`wildchat50m.layout.Repository`); Python
+only ever holds the sampled rows.
 Sampling is by ``md5("<seed>:<conversation_hash>")``, so a seed picks the same
 conversations on every machine and for every config.
 """
@@ -11,10 +12,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from wildchat50m.heldout import config_files, config_names
+from wildchat50m.errors import WildChat50mError
+from wildchat50m.layout import Repository
 
 
-class AnalysisError(ValueError):
+class AnalysisError(WildChat50mError):
     """An analysis cannot run on the input as given; the message says what to do."""
 
 
@@ -25,25 +27,13 @@ def connect() -> Any:
 
 
 def choose_configs(repo: Path, wanted: Sequence[str] | None) -> list[str]:
-    """The repository's configs, or the wanted ones after checking that they exist."""
-    if not (repo / "data").is_dir():
-        raise AnalysisError(f"{repo} is not a repository built by `wildchat50m build` (no data/ folder)")
-    available = config_names(repo)
-    if not wanted:
-        if not available:
-            raise AnalysisError(f"{repo} holds no config")
-        return available
-    missing = [c for c in wanted if c not in available]
-    if missing:
-        raise AnalysisError(
-            f"{repo} has no config {', '.join(missing)}; it has: {', '.join(available) or 'none'}"
-        )
-    return list(wanted)
+    """The repository's answer configs, or the wanted ones after checking that they exist."""
+    return Repository.open(repo).choose(wanted)
 
 
 def files_sql(repo: Path, config: str) -> str:
     """A ``read_parquet`` over one config's files, for a FROM clause."""
-    paths = ", ".join("'" + str(p).replace("'", "''") + "'" for p in config_files(repo, config))
+    paths = ", ".join("'" + str(p).replace("'", "''") + "'" for p in Repository(repo).data_files(config))
     return f"read_parquet([{paths}])"
 
 

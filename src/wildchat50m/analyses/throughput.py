@@ -54,10 +54,8 @@ def find_manifests(paths: Sequence[Path]) -> list[Path]:
 
 
 def _params_b(config: str, registry: Registry) -> float | None:
-    from wildchat50m import tiny
-
     try:
-        dgm = tiny.tiny_dgm(config) if config in tiny.TINY_SPECS else registry.get(config)
+        dgm = registry.get(config)
     except UnknownDGMError:
         return None
     return dgm.params_b

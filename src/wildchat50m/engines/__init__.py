@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from wildchat50m.engines.base import Engine
+from wildchat50m.errors import InvalidSettingError
 
 ENGINES: tuple[str, ...] = ("transformers", "openai", "vllm")
 
@@ -25,7 +26,7 @@ def make_engine(name: str, model: str, options: dict[str, Any], generation: Any 
         from wildchat50m.engines.openai_compat import OpenAIEngine
 
         if "base_url" not in given:
-            raise ValueError("the openai engine needs --base-url, e.g. http://127.0.0.1:8000/v1")
+            raise InvalidSettingError("the openai engine needs --base-url, e.g. http://127.0.0.1:8000/v1")
         keys = ("api_key", "max_in_flight", "timeout", "max_retries")
         return OpenAIEngine(given["base_url"], model, **{k: given[k] for k in keys if k in given})
     if name == "vllm":
@@ -42,4 +43,4 @@ def make_engine(name: str, model: str, options: dict[str, Any], generation: Any 
             "seed",
         )
         return VLLMEngine(model, generation, {k: given[k] for k in keys if k in given})
-    raise ValueError(f"unknown engine {name!r}; choose one of {', '.join(ENGINES)}")
+    raise InvalidSettingError(f"unknown engine {name!r}; choose one of {', '.join(ENGINES)}")

@@ -38,6 +38,7 @@ from types import ModuleType
 from typing import Any
 
 from wildchat50m.engines.base import FINISH_ERROR, ChatRequest, ChatResult, Tokenizer, TokenLogprob
+from wildchat50m.errors import InvalidSettingError, MissingExtraError
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +84,7 @@ def http_library() -> ModuleType:
             return importlib.import_module(name)
         except ImportError:
             continue
-    raise ImportError(
+    raise MissingExtraError(
         "The openai engine needs an HTTP client: install `httpx2` (or `httpx`), "
         "e.g. `pip install httpx2`; huggingface_hub normally brings one of them."
     )
@@ -182,14 +183,16 @@ class OpenAIEngine:
         extra_body: dict[str, Any] | None = None,
     ) -> None:
         if max_in_flight < 1:
-            raise ValueError(f"max_in_flight must be at least 1, got {max_in_flight}")
+            raise InvalidSettingError(f"max_in_flight must be at least 1, got {max_in_flight}")
         if max_retries < 0:
-            raise ValueError(f"max_retries must be >= 0, got {max_retries}")
+            raise InvalidSettingError(f"max_retries must be >= 0, got {max_retries}")
         if timeout <= 0:
-            raise ValueError(f"timeout must be positive, got {timeout}")
+            raise InvalidSettingError(f"timeout must be positive, got {timeout}")
         reserved = RESERVED_FIELDS.intersection(extra_body or {})
         if reserved:
-            raise ValueError(f"extra_body may not set {sorted(reserved)}: the engine sets them per request")
+            raise InvalidSettingError(
+                f"extra_body may not set {sorted(reserved)}: the engine sets them per request"
+            )
         self._http = http_library()
         self.base_url = base_url.rstrip("/")
         self.model = model

@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from wildchat50m.engines.base import FINISH_ERROR, ChatRequest, ChatResult, Sampling, TokenLogprob
+from wildchat50m.errors import InvalidSettingError
 
 log = logging.getLogger(__name__)
 
@@ -207,7 +208,7 @@ class TransformersEngine:
         transformers_logging.disable_progress_bar()
 
         if batch_size < 1:
-            raise ValueError("batch_size must be at least 1")
+            raise InvalidSettingError("batch_size must be at least 1")
         self.model_id = str(model)
         self.device = device
         self.dtype = dtype
@@ -229,7 +230,7 @@ class TransformersEngine:
         if hf_tokenizer.eos_token_id is not None:
             eos_ids.append(hf_tokenizer.eos_token_id)
         if not eos_ids:
-            raise ValueError(f"{self.model_id} declares no end-of-sequence token")
+            raise InvalidSettingError(f"{self.model_id} declares no end-of-sequence token")
         self.eos_ids = tuple(dict.fromkeys(eos_ids))
         pad = hf_tokenizer.pad_token_id
         self.pad_id = pad if pad is not None else self.eos_ids[0]

@@ -34,6 +34,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from wildchat50m.errors import WildChat50mError
+from wildchat50m.layout import Repository
 from wildchat50m.mixes.sources import (
     MixSourceError,
     RowStream,
@@ -42,7 +44,6 @@ from wildchat50m.mixes.sources import (
     dataset_stream,
     foreign_id,
     foreign_messages,
-    resolve_repository,
 )
 from wildchat50m.mixes.spec import BlendSource, Filters, MixSpec, WildChatSource
 from wildchat50m.reasons import Filtered, MixReason
@@ -70,7 +71,7 @@ TEXT_COLUMNS = [
 ]
 
 
-class MixBuildError(RuntimeError):
+class MixBuildError(WildChat50mError):
     """The mix cannot be built as specified; nothing was written. The message says why."""
 
 
@@ -307,7 +308,7 @@ def _plan_wildchat(source: WildChatSource, spec: MixSpec, base: Path) -> SourceP
     if repository_id is None:
         raise MixBuildError(f"source {source.name!r} names no repository (set `repository:` or --repository)")
     configs = [source.config] + ([source.length_limit_config] if source.length_limit_config else [])
-    repository = resolve_repository(repository_id, [config_name(c) for c in configs])
+    repository = Repository.open(repository_id, [config_name(c) for c in configs]).root
     stream = config_stream(repository, source.config)
     dgm = stream.files[0].parent.name
     eligible = scan_config(stream, source.filters, spec.seed, base)
@@ -345,7 +346,7 @@ def _plan_blend(source: BlendSource, spec: MixSpec, base: Path) -> SourcePlan:
     repository_id = source.repository or spec.repository
     if repository_id is None:
         raise MixBuildError(f"source {source.name!r} names no repository (set `repository:` or --repository)")
-    repository = resolve_repository(repository_id, [config_name(c) for c in source.configs])
+    repository = Repository.open(repository_id, [config_name(c) for c in source.configs]).root
     streams = [config_stream(repository, config) for config in source.configs]
     dgms = [stream.files[0].parent.name for stream in streams]
     scans = [scan_config(stream, source.filters, spec.seed, base) for stream in streams]

@@ -20,12 +20,14 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from wildchat50m.errors import WildChat50mError
+from wildchat50m.layout import Repository
 from wildchat50m.reasons import Invalid
 
 BATCH_ROWS = 2048
 
 
-class MixSourceError(ValueError):
+class MixSourceError(WildChat50mError):
     """A source cannot be read as the spec describes it; the message says what to change."""
 
 
@@ -106,27 +108,6 @@ def _load_with_datasets(path: str, subset: str | None, **kwargs: Any) -> RowStre
 # ---------------------------------------------------------------- WildChat-50m repositories
 
 
-def resolve_repository(repository: str, configs: Sequence[str]) -> Path:
-    """A local repository directory as it is, or the needed configs of a Hub dataset fetched to the cache."""
-    local = Path(repository)
-    if local.is_dir():
-        return local
-    if repository.count("/") != 1:
-        raise MixSourceError(
-            f"repository {repository!r} is neither a directory nor a Hub dataset id (org/name); "
-            "build one with `wildchat50m build` or name a Hub id"
-        )
-    from huggingface_hub import snapshot_download
-
-    patterns = ["README.md", *(f"data/{config}/*" for config in configs)]
-    try:
-        return Path(snapshot_download(repository, repo_type="dataset", allow_patterns=patterns))
-    except Exception as error:  # offline, missing, gated: say which and why
-        raise MixSourceError(
-            f"cannot fetch {repository!r} from the Hub: {type(error).__name__}: {error}"
-        ) from error
-
-
 def config_name(name: str) -> str:
     """The config a DGM name denotes: a registry name (Q72, a Hub id) or the name as given."""
     from wildchat50m.registry import UnknownDGMError, load_registry
@@ -139,16 +120,9 @@ def config_name(name: str) -> str:
 
 def config_stream(repository: Path, name: str) -> ParquetStream:
     """The parquet files of one config, checked to exist, with a message listing the configs there are."""
-    from wildchat50m.builders.repository import config_files, repository_configs
-
-    available = repository_configs(repository)
-    config = name if name in available else config_name(name)
-    files = config_files(repository, config)
-    if not files:
-        raise MixSourceError(
-            f"the repository {repository} has no config {name!r}; configs: {', '.join(available) or 'none'}"
-        )
-    return ParquetStream(files, f"{repository.name}/{config}")
+    opened = Repository(repository)
+    config = name if name in opened.configs() else config_name(name)
+    return ParquetStream(opened.data_files(config), f"{repository.name}/{config}")
 
 
 # ---------------------------------------------------------------- foreign rows

@@ -36,10 +36,11 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from wildchat50m.errors import WildChat50mError
 from wildchat50m.resources import package_path
 
 
-class MixSpecError(ValueError):
+class MixSpecError(WildChat50mError):
     """A mix spec does not validate, or a recipe does not exist; the message says where."""
 
 

@@ -7,13 +7,8 @@ from pathlib import Path
 import click
 
 from wildchat50m import heldout
-
-
-def _repository(repo: str, configs: list[str] | None = None) -> Path:
-    try:
-        return heldout.repository_dir(repo, configs)
-    except heldout.HeldoutError as error:
-        raise click.ClickException(str(error)) from error
+from wildchat50m.cli.common import registry_of
+from wildchat50m.layout import Repository
 
 
 @click.group("eval")
@@ -55,17 +50,16 @@ def tasks_path(ctx: click.Context, repo: str | None, dgms: tuple[str, ...], max_
     --metadata '{"repo": "DIR_OR_HUB_ID"}' or $WILDCHAT50M_EVAL_REPO. Held-out settings go
     the same way: heldout_fraction, heldout_seed, max_docs.
     """
-    from wildchat50m.cli import _registry  # the root's --registry files, read as every command reads them
     from wildchat50m.hub_plugins.lm_eval.render import render_pack
 
-    registry = _registry(ctx)
+    registry = registry_of(ctx)
     members: list[str] | None = None
     if dgms:
         members = []
         for name in dgms:
             members.append(registry.get(name).config if name in registry else name)
     elif repo:
-        members = heldout.config_names(_repository(repo))
+        members = Repository.open(repo).answer_configs()
     pack = render_pack(registry, group_configs=members, max_gen_toks=max_gen_toks)
     click.echo(str(pack.directory))
 
@@ -95,11 +89,8 @@ def heldout_command(repo: str, out: str | None, configs: tuple[str, ...], fracti
     `exclude_hashes: FILE`) keeps the evaluation honest. The choice is by hash alone
     (seeded), so it is the same for every config and every machine.
     """
-    repo_dir = _repository(repo, list(configs) or None)
-    try:
-        hashes = heldout.heldout_hashes(repo_dir, list(configs) or None, fraction=fraction, seed=seed)
-    except heldout.HeldoutError as error:
-        raise click.ClickException(str(error)) from error
+    repo_dir = Repository.open(repo, list(configs) or None).root
+    hashes = heldout.heldout_hashes(repo_dir, list(configs) or None, fraction=fraction, seed=seed)
     text = "".join(f"{h}\n" for h in hashes)
     if out is None:
         click.echo(text, nl=False)

@@ -54,7 +54,7 @@ def engine_choice(dgm: Any, options: dict[str, Any]) -> tuple[str, str | None, d
     """
     from wildchat50m import tiny
 
-    is_tiny = dgm.config in tiny.TINY_SPECS
-    engine = options["engine"] or ("transformers" if is_tiny else "vllm")
-    model = options["model"] or (str(tiny.tiny_chat_model(dgm.config)) if is_tiny else None)
+    local = dgm.local_build is not None
+    engine = options["engine"] or ("transformers" if local else "vllm")
+    model = options["model"] or (str(tiny.tiny_chat_model(dgm.config)) if local else None)
     return engine, model, {name: options[name] for name in ENGINE_OPTION_NAMES}

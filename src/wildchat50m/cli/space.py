@@ -30,7 +30,6 @@ def space(source: str, host: str, port: int, export_dir: Path | None) -> None:
     whose front matter points at SOURCE) is written to DIR for `hf upload`.
     """
     from wildchat50m.spaces.viewer import readme
-    from wildchat50m.spaces.viewer.lookup import ViewerError
 
     if export_dir is not None:
         export_dir.mkdir(parents=True, exist_ok=True)
@@ -41,9 +40,6 @@ def space(source: str, host: str, port: int, export_dir: Path | None) -> None:
         return
     from wildchat50m.spaces.viewer.app import build_app
 
-    try:
-        app = build_app(source)
-    except ViewerError as error:
-        raise click.ClickException(str(error)) from error
+    app = build_app(source)
     click.echo(f"WildChat-50m side by side over {source}: http://{host}:{port}/")
     app.launch(server_name=host, server_port=port, ssr_mode=False)

@@ -8,31 +8,10 @@ from typing import Any
 
 import click
 
-from wildchat50m.cli_engine import engine_choice, engine_options
-
-
-def _summary(manifest: dict[str, Any], root: Path) -> str:
-    params = manifest["params"]
-    statuses = ", ".join(f"{k} {v:,}" for k, v in manifest["statuses"].items())
-    sources = ", ".join(f"{k} {v:,}" for k, v in manifest["score_sources"].items()) or "none"
-    flags = ", ".join(f"{k} {v:,}" for k, v in manifest["distribution_flags"].items()) or "none"
-    errors = ", ".join(f"{k} {v:,}" for k, v in manifest["errors"].items()) or "none"
-    rate = manifest["throughput"]["tokens_per_second"] or 0
-    shards = manifest["shards"]
-    return "\n".join(
-        [
-            f"{params['config']}  ({params['engine']} engine, judge model {params['model']})",
-            f"  run directory       {root}",
-            f"  shards              {shards['finished']} of {shards['total']} finished",
-            f"  judgments           {manifest['judgments']:,} "
-            f"over {manifest['conversations']:,} conversations",
-            f"  statuses            {statuses}",
-            f"  score read from     {sources}",
-            f"  distribution flags  {flags}",
-            f"  errors              {errors}",
-            f"  throughput          {rate:,.0f} tok/s (in+out)",
-        ]
-    )
+from wildchat50m.cli.common import resolve_dgm
+from wildchat50m.cli.engine import engine_choice, engine_options
+from wildchat50m.errors import InvalidSettingError
+from wildchat50m.summaries import judgment_summary
 
 
 @click.command()
@@ -104,58 +83,44 @@ def judge(ctx: click.Context, **options: Any) -> None:
     `judgments--<factor>--<judge>--<target>` configs.
     """
     from wildchat50m import judging
-    from wildchat50m.cli import _registry, resolve_dgm
     from wildchat50m.generate import EngineSpec
-    from wildchat50m.runstore import RunMismatchError
 
-    try:
-        factors = judging.load_factors(options["factor_files"])
-        if options["list_factors"]:
-            for factor in factors.values():
-                click.echo(f"{factor.name:<28} {factor.description}")
-            return
-        factor = judging.get_factor(factors, options["factor"])
-    except judging.JudgingError as error:
-        raise click.ClickException(str(error)) from error
-    dgm = resolve_dgm(_registry(ctx), options["judge"])
+    factors = judging.load_factors(options["factor_files"])
+    if options["list_factors"]:
+        for factor in factors.values():
+            click.echo(f"{factor.name:<28} {factor.description}")
+        return
+    factor = judging.get_factor(factors, options["factor"])
+    dgm = resolve_dgm(ctx, options["judge"])
     engine, model, engine_options = engine_choice(dgm, options)
     model = model or dgm.hf_id
     if not model:
-        raise click.ClickException(f"{dgm.config} has no Hugging Face id; pass --model")
+        raise InvalidSettingError(f"{dgm.config} has no Hugging Face id; pass --model")
     spec = EngineSpec(engine, model, engine_options, dgm.generation)
     progress = not options["quiet"] and sys.stderr.isatty()
     for target in options["targets"]:
-        try:
-            name, files = judging.target_files(target)
-            settings = judging.JudgeSettings(
-                judge=dgm.config,
-                model=model,
-                engine=engine,
-                factor=factor.name,
-                factor_description=factor.description,
-                factor_rubric=factor.rubric,
-                target=name,
-                target_path=str(files[0].parent.resolve()),
-                target_files=judging.target_digests(files),
-                temperature=options["temperature"],
-                seed=options["sampling_seed"],
-                max_new_tokens=options["max_new_tokens"],
-                top_logprobs=options["top_logprobs"],
-                max_chars=options["max_chars"],
-                limit=options["limit"],
-                num_shards=options["num_shards"],
-                engine_options={k: v for k, v in engine_options.items() if v is not None},
-            )
-            job = judging.JudgmentJob(
-                settings, options["out"], spec, progress=progress, log=lambda m: click.echo(m, err=True)
-            )
-            manifest = job.run()
-        except (
-            judging.JudgingError,
-            judging.JudgingIncomplete,
-            RunMismatchError,
-            ValueError,
-            ImportError,
-        ) as error:
-            raise click.ClickException(str(error)) from error
-        click.echo(_summary(manifest, job.store.root))
+        name, files = judging.target_files(target)
+        settings = judging.JudgeSettings(
+            judge=dgm.config,
+            model=model,
+            engine=engine,
+            factor=factor.name,
+            factor_description=factor.description,
+            factor_rubric=factor.rubric,
+            target=name,
+            target_path=str(files[0].parent.resolve()),
+            target_files=judging.target_digests(files),
+            temperature=options["temperature"],
+            seed=options["sampling_seed"],
+            max_new_tokens=options["max_new_tokens"],
+            top_logprobs=options["top_logprobs"],
+            max_chars=options["max_chars"],
+            limit=options["limit"],
+            num_shards=options["num_shards"],
+            engine_options={k: v for k, v in engine_options.items() if v is not None},
+        )
+        job = judging.JudgmentJob(
+            settings, options["out"], spec, progress=progress, log=lambda m: click.echo(m, err=True)
+        )
+        manifest = job.run()
+        click.echo(judgment_summary(manifest, job.store.root))

@@ -8,6 +8,8 @@ from typing import Any
 
 import click
 
+from wildchat50m.cli.common import registry_of
+
 
 @click.group()
 def analyze() -> None:
@@ -77,14 +79,10 @@ def preferences(
     --flip) and preferences.png, a heat map of PrefRt.
     """
     from wildchat50m.analyses.preferences import run_preferences
-    from wildchat50m.judging import JudgingError
 
-    try:
-        result = run_preferences(
-            list(judgments), out, models=models or None, judge=judge, factor=factor, score=score, flips=flips
-        )
-    except (ValueError, JudgingError) as error:
-        raise click.ClickException(str(error)) from error
+    result = run_preferences(
+        list(judgments), out, models=models or None, judge=judge, factor=factor, score=score, flips=flips
+    )
     from wildchat50m.analyses.report import markdown_table
 
     click.echo(f"judge {result['judge']} on {result['factor']}: {result['turns']} shared turns")
@@ -130,22 +128,18 @@ def judgment_words(
     Writes judgment_words.md/.csv and judgment_words.png.
     """
     from wildchat50m.analyses.judgment_words import run_judgment_words
-    from wildchat50m.judging import JudgingError
 
-    try:
-        result = run_judgment_words(
-            list(judgments),
-            out,
-            first,
-            second,
-            judge=judge,
-            factor=factor,
-            top=top,
-            min_count=min_count,
-            score=score,
-        )
-    except (ValueError, JudgingError) as error:
-        raise click.ClickException(str(error)) from error
+    result = run_judgment_words(
+        list(judgments),
+        out,
+        first,
+        second,
+        judge=judge,
+        factor=factor,
+        top=top,
+        min_count=min_count,
+        score=score,
+    )
     from wildchat50m.analyses.report import markdown_table
 
     click.echo(", ".join(f"{k} {v}" for k, v in sorted(result["counts"].items())))
@@ -182,10 +176,6 @@ def _report(paths: list[Path], rows: list[dict[str, Any]], columns: tuple[str, .
         click.echo("wrote " + ", ".join(str(p) for p in paths))
 
 
-def _failing(error: Exception) -> click.ClickException:
-    return click.ClickException(str(error))
-
-
 @analyze.command()
 @_repo_option(required=True)
 @click.option("--config", "configs", multiple=True, help="Draw the models from these configs (default: all).")
@@ -209,13 +199,9 @@ def similarity(
     runs only if the WordNet corpus is installed (column meteor_stages says).
     """
     from wildchat50m.analyses import similarity as analysis
-    from wildchat50m.analyses.sources import AnalysisError
 
     settings = analysis.SimilaritySettings(models=models, answers=answers, references=references, seed=seed)
-    try:
-        rows = analysis.similarity_rows(repo, list(configs) or None, settings)
-    except AnalysisError as error:
-        raise _failing(error) from error
+    rows = analysis.similarity_rows(repo, list(configs) or None, settings)
     _report(analysis.write_similarity(rows, out_dir), rows, analysis.COLUMNS)
 
 
@@ -284,13 +270,9 @@ def style(
     where both are 0.
     """
     from wildchat50m.analyses import style as analysis
-    from wildchat50m.analyses.sources import AnalysisError
 
-    try:
-        counts = analysis.count_rows(repo, list(configs) or None, answer_files, sample=sample, seed=seed)
-        pfs = analysis.pf_rows(counts, pairs or None) if len(counts) > 1 else []
-    except AnalysisError as error:
-        raise _failing(error) from error
+    counts = analysis.count_rows(repo, list(configs) or None, answer_files, sample=sample, seed=seed)
+    pfs = analysis.pf_rows(counts, pairs or None) if len(counts) > 1 else []
     written = analysis.write_style(counts, pfs, out_dir)
     _report(written, counts)
     if pfs:
@@ -309,14 +291,8 @@ def throughput(ctx: click.Context, paths: tuple[Path, ...], out_dir: Path) -> No
     of both measures with context window x parameters (Pearson and Spearman).
     """
     from wildchat50m.analyses import throughput as analysis
-    from wildchat50m.analyses.sources import AnalysisError
-    from wildchat50m.registry import RegistryError, load_registry
 
-    try:
-        registry = load_registry(ctx.find_root().params.get("registry") or ())
-        rows = analysis.throughput_rows(list(paths), registry)
-    except (AnalysisError, RegistryError) as error:
-        raise _failing(error) from error
+    rows = analysis.throughput_rows(list(paths), registry_of(ctx))
     summary = analysis.summary_rows(rows)
     written = analysis.write_throughput(rows, summary, out_dir)
     _report(written, rows, analysis.COLUMNS[:-1])
@@ -330,10 +306,6 @@ def throughput(ctx: click.Context, paths: tuple[Path, ...], out_dir: Path) -> No
 def lengths(repo: Path, configs: tuple[str, ...], out_dir: Path) -> None:
     """Answer-length distributions per config: tokens, words and characters of every answer."""
     from wildchat50m.analyses import lengths as analysis
-    from wildchat50m.analyses.sources import AnalysisError
 
-    try:
-        rows = analysis.length_rows(repo, list(configs) or None)
-    except AnalysisError as error:
-        raise _failing(error) from error
+    rows = analysis.length_rows(repo, list(configs) or None)
     _report(analysis.write_lengths(rows, out_dir), rows, analysis.COLUMNS)

@@ -1,0 +1,128 @@
+"""What several command groups share: the registry the root's ``--registry`` names, the DGM
+lookup, the options of every command that reads conversations, and plain-text tables.
+
+No command module imports the root group; they all import this module instead.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from wildchat50m.registry import DGM, Registry, load_registry
+from wildchat50m.source import ColumnMapping, ConversationReader, Filters
+
+
+def registry_of(ctx: click.Context) -> Registry:
+    """The packaged registry with the root's ``--registry`` files (and $WILDCHAT50M_REGISTRY) on top."""
+    return load_registry(ctx.find_root().params.get("registry") or ())
+
+
+def resolve_dgm(ctx: click.Context, name: str) -> DGM:
+    """The registry's DGM for ``name``; the tiny local models are part of the registry."""
+    return registry_of(ctx).get(name)
+
+
+def table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
+    """Left-aligned columns under a header and a rule, for the terminal."""
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    lines = [
+        "  ".join(str(cell).ljust(w) for cell, w in zip(row, widths, strict=True)) for row in [header, *rows]
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def parse_shard(_ctx: click.Context, _param: click.Parameter, value: str | None) -> tuple[int, int] | None:
+    """``--shard I/N`` as ``(I, N)``."""
+    if value is None:
+        return None
+    try:
+        index, count = (int(part) for part in value.split("/"))
+    except ValueError:
+        raise click.BadParameter("write the shard as I/N, e.g. 3/8 (shards count from 0)") from None
+    if count < 1 or not 0 <= index < count:
+        raise click.BadParameter(f"need 0 <= I < N, got {index}/{count}")
+    return index, count
+
+
+def shard_option(help_text: str) -> Callable[..., Any]:
+    return click.option("--shard", callback=parse_shard, metavar="I/N", help=help_text)
+
+
+def slurm_job() -> tuple[int, int] | None:
+    """Job i of n from a Slurm array (SLURM_ARRAY_TASK_ID / SLURM_ARRAY_TASK_COUNT), when set."""
+    task, count = os.environ.get("SLURM_ARRAY_TASK_ID"), os.environ.get("SLURM_ARRAY_TASK_COUNT")
+    if task is None or count is None:
+        return None
+    first = int(os.environ.get("SLURM_ARRAY_TASK_MIN", "0"))
+    return int(task) - first, int(count)
+
+
+def source_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The options every command that reads conversations shares."""
+    options = [
+        click.argument("sources", nargs=-1, metavar="[SOURCE]..."),
+        click.option("--language", "languages", multiple=True, help="Keep only this language; repeatable."),
+        click.option("--exclude-toxic", is_flag=True, help="Leave out conversations flagged toxic."),
+        click.option("--exclude-redacted", is_flag=True, help="Leave out conversations with redacted PII."),
+        click.option("--min-turns", type=click.IntRange(min=1), help="Fewest user turns to keep."),
+        click.option("--max-turns", type=click.IntRange(min=1), help="Most user turns to keep."),
+        click.option(
+            "--allow-list",
+            type=click.Path(exists=True, dir_okay=False),
+            help="File of conversation hashes to keep, one per line (e.g. the paper's English-only list).",
+        ),
+        click.option(
+            "--dedupe", is_flag=True, help="Keep only the first conversation per first user message."
+        ),
+        click.option("--sample", type=click.IntRange(min=0), help="Draw N conversations, deterministically."),
+        click.option("--seed", type=int, default=0, show_default=True, help="Seed of --sample."),
+        shard_option("Keep shard I of N (by hash); separate jobs never overlap."),
+        click.option(
+            "--shape",
+            type=click.Choice(["auto", "wildchat", "messages", "sharegpt"]),
+            default="auto",
+            show_default=True,
+            help="Row shape of the input.",
+        ),
+        click.option("--messages-field", help="Column holding the messages (for non-WildChat shapes)."),
+        click.option("--hash-field", help="Column holding a stable row id (else the hash is derived)."),
+        click.option("--hub-config", help="Config name when SOURCE is a Hub dataset id."),
+        click.option(
+            "--split", default="train", show_default=True, help="Split when SOURCE is a Hub dataset id."
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def reader_from_options(options: dict[str, Any], **kwargs: Any) -> ConversationReader:
+    """A reader configured from :func:`source_options` values."""
+    filters = Filters(
+        languages=frozenset(options["languages"]) if options["languages"] else None,
+        exclude_toxic=options["exclude_toxic"],
+        exclude_redacted=options["exclude_redacted"],
+        min_turns=options["min_turns"],
+        max_turns=options["max_turns"],
+        allow_hashes=Filters.read_allow_list(options["allow_list"]) if options["allow_list"] else None,
+        dedupe_first_message=options["dedupe"],
+        sample=options["sample"],
+        seed=options["seed"],
+        shard=options["shard"],
+    )
+    mapping = ColumnMapping(
+        shape=options["shape"], messages_field=options["messages_field"], hash_field=options["hash_field"]
+    )
+    return ConversationReader(
+        list(options["sources"]) or None,
+        filters,
+        mapping,
+        hub_config=options["hub_config"],
+        split=options["split"],
+        **kwargs,
+    )

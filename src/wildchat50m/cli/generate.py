@@ -1,0 +1,185 @@
+"""``wildchat50m generate`` and ``wildchat50m runs``: one DGM answers every user turn."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from wildchat50m.cli.common import reader_from_options, resolve_dgm, slurm_job, source_options
+from wildchat50m.cli.engine import engine_choice, engine_options
+from wildchat50m.generate import EngineSpec, GenerationSettings, Generator
+from wildchat50m.summaries import run_summary
+from wildchat50m.workflows import RECORDED_FILTERS, recorded_filters, run_generation, run_pilot
+
+
+def generation_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The options of `generate`: the DGM, its sampling, the run layout and the engine."""
+    options = [
+        click.option(
+            "--dgm", default="tiny-a", show_default=True, help="DGM: config name, Hub id or abbreviation."
+        ),
+        click.option(
+            "--out",
+            default="runs",
+            show_default=True,
+            type=click.Path(file_okay=False),
+            help="Runs directory; the run goes to OUT/<config>.",
+        ),
+        click.option(
+            "--history",
+            type=click.Choice(["original", "self"]),
+            default="original",
+            show_default=True,
+            help="original: WildChat's answers as history (the paper's); self: this DGM's own.",
+        ),
+        click.option(
+            "--system-prompt", help="System prompt for every conversation without one (default: none)."
+        ),
+        click.option("--system-prompt-file", type=click.Path(exists=True, dir_okay=False)),
+        click.option(
+            "--sampling-seed",
+            type=int,
+            default=0,
+            show_default=True,
+            help="Run seed; each turn's seed derives from it, the hash and the turn.",
+        ),
+        click.option("--temperature", type=click.FloatRange(0, 2), help="Default: the registry's."),
+        click.option("--top-p", type=click.FloatRange(0, 1, min_open=True), help="Default: the registry's."),
+        click.option(
+            "--max-model-len", type=click.IntRange(min=16), help="Context window. Default: the registry's."
+        ),
+        click.option(
+            "--max-new-tokens", type=click.IntRange(min=1), help="Default: the registry's (0.2 x context)."
+        ),
+        click.option("--max-input-tokens", type=click.IntRange(min=8), help="Default: 0.75 x context."),
+        click.option("--logprobs", is_flag=True, help="Record each answer's cumulative logprob."),
+        click.option(
+            "--num-shards",
+            type=click.IntRange(min=1),
+            default=16,
+            show_default=True,
+            help="Shards of the run (the unit of atomic output).",
+        ),
+        click.option(
+            "--executor",
+            type=click.Choice(["local", "ray"]),
+            default="local",
+            show_default=True,
+            help="local: this process answers the shards in turn; ray: engine replicas on a Ray cluster "
+            "(Ray Data; pip install 'wildchat-50m[ray]') answer them in parallel.",
+        ),
+        click.option(
+            "--ray-address", help="ray: a running cluster (or 'auto'). Default: $RAY_ADDRESS, else local."
+        ),
+        click.option(
+            "--replicas",
+            type=click.IntRange(min=1),
+            help="ray: engine replicas (actors), each with tensor-parallel-size GPUs for vllm. Default: 1.",
+        ),
+        click.option(
+            "--pilot",
+            type=click.IntRange(min=1),
+            help="First answer N diverse conversations (over languages and turn counts) into OUT/pilot/ "
+            "and print a report, as the paper's Appendix F asks before a long run.",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return engine_options(command)
+
+
+@click.command()
+@source_options
+@generation_options
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+@click.pass_context
+def generate(ctx: click.Context, quiet: bool, **options: Any) -> None:
+    """Answer every user turn of every conversation with one DGM.
+
+    The run goes to OUT/<config>: atomic shards, a journal of finished
+    requests, and a manifest. Kill it at any moment and run the same command
+    again: finished shards are skipped and journaled requests are not sent
+    again. `--shard I/N` (or a Slurm array) splits the run between jobs that
+    never overlap. Without SOURCE and --dgm, the tiny demo model tiny-a
+    answers the embedded sample on the CPU.
+    """
+    executor, replicas, ray_address = options["executor"], options["replicas"], options["ray_address"]
+    if executor != "ray" and (replicas is not None or ray_address is not None):
+        raise click.UsageError("--replicas and --ray-address need --executor ray")
+    if options["pilot"] and (options["shard"] or executor != "local"):
+        raise click.UsageError("--pilot runs alone: leave out --shard and --executor")
+    dgm = resolve_dgm(ctx, options["dgm"])
+    engine, model, engine_settings = engine_choice(dgm, options)
+    system_prompt = options["system_prompt"]
+    if options["system_prompt_file"]:
+        system_prompt = Path(options["system_prompt_file"]).read_text(encoding="utf-8")
+    settings = GenerationSettings.for_dgm(
+        dgm,
+        model=model,
+        engine=engine,
+        history_mode=options["history"],
+        system_prompt=system_prompt,
+        seed=options["sampling_seed"],
+        temperature=options["temperature"],
+        top_p=options["top_p"],
+        max_model_len=options["max_model_len"],
+        max_new_tokens=options["max_new_tokens"],
+        max_input_tokens=options["max_input_tokens"],
+        logprobs=options["logprobs"],
+        num_shards=options["num_shards"],
+        source=", ".join(options["sources"]) or "embedded sample",
+        filters=recorded_filters(**{key: options[key] for key in RECORDED_FILTERS}),
+        engine_options={k: v for k, v in engine_settings.items() if v is not None},
+    )
+    spec = EngineSpec(engine, settings.model, engine_settings, dgm.generation)
+    reader = reader_from_options({**options, "shard": None})
+    progress = not quiet and sys.stderr.isatty()
+
+    def log(message: str) -> None:
+        click.echo(message, err=True)
+
+    if options["pilot"]:
+        pilot = run_pilot(
+            settings, options["out"], reader, spec, options["pilot"], progress=progress, log=log
+        )
+        click.echo(f"Pilot: {len(pilot.hashes)} conversations\n" + run_summary(pilot.manifest, pilot.root))
+        click.echo(pilot.report)
+        return
+    job = options["shard"] or slurm_job() or (0, 1)
+    generator = Generator(settings, Path(options["out"]), reader, spec, job=job, progress=progress, log=log)
+    manifest = run_generation(generator, executor=executor, replicas=replicas or 1, ray_address=ray_address)
+    click.echo(run_summary(manifest, generator.store.root))
+
+
+@click.group()
+def runs() -> None:
+    """Inspect generation runs."""
+
+
+@runs.command("show")
+@click.argument("path", type=click.Path(exists=True, file_okay=False), default="runs")
+@click.option("--json", "as_json", is_flag=True, help="Print the manifests as JSON.")
+def runs_show(path: str, as_json: bool) -> None:
+    """Print the manifest of the run at PATH, or of every run below it."""
+    from wildchat50m.generate import build_manifest
+    from wildchat50m.runstore import RUN_FILE, RunStore
+
+    roots = (
+        [Path(path)]
+        if (Path(path) / RUN_FILE).exists()
+        else sorted(p.parent for p in Path(path).glob(f"*/{RUN_FILE}"))
+    )
+    if not roots:
+        raise click.ClickException(f"no run under {path} (a run directory holds {RUN_FILE})")
+    manifests = [build_manifest(RunStore(root)) for root in roots]
+    if as_json:
+        click.echo(
+            json.dumps(manifests if len(manifests) > 1 else manifests[0], indent=2, ensure_ascii=False)
+        )
+        return
+    click.echo("\n\n".join(run_summary(m, root) for m, root in zip(manifests, roots, strict=True)))

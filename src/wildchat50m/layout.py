@@ -1,0 +1,169 @@
+"""The layout of a built WildChat-50m repository: one owner for its writer and all its readers.
+
+::
+
+    README.md                                  the card; its YAML front matter declares the configs
+    data/<config>/train-00000-of-00003.parquet the config's rows, sorted by conversation_hash
+    data/<config>/manifest.json                the facts the card shows about the config
+    data/judgments--<factor>--<judge>--<target>/...   a judgment config, same layout
+
+``builders/`` writes this layout with the names defined here; mixes, analyses, the held-out
+split, the lm-eval pack and the Space read it through :class:`Repository`, so they all see the
+same configs and the same data files. A repository is a local directory or a Hub dataset id.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from wildchat50m.errors import WildChat50mError
+
+SPLIT = "train"
+DATA_DIR = "data"
+README = "README.md"
+CONFIG_MANIFEST = "manifest.json"
+#: A data file of a config: ``train-<i>-of-<n>.parquet``, both five digits.
+DATA_FILE = re.compile(rf"^{SPLIT}-(\d{{5}})-of-(\d{{5}})\.parquet$")
+#: A Hub repository id, ``owner/name``.
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+JUDGMENT_PREFIX = "judgments--"
+
+
+class RepositoryError(WildChat50mError):
+    """The repository cannot be opened or lacks what was asked for; the message lists what it has."""
+
+
+def data_file_name(index: int, count: int) -> str:
+    """The name of data file ``index`` of ``count`` of a config."""
+    return f"{SPLIT}-{index:05d}-of-{count:05d}.parquet"
+
+
+def data_files_pattern(config: str) -> str:
+    """The glob the README's ``configs:`` entry declares for ``config`` (relative to the root)."""
+    return f"{DATA_DIR}/{config}/{SPLIT}-*.parquet"
+
+
+def folder_data_files(folder: Path) -> list[Path]:
+    """The data files in a config folder (``<repo>/data/<config>/``), in order; [] when none."""
+    return sorted(f for f in folder.iterdir() if DATA_FILE.match(f.name)) if folder.is_dir() else []
+
+
+def is_hub_id(source: str | Path) -> bool:
+    """True when ``source`` names a Hub repository (``owner/name``) rather than a local path."""
+    return not Path(source).expanduser().exists() and bool(HUB_ID.match(str(source)))
+
+
+def judgment_config_name(factor_slug: str, judge: str, target: str) -> str:
+    """``judgments--<factor>--<judge>--<target>``: the config of one judgment run."""
+    return f"{JUDGMENT_PREFIX}{factor_slug}--{judge}--{target}"
+
+
+def is_judgment_config(config: str) -> bool:
+    return config.startswith(JUDGMENT_PREFIX)
+
+
+def read_front_matter(readme: Path) -> dict[str, Any]:
+    """The YAML front matter of a card ({} when there is none)."""
+    if not readme.exists():
+        return {}
+    text = readme.read_text(encoding="utf-8")
+    if not text.startswith("---\n"):
+        return {}
+    end = text.find("\n---\n", 4)
+    if end < 0:
+        raise RepositoryError(f"{readme}: the front matter has no closing '---'")
+    try:
+        return yaml.safe_load(text[4:end]) or {}
+    except yaml.YAMLError as error:
+        raise RepositoryError(f"{readme}: the front matter is not valid YAML: {error}") from error
+
+
+@dataclass(frozen=True)
+class Repository:
+    """A built repository on local disk (a Hub repository is fetched first, see :meth:`open`)."""
+
+    root: Path
+
+    @classmethod
+    def open(cls, source: str | Path, configs: Sequence[str] | None = None) -> Repository:
+        """A local repository directory, or a Hub dataset id whose card and configs are fetched.
+
+        From the Hub only the card and the data files of ``configs`` (all when None) are
+        downloaded, into huggingface_hub's cache, so a second open costs nothing.
+        """
+        path = Path(source).expanduser()
+        if path.is_dir():
+            if not (path / DATA_DIR).is_dir():
+                raise RepositoryError(
+                    f"{path} is not a repository built by `wildchat50m build` (no {DATA_DIR}/ folder)"
+                )
+            return cls(path)
+        if not is_hub_id(source):
+            raise RepositoryError(
+                f"{source} is neither a repository directory nor a Hub dataset id (org/name)"
+            )
+        from huggingface_hub import snapshot_download
+
+        wanted = configs or ["*"]
+        patterns = [README, *(f"{DATA_DIR}/{config}/*" for config in wanted)]
+        try:
+            local = snapshot_download(str(source), repo_type="dataset", allow_patterns=patterns)
+        except Exception as error:  # offline, missing, gated, ...: huggingface_hub has many kinds
+            raise RepositoryError(
+                f"cannot fetch {source} from the Hub: {type(error).__name__}: {error}"
+            ) from error
+        return cls(Path(local))
+
+    def config_folders(self) -> list[str]:
+        """Every folder under ``data/``, whether or not it holds data files (what a check looks at)."""
+        data = self.root / DATA_DIR
+        if not data.is_dir():
+            return []
+        return sorted(p.name for p in data.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+    def configs(self) -> list[str]:
+        """Every config with at least one data file, answers and judgments alike, sorted."""
+        return [config for config in self.config_folders() if self.files_of(config)]
+
+    def files_of(self, config: str) -> list[Path]:
+        """The data files of ``config`` in order, [] when it has none."""
+        return folder_data_files(self.root / DATA_DIR / config)
+
+    def answer_configs(self) -> list[str]:
+        """The configs that hold a DGM's answers (not judgments)."""
+        return [config for config in self.configs() if not is_judgment_config(config)]
+
+    def judgment_configs(self) -> list[str]:
+        return [config for config in self.configs() if is_judgment_config(config)]
+
+    def data_files(self, config: str) -> list[Path]:
+        """The data files of ``config``, in order; an error lists the configs there are."""
+        files = self.files_of(config)
+        if not files:
+            available = ", ".join(self.configs()) or "none"
+            raise RepositoryError(f"{self.root} has no config {config!r}; it has: {available}")
+        return files
+
+    def choose(self, wanted: Sequence[str] | None = None) -> list[str]:
+        """The answer configs, or ``wanted`` after checking that each exists."""
+        available = self.configs()
+        if not wanted:
+            answers = self.answer_configs()
+            if not answers:
+                raise RepositoryError(f"{self.root} holds no config")
+            return answers
+        missing = [config for config in wanted if config not in available]
+        if missing:
+            raise RepositoryError(
+                f"{self.root} has no config {', '.join(missing)}; it has: {', '.join(available) or 'none'}"
+            )
+        return list(wanted)
+
+    def front_matter(self) -> dict[str, Any]:
+        return read_front_matter(self.root / README)
