@@ -6,6 +6,7 @@ import os
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from commands import wildchat50m
@@ -23,6 +24,29 @@ def cli(tmp_path) -> CliRunner:
 
     def run(*args: str, expect: int = 0, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
         return wildchat50m(*args, cwd=tmp_path, expect=expect, env=env)
+
+    return run
+
+
+@pytest.fixture
+def cli_in_process(tmp_path, monkeypatch) -> CliRunner:
+    """Run ``wildchat50m ARGS`` in this process with click's runner, in the test's own directory.
+
+    For option and error paths: no interpreter start-up per call. Exceptions that are not the
+    package's own errors propagate, so a bug fails the test with its traceback.
+    """
+    from click.testing import CliRunner as ClickRunner
+
+    from wildchat50m.cli import cli as root
+
+    monkeypatch.chdir(tmp_path)
+
+    def run(*args: str, expect: int = 0, env: dict[str, str] | None = None) -> Any:
+        result = ClickRunner().invoke(
+            root, list(args), prog_name="wildchat50m", env=env, catch_exceptions=False
+        )
+        assert result.exit_code == expect, f"exit {result.exit_code}\n{result.stdout}\n{result.stderr}"
+        return result
 
     return run
 

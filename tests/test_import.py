@@ -153,7 +153,7 @@ def test_importing_again_replaces_the_config_and_keeps_the_others(release, cli, 
     cli("build", "--check", "repo")
 
 
-def test_a_path_that_is_no_release_is_refused(cli):
-    result = cli("import", "no/such-release-dir/here", "--as", CONFIG, "--repo", "repo", expect=1)
+def test_a_path_that_is_no_release_is_refused(cli_in_process):
+    result = cli_in_process("import", "no/such-release-dir/here", "--as", CONFIG, "--repo", "repo", expect=1)
 
     assert "neither a local file or directory nor a Hub dataset id" in result.stderr

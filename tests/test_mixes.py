@@ -60,11 +60,11 @@ def repo_rows(sources: Path, config: str) -> dict[str, dict]:
     return {row["conversation_hash"]: row for row in table.to_pylist()}
 
 
-def test_the_recipes_are_listed_and_re_wild_has_the_table_1_counts(cli):
-    listed = cli("mix", "list").stdout
+def test_the_recipes_are_listed_and_re_wild_has_the_table_1_counts(cli_in_process):
+    listed = cli_in_process("mix", "list").stdout
     for recipe in ("re-wild", "scaling-100k", "scaling-250k", "scaling-500k", "blend-q72-l70"):
         assert recipe in listed
-    shown = yaml.safe_load(cli("mix", "show", "re-wild").stdout)
+    shown = yaml.safe_load(cli_in_process("mix", "show", "re-wild").stdout)
     counts = {source["name"]: source["count"] for source in shown["sources"]}
     assert counts == {
         "wildchat-qwen2.5-72b": 246_750,
@@ -72,7 +72,7 @@ def test_the_recipes_are_listed_and_re_wild_has_the_table_1_counts(cli):
         "tulu-3-personahub-algebra": 20_000,
     }
     assert shown["sources"][0]["config"] == "Qwen2.5-72B"
-    missing = cli("mix", "show", "re-wilde", expect=1).stderr
+    missing = cli_in_process("mix", "show", "re-wilde", expect=1).stderr
     assert "neither a spec file nor a built-in recipe" in missing and "re-wild" in missing
 
 

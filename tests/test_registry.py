@@ -144,12 +144,12 @@ def test_a_user_entry_that_collides_must_say_override(tmp_path):
         load_registry([bad])
 
 
-def test_dgms_command_prints_the_table_and_json(cli):
-    table = cli("dgms").stdout
+def test_dgms_command_prints_the_table_and_json(cli_in_process):
+    table = cli_in_process("dgms").stdout
     assert "Qwen2.5-72B" in table and "Q72" in table and "(org unconfirmed)" in table
-    entries = json.loads(cli("dgms", "--json").stdout)
+    entries = json.loads(cli_in_process("dgms", "--json").stdout)
     assert {e["config"] for e in entries} == set(load_registry().configs)
-    shown = json.loads(cli("dgms", "--show", "crp", "--json").stdout)
+    shown = json.loads(cli_in_process("dgms", "--show", "crp", "--json").stdout)
     assert shown[0]["hf_id"].endswith("c4ai-command-r-plus-08-2024")
-    failure = cli("dgms", "--show", "nope-70b", expect=1)
+    failure = cli_in_process("dgms", "--show", "nope-70b", expect=1)
     assert "Closest names" in failure.stderr

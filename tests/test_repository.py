@@ -18,14 +18,13 @@ from wildchat50m.builders.repository import (
     build_repository,
     check_repository,
     merge_sorted,
-    read_front_matter,
 )
 
+from wildchat50m.layout import read_front_matter
 from wildchat50m.runstore import RunStore, atomic_write_table
 
 # Tiny limits, so that 24 conversations already make several shards and row groups.
 LIMITS = ("--max-row-group-bytes", "8000", "--max-shard-bytes", "20000")
-
 
 
 def generate(dgm: str, out: Path, *, sample: int, max_new_tokens: int, cwd: Path) -> Path:
