@@ -37,7 +37,7 @@ import json
 import random
 import string
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, is_dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -91,6 +91,16 @@ class CodeTask:
     explanation: str
     code_out: str
     write: str
+
+
+@dataclass(frozen=True)
+class LongTurn:
+    """A request pasting a very long document (the prompt's ``{body}`` slot) and a short reply."""
+
+    language: str
+    kind: str
+    prompt: str
+    answer: str
 
 
 @dataclass(frozen=True)
@@ -212,6 +222,8 @@ REPORT_SECTIONS: Texts = load_bank(Texts, "long_documents.yaml", "report_section
 REPORT_SENTENCES: Texts = load_bank(Texts, "long_documents.yaml", "report_sentences")
 ZH_REPORT: Texts = load_bank(Texts, "long_documents.yaml", "zh_report")
 DE_MINUTES: Texts = load_bank(Texts, "long_documents.yaml", "de_minutes")
+#: The requests pasting those documents, one for each entry of ``LONG_SPECS``.
+LONG_TURNS: tuple[LongTurn, ...] = load_bank(tuple[LongTurn, ...], "long_documents.yaml", "long_turns")
 
 ENGLISH: LangBank = load_bank(LangBank, "english.yaml")
 CHINESE: LangBank = load_bank(LangBank, "chinese.yaml")
@@ -225,19 +237,6 @@ ARABIC: LangBank = load_bank(LangBank, "arabic.yaml")
 KOREAN: LangBank = load_bank(LangBank, "korean.yaml")
 ITALIAN: LangBank = load_bank(LangBank, "italian.yaml")
 TURKISH: LangBank = load_bank(LangBank, "turkish.yaml")
-
-
-#: Model checkpoints by period, as WildChat's collection switched between them.
-MODEL_PERIODS: tuple[tuple[datetime, tuple[tuple[str, int], ...]], ...] = (
-    (datetime(2023, 4, 9, tzinfo=UTC), (("gpt-3.5-turbo-0301", 80), ("gpt-4-0314", 20))),
-    (datetime(2023, 6, 27, tzinfo=UTC), (("gpt-3.5-turbo-0613", 80), ("gpt-4-0314", 20))),
-    (datetime(2023, 11, 6, tzinfo=UTC), (("gpt-3.5-turbo-0613", 75), ("gpt-4-1106-preview", 25))),
-    (datetime(2024, 2, 1, tzinfo=UTC), (("gpt-3.5-turbo-0613", 70), ("gpt-4-0125-preview", 30))),
-)
-FIRST_DAY = datetime(2023, 4, 9, tzinfo=UTC)
-LAST_DAY = datetime(2024, 4, 29, tzinfo=UTC)
-
-
 BANKS: dict[str, LangBank] = {
     bank.name: bank
     for bank in (
@@ -255,6 +254,21 @@ BANKS: dict[str, LangBank] = {
         TURKISH,
     )
 }
+
+
+# ---------------------------------------------------------------------------
+# Shape of the sample
+# ---------------------------------------------------------------------------
+
+#: Model checkpoints by period, as WildChat's collection switched between them.
+MODEL_PERIODS: tuple[tuple[datetime, tuple[tuple[str, int], ...]], ...] = (
+    (datetime(2023, 4, 9, tzinfo=UTC), (("gpt-3.5-turbo-0301", 80), ("gpt-4-0314", 20))),
+    (datetime(2023, 6, 27, tzinfo=UTC), (("gpt-3.5-turbo-0613", 80), ("gpt-4-0314", 20))),
+    (datetime(2023, 11, 6, tzinfo=UTC), (("gpt-3.5-turbo-0613", 75), ("gpt-4-1106-preview", 25))),
+    (datetime(2024, 2, 1, tzinfo=UTC), (("gpt-3.5-turbo-0613", 70), ("gpt-4-0125-preview", 30))),
+)
+FIRST_DAY = datetime(2023, 4, 9, tzinfo=UTC)
+LAST_DAY = datetime(2024, 4, 29, tzinfo=UTC)
 
 #: How many sample conversations start in each language (English most common, as in WildChat).
 LANGUAGE_COUNTS: dict[str, int] = {
@@ -729,101 +743,24 @@ def german_minutes_text(rng: random.Random, target: int) -> str:
     return "\n".join(parts).rstrip()
 
 
+#: The document each (kind, language) of ``LONG_SPECS`` pastes.
+DOCUMENT_WRITERS: dict[tuple[str, str], Callable[[random.Random, int], str]] = {
+    ("log", "English"): log_text,
+    ("log", "Russian"): log_text,
+    ("doc", "English"): report_text,
+    ("doc", "Chinese"): chinese_report_text,
+    ("doc", "German"): german_minutes_text,
+    ("csv", "English"): csv_text,
+    ("code", "English"): module_text,
+    ("json", "English"): json_text,
+}
+
+
 def long_turn(rng: random.Random, kind: str, language: str, target: int) -> tuple[str, str]:
     """A prompt of roughly ``target`` characters (longer than any context window) and a short reply."""
-    if kind == "log" and language == "English":
-        body = log_text(rng, target)
-        prompt = (
-            "Our checkout service keeps crashing every night around 2am. Here is the full log from last "
-            f"night, can you tell me what's going on?\n\n```\n{body}\n```"
-        )
-        answer = (
-            "The log shows a chain reaction:\n\n1. **Slow queries** start piling up and the connection "
-            "pool fills (`waiting` keeps growing).\n2. The payment gateway then times out, and retries "
-            "add even more load.\n3. Finally the database refuses new connections (`remaining "
-            "connection slots are reserved`) and the heap runs out.\n\nStart with the slow `orders` "
-            "query (add an index on `customer_id`), cap the retries with backoff, and size the pool "
-            "below the database's `max_connections`."
-        )
-    elif kind == "log":
-        body = log_text(rng, target)
-        prompt = f"Сервер падает каждую ночь, вот полный лог. Что не так?\n\n{body}\n\nПомогите пожалуйста!!"
-        answer = (
-            "По логу видна цепочка проблем:\n\n1. Медленные запросы к таблице `orders` занимают "
-            "соединения, пул переполняется.\n2. Платёжный шлюз начинает отвечать по таймауту, повторные "
-            "попытки увеличивают нагрузку.\n3. В итоге база отказывает в подключениях и заканчивается "
-            "память.\n\nНачните с индекса по `customer_id`, ограничьте число повторов и размер пула."
-        )
-    elif kind == "doc" and language == "English":
-        body = report_text(rng, target)
-        prompt = (
-            f"Please summarize the following report in 5 bullet points and list the main risks:\n\n{body}"
-        )
-        answer = (
-            "**Summary**\n\n- Revenue moved unevenly across regions; no region grew every quarter.\n"
-            "- Delivery times and supplier lead times were the main operational pain points.\n"
-            "- Customer satisfaction stayed roughly between 3 and 5 out of 5.\n- Several teams still "
-            "have open positions.\n- Energy use per unit improved after the retrofit.\n\n**Main risks:** "
-            "volatile supplier lead times, churn among small business customers, and inventory "
-            "write-offs on seasonal goods."
-        )
-    elif kind == "doc" and language == "Chinese":
-        body = chinese_report_text(rng, target)
-        prompt = f"请帮我总结下面这份报告的要点，并指出存在的问题：\n\n{body}"
-        answer = (
-            "**报告要点：**\n\n1. 各区域销售额有增有降，整体波动较大。\n2. 线上渠道占比持续提升。\n"
-            "3. 节能改造初见成效。\n\n**存在的问题：**\n\n- 部分供应商交货延迟，影响生产计划。\n"
-            "- 原材料价格波动导致成本上升。\n- 部分团队人员流动较大。"
-        )
-    elif kind == "doc":
-        body = german_minutes_text(rng, target)
-        prompt = (
-            "Kannst du diesen Text zusammenfassen? Das sind die Protokolle unserer Vereinssitzungen:\n\n"
-            f"{body}"
-        )
-        answer = (
-            "Kurz zusammengefasst:\n\n- Die Mitgliederzahl und die Kasse sind stabil.\n- Für das "
-            "Sommerfest werden Helfer gesucht.\n- Die Sanierung des Vereinsheims läuft.\n- Über den "
-            "Jahresbeitrag und die Trainingszeiten wurde mehrfach abgestimmt."
-        )
-    elif kind == "csv":
-        body = csv_text(rng, target)
-        prompt = (
-            f"Here is our sales export. Which region grew the most, and are there any anomalies?\n\n{body}"
-        )
-        answer = (
-            "I can't run code on the file, but a few things stand out:\n\n| Check | Finding |\n|---|---|\n"
-            "| Negative units | A handful of rows have negative `units`, probably returns |\n"
-            "| Missing revenue | Some rows have an empty `revenue` field |\n| Duplicates | Several "
-            "identical consecutive rows |\n\nTo compare growth, group by region and month:\n\n```python\n"
-            'import pandas as pd\n\ndf = pd.read_csv("sales.csv", parse_dates=["date"])\n'
-            'monthly = df.groupby(["region", df.date.dt.to_period("M")])["revenue"].sum()\n'
-            "print(monthly.unstack(0).pct_change().mean())\n```"
-        )
-    elif kind == "code":
-        body = module_text(rng, target)
-        prompt = (
-            f"Find the bug in this module, the tests pass locally but fail in CI:\n\n```python\n{body}```"
-        )
-        answer = (
-            "The bug is the function with a **mutable default argument** (`bucket: list[float] = []`). "
-            "The list is created once, when the function is defined, so readings leak between calls "
-            "and between tests; the order tests run in on CI changes the result.\n\n```python\n"
-            "def collect(reading: float, bucket: list[float] | None = None) -> list[float]:\n"
-            "    bucket = [] if bucket is None else bucket\n    bucket.append(reading)\n"
-            "    return bucket\n```"
-        )
-    else:
-        body = json_text(rng, target)
-        prompt = f"Here's the API response, write me TypeScript types for it:\n\n```json\n{body}\n```"
-        answer = (
-            '```ts\ninterface Price {\n  amount: number;\n  currency: "EUR" | "USD";\n}\n\n'
-            "interface Item {\n  id: number;\n  sku: string;\n  title: string;\n  price: Price;\n"
-            "  tags: string[];\n  stock: number | null;\n  updated_at: string; // ISO 8601\n}\n\n"
-            "interface ItemsResponse {\n  page: number;\n  total: number;\n  items: Item[];\n}\n```\n\n"
-            "Note that `stock` can be `null` in some items."
-        )
-    return prompt, answer
+    turn = {(t.kind, t.language): t for t in LONG_TURNS}[kind, language]
+    body = DOCUMENT_WRITERS[kind, language](rng, target)
+    return turn.prompt.format(body=body), turn.answer
 
 
 # ---------------------------------------------------------------------------
