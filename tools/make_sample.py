@@ -148,6 +148,12 @@ def read_bank_file(name: str) -> dict[str, Any]:
         return yaml.load(stream, Loader=YAML_LOADER)
 
 
+@functools.cache
+def field_types(dataclass_type: type) -> dict[str, Any]:
+    """The resolved annotations of a dataclass (cached: the loader asks for them thousands of times)."""
+    return get_type_hints(dataclass_type)
+
+
 def from_data(kind: Any, data: Any, where: str) -> Any:
     """Rebuild a value of the annotated type ``kind`` from its YAML form, found at ``where``.
 
@@ -161,7 +167,7 @@ def from_data(kind: Any, data: Any, where: str) -> Any:
             raise ValueError(f"{where}: expected a mapping, got {data!r}")
         if origin is dict:
             return {key: from_data(args[1], value, f"{where}.{key}") for key, value in data.items()}
-        hints = get_type_hints(kind)
+        hints = field_types(kind)
         return kind(
             **{name: from_data(hints[name], value, f"{where}.{name}") for name, value in data.items()}
         )
