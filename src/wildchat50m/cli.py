@@ -361,7 +361,13 @@ def run_generation(options: dict[str, Any], registry: Registry, *, progress: boo
             settings,
             Path(options["out"]),
             reader,
-            EngineSpec(engine, settings.model, engine_options, dgm.generation),
+            # vLLM's context is the run's: --max-model-len applies to the prompt budget and the engine alike.
+            EngineSpec(
+                engine,
+                settings.model,
+                {**engine_options, "max_model_len": settings.max_model_len},
+                dgm.generation,
+            ),
             job=job,
             progress=progress,
             log=lambda message: click.echo(message, err=True),

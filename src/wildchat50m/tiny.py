@@ -97,6 +97,17 @@ TINY_SPECS: dict[str, TinySpec] = {
         intermediate_size=256,
         eos_scale=2.0,
     ),
+    # vLLM's CPU attention needs head_dim 64 (it rejects tiny-a's 16): the vllm engine's tests,
+    # its benchmark and `./run vllm-demo` run this one.
+    "tiny-vllm": TinySpec(
+        seed=4,
+        vocab_size=3072,
+        hidden_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        intermediate_size=384,
+    ),
     # Heavier, so that engine time dominates as it does with a real model: for bench/ only.
     "tiny-bench": TinySpec(
         seed=3,
