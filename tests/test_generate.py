@@ -14,8 +14,9 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from wildchat50m.generate import GenerationSettings, Generator
 from wildchat50m.records import KNOWN_TEMPLATE_TOKENS
-from wildchat50m.requests import turns_of
+from wildchat50m.requests import turn_key, turns_of
 from wildchat50m.schema import OUTPUT_SCHEMA
 from wildchat50m.source import ConversationReader, Filters
 
@@ -196,3 +197,100 @@ def test_a_pilot_answers_a_spread_of_languages_and_turn_counts_first(tmp_path, c
     assert len(rows) == 10
     assert len({r["language"] for r in rows}) >= 4
     assert len({min(r["turn"], 3) for r in rows}) >= 2
+
+
+class ScriptedEngine:
+    """Answers in the order it receives requests, reading up to ``ahead`` requests in advance.
+
+    It notes when each request was sent and which shards were committed when each answer went out,
+    so a test can see how the job feeds an engine across shard boundaries and waves.
+    """
+
+    name = "scripted"
+    tokenizer = None
+
+    def __init__(self, run: Path, ahead: int):
+        self.run = run
+        self.ahead = ahead
+        self.events: list[tuple[str, str, frozenset[str]]] = []
+
+    def generate(self, requests):
+        from wildchat50m.engines.base import PAUSE, ChatResult, StalledStream
+
+        source, waiting, paused = iter(requests), [], False
+        while True:
+            while not paused and len(waiting) < self.ahead:
+                request = next(source, None)
+                if request is None:
+                    break
+                if request is PAUSE:
+                    paused = True
+                    break
+                waiting.append(request)
+                self.events.append(("sent", request.key, self.committed()))
+            if not waiting:
+                if paused:
+                    raise StalledStream("paused with nothing in flight")
+                return
+            request = waiting.pop(0)
+            self.events.append(("answered", request.key, self.committed()))
+            paused = False
+            yield ChatResult(
+                request.key, f"answer {request.key}", "stop", prompt_tokens=3, completion_tokens=2
+            )
+
+    def committed(self) -> frozenset[str]:
+        return frozenset(p.stem for p in (self.run / "shards").glob("*.json"))
+
+    def describe(self) -> dict:
+        return {"engine": self.name}
+
+    def close(self) -> None:
+        return None
+
+
+def scripted_run(tmp_path: Path, history: str, ahead: int) -> tuple[Generator, ScriptedEngine]:
+    settings = GenerationSettings(
+        dgm="tiny-a", model="scripted", engine="scripted", history_mode=history, num_shards=4,
+        max_new_tokens=8, max_input_tokens=512, max_model_len=1024,
+    )  # fmt: skip
+    engine = ScriptedEngine(tmp_path / "tiny-a", ahead)
+    reader = ConversationReader(None, Filters(sample=30, seed=7, min_turns=2))
+    generator = Generator(settings, tmp_path, reader, lambda: engine)
+    generator.run()
+    return generator, engine
+
+
+def test_the_next_shard_is_fed_while_one_finishes_and_each_commits_at_its_last_answer(tmp_path):
+    generator, engine = scripted_run(tmp_path, "original", ahead=16)
+    shard_of_key = {
+        turn_key(row["conversation_hash"], turn.index): f"shard-{index:05d}"
+        for index in range(4)
+        for row in pq.read_table(generator.store.input_path(index, 4)).to_pylist()
+        for turn in turns_of(row["conversation"])
+    }
+    events = engine.events
+    assert sorted(key for kind, key, _ in events if kind == "sent") == sorted(shard_of_key)
+    for shard in sorted(set(shard_of_key.values()))[:-1]:
+        last = max(
+            i for i, (kind, key, _) in enumerate(events) if kind == "answered" and shard_of_key[key] == shard
+        )
+        # No barrier: requests of the next shards were sent before this shard's last answer...
+        assert any(kind == "sent" and shard_of_key[key] > shard for kind, key, _ in events[:last])
+        # ...and the shard was committed before the next answer went out.
+        later = [committed for kind, _, committed in events[last + 1 :] if kind == "answered"]
+        assert not later or shard in later[0]
+
+
+def test_self_history_sends_each_turn_after_its_previous_answer(tmp_path):
+    _, engine = scripted_run(tmp_path, "self", ahead=16)
+    answered_at = {key: i for i, (kind, key, _) in enumerate(engine.events) if kind == "answered"}
+    sent = [(i, key) for i, (kind, key, _) in enumerate(engine.events) if kind == "sent"]
+    for i, key in sent:
+        conversation, turn = key.rsplit(":", 1)
+        if int(turn) > 0:
+            assert answered_at[turn_key(conversation, int(turn) - 1)] < i
+    # Follow-up turns went out while first turns of other conversations were still waiting.
+    first_turn_sends = [i for i, key in sent if key.endswith(":0")]
+    assert any(i < first_turn_sends[-1] for i, key in sent if not key.endswith(":0"))
+    assert len(list((tmp_path / "tiny-a" / "data").glob("*.parquet"))) == 4

@@ -22,8 +22,7 @@ from openai_server import FakeChatServer
 from wildchat50m import judging
 from wildchat50m.engines.base import ChatRequest, ChatResult, Sampling, TokenLogprob
 from wildchat50m.engines.openai_compat import OpenAIEngine
-from wildchat50m.engines.vllm_engine import VLLMEngine, token_logprobs_from_output
-from wildchat50m.registry import load_registry
+from wildchat50m.engines.vllm_engine import token_logprobs_from_output
 from wildchat50m.schema import JUDGMENT_SCHEMA, OUTPUT_SCHEMA
 from wildchat50m.synthetic import synthetic_conversations
 
@@ -284,44 +283,6 @@ def test_vllm_logprobs_map_to_tokens_with_their_alternatives_by_rank():
     mapped = token_logprobs_from_output([7, 5], positions, wanted=2)
     assert mapped[0] == TokenLogprob(" 7", -0.1, ((" 7", -0.1), (" 8", -2.5)))
     assert mapped[1] == TokenLogprob(".", -4.0, (("!", -0.2), ("?", -1.9)))
-
-
-def test_vllm_continues_prefixed_requests_in_a_call_of_their_own():
-    calls: list[dict[str, Any]] = []
-
-    class FakeLLM:
-        def chat(self, conversations, params, **kwargs):
-            calls.append({"conversations": conversations, **kwargs})
-            return [
-                SimpleNamespace(
-                    prompt_token_ids=[1, 2],
-                    outputs=[SimpleNamespace(text=c[-1]["content"][-3:], token_ids=[5], finish_reason="stop",
-                                             cumulative_logprob=-1.0, logprobs=[{5: SimpleNamespace(
-                                                 logprob=-1.0, rank=1, decoded_token="x")}])],
-                )
-                for c in conversations
-            ]  # fmt: skip
-
-    engine = VLLMEngine(
-        "m",
-        load_registry().get("Qwen2.5-72B").generation,
-        llm=FakeLLM(),
-        sampling_params_cls=lambda **kwargs: kwargs,
-    )
-    sampling = Sampling(max_new_tokens=2, temperature=0, top_logprobs=3)
-    requests = [
-        ChatRequest("plain", ({"role": "user", "content": "judge A"},), sampling),
-        ChatRequest(
-            "forced", ({"role": "user", "content": "judge B"},), sampling, assistant_prefix="Ok.\nScore: "
-        ),
-    ]
-    results = {r.key: r for r in engine.generate(requests)}
-    assert results["plain"].text == "e A" and results["forced"].text == "e: "
-    assert results["forced"].token_logprobs == [TokenLogprob("x", -1.0, (("x", -1.0),))]
-    plain, continued = calls
-    assert plain["add_generation_prompt"] is True and "continue_final_message" not in plain
-    assert continued["add_generation_prompt"] is False and continued["continue_final_message"] is True
-    assert continued["conversations"][0][-1] == {"role": "assistant", "content": "Ok.\nScore: "}
 
 
 def test_openai_engine_reads_top_logprobs_and_asks_to_continue_a_prefix():

@@ -1,17 +1,16 @@
-"""The vLLM adapter without vLLM: the pure mappings, and generate() through a fake ``LLM``."""
+"""The vllm engine's pure mappings and options, without vLLM (``test_vllm_engine.py`` runs real vLLM)."""
 
 from __future__ import annotations
 
 import sys
 from types import SimpleNamespace
-from typing import Any
 
 import pytest
 
-from wildchat50m.engines.base import FINISH_ERROR, ChatRequest, Sampling
+from wildchat50m.engines.base import FINISH_ERROR, PAUSE, ChatRequest, Sampling, pull
 from wildchat50m.engines.vllm_engine import (
-    VLLMEngine,
-    VLLMTokenizer,
+    UnknownEngineArgument,
+    check_engine_args,
     engine_kwargs,
     result_from_output,
     sampling_kwargs,
@@ -100,6 +99,12 @@ def test_sampling_kwargs_always_sets_max_tokens_and_the_request_seed():
     assert sampling_kwargs(Sampling(max_new_tokens=8, logprobs=True))["logprobs"] == 1
 
 
+def test_fixed_length_sampling_ignores_the_end_of_sequence_up_to_max_tokens():
+    kwargs = sampling_kwargs(Sampling(max_new_tokens=300, fixed_length=True))
+    assert (kwargs["max_tokens"], kwargs["min_tokens"], kwargs["ignore_eos"]) == (300, 300, True)
+    assert "ignore_eos" not in sampling_kwargs(Sampling(max_new_tokens=300))
+
+
 def test_sampling_kwargs_rejects_an_empty_budget():
     with pytest.raises(ValueError, match="max_new_tokens"):
         sampling_kwargs(Sampling(max_new_tokens=0))
@@ -150,168 +155,27 @@ def test_result_without_outputs_is_an_error():
     assert result.error == "no_output"
 
 
-# generate() through a fake LLM
+# engine arguments and the request stream
 
 
-class FakeSamplingParams:
-    def __init__(self, **kwargs: Any):
-        self.kwargs = kwargs
+def test_an_unknown_engine_argument_is_refused_naming_the_accepted_ones():
+    accepted = {"enforce_eager", "enable_chunked_prefill", "swap_space"}
+    check_engine_args(["enforce_eager", "swap_space"], accepted)
+    with pytest.raises(UnknownEngineArgument, match="'enforce_eagre'") as refused:
+        check_engine_args(["enforce_eagre"], accepted)
+    assert "enable_chunked_prefill, enforce_eager, swap_space" in str(refused.value)
 
 
-class FakeLLM:
-    """Answers every conversation with its last user message reversed; records each chat() call."""
-
-    def __init__(self, poison: str | None = None):
-        self.poison = poison
-        self.calls: list[dict[str, Any]] = []
-
-    def chat(self, messages, sampling_params, **kwargs):
-        self.calls.append({"messages": messages, "sampling_params": sampling_params, **kwargs})
-        if self.poison is not None and any(c[-1]["content"] == self.poison for c in messages):
-            raise ValueError("prompt is longer than the model's context")
-        return [
-            fake_output(c[-1]["content"][::-1], "stop", prompt=len(c), completion=p.kwargs["max_tokens"])
-            for c, p in zip(messages, sampling_params, strict=True)
-        ]
+def test_engine_args_on_the_command_line_are_yaml_and_only_for_vllm(cli):
+    refused = cli("generate", "--engine", "transformers", "--engine-arg", "enforce_eager=true", expect=2)
+    assert "--engine-arg is for the vllm engine" in refused.stderr
+    malformed = cli("generate", "--engine", "vllm", "--engine-arg", "enforce_eager", expect=2)
+    assert "'enforce_eager' is not KEY=VALUE" in malformed.stderr
 
 
-def make_requests(n: int) -> list[ChatRequest]:
-    return [
-        ChatRequest(
-            key=f"r{i}",
-            messages=({"role": "user", "content": f"question {i}"},),
-            sampling=Sampling(max_new_tokens=10 + i, seed=1000 + i),
-        )
-        for i in range(n)
-    ]
-
-
-@pytest.fixture
-def generation(registry):
-    return registry.get("Qwen2.5-72B").generation
-
-
-def test_generate_makes_one_chat_call_per_chunk(generation):
-    llm = FakeLLM()
-    engine = VLLMEngine("m", generation, chunk_size=4, llm=llm, sampling_params_cls=FakeSamplingParams)
-    results = list(engine.generate(iter(make_requests(10))))
-
-    assert [r.key for r in results] == [f"r{i}" for i in range(10)]
-    assert [r.text for r in results] == [f"question {i}"[::-1] for i in range(10)]
-    assert [r.completion_tokens for r in results] == [10 + i for i in range(10)]
-    assert [len(call["messages"]) for call in llm.calls] == [4, 4, 2]
-    for call in llm.calls:
-        assert call["add_generation_prompt"] is True
-        assert call["use_tqdm"] is False
-        assert len(call["sampling_params"]) == len(call["messages"])
-        assert "chat_template_kwargs" not in call
-    seeds = [p.kwargs["seed"] for call in llm.calls for p in call["sampling_params"]]
-    assert seeds == [1000 + i for i in range(10)]
-
-
-def test_generate_passes_chat_template_kwargs(generation):
-    llm = FakeLLM()
-    engine = VLLMEngine(
-        "m",
-        generation,
-        chat_template_kwargs={"enable_thinking": False},
-        llm=llm,
-        sampling_params_cls=FakeSamplingParams,
-    )
-    list(engine.generate(make_requests(3)))
-    assert len(llm.calls) == 1
-    assert llm.calls[0]["chat_template_kwargs"] == {"enable_thinking": False}
-
-
-def test_a_failing_request_ends_alone_in_error(generation):
-    llm = FakeLLM(poison="question 5")
-    engine = VLLMEngine("m", generation, chunk_size=8, llm=llm, sampling_params_cls=FakeSamplingParams)
-    results = list(engine.generate(make_requests(12)))
-
-    assert [r.key for r in results] == [f"r{i}" for i in range(12)]
-    failed = [r for r in results if r.failed]
-    assert [r.key for r in failed] == ["r5"]
-    assert failed[0].finish_reason == FINISH_ERROR
-    assert failed[0].error == "engine_error"
-    assert failed[0].extra["error_detail"].startswith("ValueError: prompt is longer")
-    assert all(r.text == f"question {i}"[::-1] for i, r in enumerate(results) if i != 5)
-    # The second chunk (r8..r11) went through in a single call.
-    assert len(llm.calls[-1]["messages"]) == 4
-
-
-def test_a_dead_engine_is_not_hidden_behind_error_results(generation):
-    class EngineDeadError(RuntimeError):
-        pass
-
-    class DeadLLM:
-        def chat(self, *args, **kwargs):
-            raise EngineDeadError("engine core died")
-
-    engine = VLLMEngine("m", generation, llm=DeadLLM(), sampling_params_cls=FakeSamplingParams)
-    with pytest.raises(EngineDeadError):
-        list(engine.generate(make_requests(3)))
-
-
-def test_an_injected_llm_needs_a_sampling_params_class(generation):
-    with pytest.raises(TypeError, match="sampling_params_cls"):
-        VLLMEngine("m", generation, llm=FakeLLM())
-
-
-# tokenizer, describe, close
-
-
-class FakeHFTokenizer:
-    all_special_tokens = ("<|endoftext|>", "<|im_end|>")
-
-    def apply_chat_template(self, messages, add_generation_prompt, tokenize, **kwargs):
-        assert add_generation_prompt and tokenize
-        self.kwargs = kwargs
-        text = "".join(f"<{m['role']}>{m['content']}" for m in messages) + "<assistant>"
-        return {"input_ids": list(range(len(text.split())))}  # transformers 5 returns a dict
-
-    def encode(self, text, add_special_tokens):
-        assert add_special_tokens is False
-        return [ord(c) for c in text]
-
-    def decode(self, ids, skip_special_tokens):
-        assert skip_special_tokens
-        return "".join(chr(i) for i in ids)
-
-    def get_added_vocab(self):
-        return {"<|im_start|>": 1, "<|im_end|>": 2}
-
-
-def test_tokenizer_adapter(generation):
-    llm = FakeLLM()
-    llm.get_tokenizer = FakeHFTokenizer
-    engine = VLLMEngine(
-        "m", generation, chat_template_kwargs={"x": 1}, llm=llm, sampling_params_cls=FakeSamplingParams
-    )
-    tokenizer = engine.tokenizer
-    assert isinstance(tokenizer, VLLMTokenizer)
-    assert tokenizer.count_chat_tokens([{"role": "user", "content": "a b c"}]) == 3
-    assert tokenizer._tokenizer.kwargs == {"x": 1}
-    assert tokenizer.decode(tokenizer.encode("héllo")) == "héllo"
-    assert tokenizer.special_tokens == ("<|endoftext|>", "<|im_end|>", "<|im_start|>")
-
-
-def test_describe_and_close(generation):
-    engine = VLLMEngine(
-        "m",
-        generation,
-        {"hf_token": "secret", "quantization": "fp8"},
-        llm=FakeLLM(),
-        sampling_params_cls=FakeSamplingParams,
-    )
-    info = engine.describe()
-    assert info["engine"] == "vllm"
-    assert info["model"] == "m"
-    assert info["tensor_parallel_size"] == generation.tensor_parallel_size
-    assert info["quantization"] == "fp8"
-    assert "hf_token" not in info["engine_kwargs"]
-    assert "vllm_version" in info and "torch_version" in info
-    engine.close()
-    engine.close()
-    assert engine.tokenizer is None
-    with pytest.raises(RuntimeError, match="closed"):
-        list(engine.generate(make_requests(1)))
+def test_pull_stops_at_the_limit_a_pause_or_the_end():
+    requests = [ChatRequest(f"k{i}", (), Sampling(max_new_tokens=1)) for i in range(3)]
+    stream = iter([requests[0], requests[1], PAUSE, requests[2]])
+    assert pull(stream, 1) == ([requests[0]], False, False)
+    assert pull(stream, 5) == ([requests[1]], True, False)
+    assert pull(stream, 5) == ([requests[2]], False, True)

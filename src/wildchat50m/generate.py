@@ -13,7 +13,8 @@ from __future__ import annotations
 import os
 import platform
 import sys
-from collections import Counter
+import time
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
@@ -24,9 +25,11 @@ import pyarrow.parquet as pq
 
 from wildchat50m import __version__
 from wildchat50m.engines.base import (
+    PAUSE,
     ChatRequest,
     ChatResult,
     Engine,
+    Pause,
     Sampling,
     Tokenizer,
     is_transient,
@@ -188,17 +191,15 @@ class Generator:
     # -- the job
 
     def run(self) -> list[ShardOutcome]:
-        """Stage, then answer this job's unfinished shards one after another, then write the manifest."""
+        """Stage, then answer this job's unfinished shards through one engine stream, then the manifest."""
         pending = set(self.prepare())
-        outcomes = []
+        shards = job_shards(self.settings.num_shards, self.job)
         try:
-            for index in job_shards(self.settings.num_shards, self.job):
-                stats = self.run_shard(index) if index in pending else None
-                outcomes.append(ShardOutcome(index, skipped=stats is None, stats=stats))
+            committed = self.answer_shards([index for index in shards if index in pending])
         finally:
             self.close()
         write_manifest(self.store)
-        return outcomes
+        return [ShardOutcome(k, skipped=k not in committed, stats=committed.get(k)) for k in shards]
 
     def prepare(self) -> list[int]:
         """Record the parameters, stage the input once, and list this job's unfinished shards."""
@@ -240,31 +241,22 @@ class Generator:
 
     def run_shard(self, index: int) -> ShardStats:
         """Answer one staged shard and commit it; safe to run on any worker that sees the run directory."""
-        count = self.settings.num_shards
-        rows = pq.read_table(self.store.input_path(index, count)).to_pylist()
-        journal = Journal(self.store.journal_path(index))
+        return self.answer_shards([index])[index]
+
+    def answer_shards(self, indices: list[int]) -> dict[int, ShardStats]:
+        """Answer staged shards through one engine stream; returns the stats of the shards committed.
+
+        There is no barrier between shards: the next shard's requests are fed
+        while the last ones of the previous shard are generated, and a shard is
+        committed the moment its last answer is journaled. Raises
+        :class:`GenerationIncomplete` at the end when requests failed transiently.
+        """
+        stream = _JobStream(self, indices)
         try:
-            total = sum(len(turns_of(row["conversation"])) for row in rows)
-            with self._bar(total, len(journal.entries), f"shard {index}/{count}") as bar:
-                if self.settings.history_mode == "original":
-                    self._answer(self._original_requests(rows, journal), journal, bar)
-                else:
-                    for wave in range(max((len(turns_of(r["conversation"])) for r in rows), default=0)):
-                        self._answer(self._self_requests(rows, journal, wave, bar), journal, bar)
-            stats = self._commit(index, rows, journal)
+            stream.run()
         finally:
-            journal.close()
-        journal.remove()
-        return stats
-
-    def _bar(self, total: int, done: int, label: str) -> Any:
-        from tqdm.auto import tqdm
-
-        return tqdm(
-            total=total, initial=done, unit=" turns", desc=label, disable=not self.progress, mininterval=0.5
-        )
-
-    # -- requests
+            stream.close()
+        return stream.committed
 
     def _request(
         self, row: dict[str, Any], turn_index: int, own: list[str] | None
@@ -280,62 +272,6 @@ class Generator:
             key, tuple(fitted.messages), self.settings.sampling(row["conversation_hash"], turn_index)
         )
         return request, fitted.truncated, fitted.current_cut
-
-    def _original_requests(
-        self, rows: list[dict[str, Any]], journal: Journal
-    ) -> Iterator[tuple[ChatRequest, bool, bool]]:
-        for row in rows:
-            for turn in turns_of(row["conversation"]):
-                if turn_key(row["conversation_hash"], turn.index) not in journal.entries:
-                    yield self._request(row, turn.index, None)
-
-    def _self_requests(
-        self, rows: list[dict[str, Any]], journal: Journal, wave: int, bar: Any
-    ) -> Iterator[tuple[ChatRequest, bool, bool]]:
-        for row in rows:
-            conversation_hash = row["conversation_hash"]
-            if (
-                wave >= len(turns_of(row["conversation"]))
-                or turn_key(conversation_hash, wave) in journal.entries
-            ):
-                continue
-            earlier = [journal.entries[turn_key(conversation_hash, t)] for t in range(wave)]
-            if any(outcome.failed for outcome in earlier):
-                journal.append(
-                    turn_key(conversation_hash, wave),
-                    TurnOutcome(None, "error", error=HISTORY_FAILED),
-                )
-                bar.update(1)
-                continue
-            yield self._request(row, wave, [outcome.text or "" for outcome in earlier])
-
-    def _answer(self, requests: Iterator[tuple[ChatRequest, bool, bool]], journal: Journal, bar: Any) -> None:
-        fitted: dict[str, tuple[bool, bool]] = {}
-
-        def feed() -> Iterator[ChatRequest]:
-            for request, truncated, cut in requests:
-                fitted[request.key] = (truncated, cut)
-                yield request
-
-        transient: Counter[str] = Counter()
-        in_a_row = 0
-        for result in self.engine.generate(feed()):
-            truncated, cut = fitted.pop(result.key)
-            if is_transient(result.error):
-                transient[result.error or ""] += 1
-                in_a_row += 1
-                if in_a_row >= MAX_CONSECUTIVE_TRANSIENT:
-                    break
-                continue
-            in_a_row = 0
-            journal.append(result.key, outcome_of(result, truncated, cut))
-            bar.update(1)
-        if transient:
-            kinds = ", ".join(f"{kind} x{count}" for kind, count in transient.most_common())
-            raise GenerationIncomplete(
-                f"{sum(transient.values())} request(s) failed transiently ({kinds}) and were not stored; "
-                "finished answers are journaled. Check the engine or server, then run the same command again."
-            )
 
     # -- records
 
@@ -369,6 +305,201 @@ class Generator:
         extra = {"accelerators": accelerators(), "engine": self._engine.describe() if self._engine else None}
         self.store.commit(index, settings.num_shards, records, stats, extra)
         return stats
+
+
+@dataclass
+class _OpenShard:
+    """A shard being answered: its rows, its journal, and how many of its turns are not journaled yet."""
+
+    index: int
+    rows: list[dict[str, Any]]
+    journal: Journal
+    #: Number of user turns and the row of each conversation, by hash.
+    turns: dict[str, int]
+    by_hash: dict[str, dict[str, Any]]
+    remaining: int
+
+
+@dataclass(frozen=True)
+class _InFlight:
+    shard: _OpenShard
+    conversation_hash: str
+    turn: int
+    truncated: bool
+    cut: bool
+
+
+class _JobStream:
+    """One engine stream over many shards: feeds requests lazily, journals and commits as results come.
+
+    In history mode ``original`` every turn is ready at once, so the feed walks
+    the shards in order and never waits. In mode ``self`` a conversation's
+    turn *t* + 1 becomes ready when turn *t* is journaled; ready follow-ups go
+    first (so open shards finish soon), then the first turns of the next
+    shards, so the engine has work while any shard has. When nothing is ready
+    but answers are outstanding, the feed yields :data:`PAUSE`.
+    """
+
+    def __init__(self, generator: Generator, indices: list[int]):
+        self.generator = generator
+        self.settings = generator.settings
+        self.indices = list(indices)
+        self.open: dict[int, _OpenShard] = {}
+        self.committed: dict[int, ShardStats] = {}
+        self.in_flight: dict[str, _InFlight] = {}
+        self.follow_ups: deque[tuple[ChatRequest, _InFlight]] = deque()
+        self.transient: Counter[str] = Counter()
+        self.bar: Any = None
+        self.last_answer_at = 0.0
+
+    def run(self) -> None:
+        if not self.indices:
+            return
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(
+            total=0,
+            unit=" turns",
+            desc=f"{len(self.indices)} shard(s)",
+            disable=not self.generator.progress,
+            mininterval=0.5,
+        )
+        in_a_row = 0
+        results = self.generator.engine.generate(self._feed())
+        self.last_answer_at = time.monotonic()
+        try:
+            for result in results:
+                sent = self.in_flight.pop(result.key)
+                if is_transient(result.error):
+                    self.transient[result.error or ""] += 1
+                    in_a_row += 1
+                    if in_a_row >= MAX_CONSECUTIVE_TRANSIENT:
+                        break
+                    continue
+                in_a_row = 0
+                self._journal(sent, outcome_of(result, sent.truncated, sent.cut))
+                follows = sent.turn + 1 < sent.shard.turns[sent.conversation_hash]
+                if self.settings.history_mode == "self" and follows:
+                    self._next_turn(sent.shard, sent.conversation_hash, sent.turn + 1)
+        finally:
+            close = getattr(results, "close", None)
+            if close is not None:
+                close()
+        if self.transient:
+            kinds = ", ".join(f"{kind} x{count}" for kind, count in self.transient.most_common())
+            raise GenerationIncomplete(
+                f"{sum(self.transient.values())} request(s) failed transiently ({kinds}) and were not "
+                "stored; finished answers are journaled. Check the engine or server, then run the same "
+                "command again."
+            )
+
+    def close(self) -> None:
+        for shard in self.open.values():
+            shard.journal.close()
+        self.open.clear()
+        if self.bar is not None:
+            self.bar.close()
+
+    # -- the feed
+
+    def _feed(self) -> Iterator[ChatRequest | Pause]:
+        pending = iter(self.indices)
+        first_turns: Iterator[tuple[ChatRequest, _InFlight]] = iter(())
+        while True:
+            if self.follow_ups:
+                yield self._send(*self.follow_ups.popleft())
+                continue
+            item = next(first_turns, None)
+            if item is not None:
+                yield self._send(*item)
+                continue
+            index = next(pending, None)
+            if index is not None:
+                first_turns = self._first_turns(self._open(index))
+                continue
+            if self.in_flight and self.settings.history_mode == "self":
+                yield PAUSE
+                continue
+            return
+
+    def _send(self, request: ChatRequest, sent: _InFlight) -> ChatRequest:
+        self.in_flight[request.key] = sent
+        return request
+
+    def _open(self, index: int) -> _OpenShard:
+        store, count = self.generator.store, self.settings.num_shards
+        rows = pq.read_table(store.input_path(index, count)).to_pylist()
+        journal = Journal(store.journal_path(index))
+        turns = {row["conversation_hash"]: len(turns_of(row["conversation"])) for row in rows}
+        by_hash = {row["conversation_hash"]: row for row in rows}
+        shard = _OpenShard(index, rows, journal, turns, by_hash, sum(turns.values()) - len(journal.entries))
+        self.open[index] = shard
+        self.bar.total += sum(turns.values())
+        self.bar.update(len(journal.entries))
+        self._commit_if_done(shard)
+        return shard
+
+    def _first_turns(self, shard: _OpenShard) -> Iterator[tuple[ChatRequest, _InFlight]]:
+        """Every turn not journaled (mode original), or each conversation's next turn (mode self)."""
+        entries = shard.journal.entries
+        for row in shard.rows:
+            conversation_hash = row["conversation_hash"]
+            turns = range(shard.turns[conversation_hash])
+            if self.settings.history_mode == "original":
+                for turn in turns:
+                    if turn_key(conversation_hash, turn) not in entries:
+                        yield self._prepared(shard, row, turn, None)
+                continue
+            turn = next((t for t in turns if turn_key(conversation_hash, t) not in entries), None)
+            if turn is not None:
+                item = self._self_turn(shard, row, turn)
+                if item is not None:
+                    yield item
+
+    def _next_turn(self, shard: _OpenShard, conversation_hash: str, turn: int) -> None:
+        item = self._self_turn(shard, shard.by_hash[conversation_hash], turn)
+        if item is not None:
+            self.follow_ups.append(item)
+
+    def _self_turn(
+        self, shard: _OpenShard, row: dict[str, Any], turn: int
+    ) -> tuple[ChatRequest, _InFlight] | None:
+        """The request of turn ``turn`` on the DGM's own earlier answers, or None when one of them failed.
+
+        Then this turn and every later one are journaled as ``history_failed``.
+        """
+        conversation_hash = row["conversation_hash"]
+        earlier = [shard.journal.entries[turn_key(conversation_hash, t)] for t in range(turn)]
+        if any(outcome.failed for outcome in earlier):
+            for later in range(turn, shard.turns[conversation_hash]):
+                sent = _InFlight(shard, conversation_hash, later, False, False)
+                self._journal(sent, TurnOutcome(None, "error", error=HISTORY_FAILED))
+            return None
+        return self._prepared(shard, row, turn, [outcome.text or "" for outcome in earlier])
+
+    def _prepared(
+        self, shard: _OpenShard, row: dict[str, Any], turn: int, own: list[str] | None
+    ) -> tuple[ChatRequest, _InFlight]:
+        request, truncated, cut = self.generator._request(row, turn, own)
+        return request, _InFlight(shard, row["conversation_hash"], turn, truncated, cut)
+
+    # -- results
+
+    def _journal(self, sent: _InFlight, outcome: TurnOutcome) -> None:
+        """Journal one turn, charged with the engine time since the previous answer of any shard."""
+        now = time.monotonic()
+        seconds, self.last_answer_at = now - self.last_answer_at, now
+        sent.shard.journal.append(turn_key(sent.conversation_hash, sent.turn), outcome, seconds)
+        sent.shard.remaining -= 1
+        self.bar.update(1)
+        self._commit_if_done(sent.shard)
+
+    def _commit_if_done(self, shard: _OpenShard) -> None:
+        if shard.remaining > 0 or shard.index in self.committed:
+            return
+        self.committed[shard.index] = self.generator._commit(shard.index, shard.rows, shard.journal)
+        del self.open[shard.index]
+        shard.journal.remove()
 
 
 def outcome_of(result: ChatResult, truncated: bool, cut: bool) -> TurnOutcome:

@@ -96,6 +96,12 @@ class Journal:
     are flushed at once and fsynced at most every ``sync_seconds``. Entries
     are generation outcomes unless ``decode`` rebuilds another kind (any
     object with ``to_dict()``) from its stored dict.
+
+    The generation time of the shard is the span of each session (opening to
+    last entry), unless entries are appended with the ``seconds`` they are
+    charged with: a caller that feeds several shards through one engine at
+    once charges each answer with the time since the previous answer, so the
+    shards' times add up to the engine's time, not to a multiple of it.
     """
 
     def __init__(
@@ -110,6 +116,7 @@ class Journal:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.entries: dict[str, Any] = {}
         self.previous_seconds = 0.0
+        self.charged_seconds: float | None = None
         self._recover()
         self._handle = open(path, "a", encoding="utf-8")  # noqa: SIM115 (kept open across appends)
         self._session_start = time.time()
@@ -135,6 +142,8 @@ class Journal:
                 continue
             self.entries[entry["key"]] = self.decode(entry["outcome"])
             last_at = entry["at"]
+            if "seconds" in entry:
+                self.charged_seconds = (self.charged_seconds or 0.0) + entry["seconds"]
         if session_start is not None and last_at is not None:
             self.previous_seconds += max(0.0, last_at - session_start)
 
@@ -146,13 +155,20 @@ class Journal:
             os.fsync(self._handle.fileno())
             self._last_sync = now
 
-    def append(self, key: str, outcome: Any) -> None:
+    def append(self, key: str, outcome: Any, seconds: float | None = None) -> None:
+        """Record one finished request; ``seconds``: the engine time charged to it, if the caller says."""
         self._last_at = time.time()
         self.entries[key] = outcome
-        self._write({"key": key, "at": self._last_at, "outcome": outcome.to_dict()})
+        entry = {"key": key, "at": self._last_at, "outcome": outcome.to_dict()}
+        if seconds is not None:
+            entry["seconds"] = round(seconds, 6)
+            self.charged_seconds = (self.charged_seconds or 0.0) + seconds
+        self._write(entry)
 
     def generation_seconds(self) -> float:
-        """Wall time spent generating this shard, over every session that worked on it."""
+        """Time spent generating this shard, over every session that worked on it."""
+        if self.charged_seconds is not None:
+            return self.charged_seconds
         return self.previous_seconds + (self._last_at - self._session_start)
 
     def close(self) -> None:

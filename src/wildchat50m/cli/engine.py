@@ -3,16 +3,34 @@ choice of engine and model they make, kept in one place so both commands accept 
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable
 from typing import Any
 
 import click
+import yaml
 
 #: The keyword options handed to the engine as they are (None: the engine's own default).
 ENGINE_OPTION_NAMES = (
     "device", "dtype", "batch_size", "base_url", "max_in_flight", "timeout", "max_retries",
-    "tensor_parallel_size", "gpu_memory_utilization", "quantization", "max_num_seqs",
+    "tensor_parallel_size", "gpu_memory_utilization", "quantization", "max_num_seqs", "engine_args",
 )  # fmt: skip
+
+
+def parse_engine_args(
+    _context: click.Context | None, _parameter: click.Parameter | None, values: tuple[str, ...]
+) -> dict[str, Any]:
+    """``KEY=VALUE`` pairs as a dict, each value read as YAML (``false``, ``4096``, ``{a: 1}``, ``fp8``)."""
+    parsed: dict[str, Any] = {}
+    for value in values:
+        key, equals, text = value.partition("=")
+        if not equals or not key.strip():
+            raise click.BadParameter(f"{value!r} is not KEY=VALUE", param_hint="--engine-arg")
+        try:
+            parsed[key.strip()] = yaml.safe_load(text)
+        except yaml.YAMLError as error:
+            raise click.BadParameter(f"{value!r}: the value is not YAML ({error})") from error
+    return parsed
 
 
 def engine_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -39,6 +57,15 @@ def engine_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--gpu-memory-utilization", type=click.FloatRange(0, 1), help="vllm."),
         click.option("--quantization", help="vllm: e.g. fp8."),
         click.option("--max-num-seqs", type=click.IntRange(min=1), help="vllm: sequences per step."),
+        click.option(
+            "--engine-arg",
+            "engine_args",
+            multiple=True,
+            metavar="KEY=VALUE",
+            callback=parse_engine_args,
+            help="vllm: any argument of vllm.LLM (its EngineArgs), the value read as YAML; repeatable, "
+            "e.g. --engine-arg enable_chunked_prefill=false. Recorded in the run manifest.",
+        ),
     ]
     for option in reversed(options):
         command = option(command)
@@ -56,5 +83,14 @@ def engine_choice(dgm: Any, options: dict[str, Any]) -> tuple[str, str | None, d
 
     local = dgm.local_build is not None
     engine = options["engine"] or ("transformers" if local else "vllm")
+    engine_args = options["engine_args"]
+    if engine_args and engine != "vllm":
+        raise click.UsageError(f"--engine-arg is for the vllm engine, not {engine}")
+    if engine_args and importlib.util.find_spec("vllm") is not None:
+        # Checked before any input is staged or model loaded (the engine checks again when vLLM
+        # is installed only where the engine runs, e.g. on Ray workers).
+        from wildchat50m.engines.vllm_engine import check_engine_args
+
+        check_engine_args(engine_args)
     model = options["model"] or (str(tiny.tiny_chat_model(dgm.config)) if local else None)
     return engine, model, {name: options[name] for name in ENGINE_OPTION_NAMES}

@@ -136,7 +136,10 @@ def generate(ctx: click.Context, quiet: bool, **options: Any) -> None:
         filters=recorded_filters(**{key: options[key] for key in RECORDED_FILTERS}),
         engine_options={k: v for k, v in engine_settings.items() if v is not None},
     )
-    spec = EngineSpec(engine, settings.model, engine_settings, dgm.generation)
+    # vLLM's context is the run's: --max-model-len applies to the prompt budget and the engine alike.
+    spec = EngineSpec(
+        engine, settings.model, {**engine_settings, "max_model_len": settings.max_model_len}, dgm.generation
+    )
     reader = reader_from_options({**options, "shard": None})
     progress = not quiet and sys.stderr.isatty()
 

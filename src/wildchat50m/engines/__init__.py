@@ -42,5 +42,7 @@ def make_engine(name: str, model: str, options: dict[str, Any], generation: Any 
             "max_num_seqs",
             "seed",
         )
-        return VLLMEngine(model, generation, {k: given[k] for k in keys if k in given})
+        overrides = {k: given[k] for k in keys if k in given}
+        overrides.update(given.get("engine_args") or {})
+        return VLLMEngine(model, generation, overrides)
     raise InvalidSettingError(f"unknown engine {name!r}; choose one of {', '.join(ENGINES)}")

@@ -5,6 +5,15 @@ and the demo's engine), ``openai`` (any OpenAI-compatible server) and
 ``vllm`` (offline, in-process). An engine knows nothing about WildChat rows,
 shards or files; the generation stage maps rows to :class:`ChatRequest` and
 :class:`ChatResult` back to records.
+
+The contract is a stream both ways: :meth:`Engine.generate` pulls requests
+from its iterable only as it has room for them (a bounded number waiting)
+and yields each result as soon as it is ready. The iterable may yield
+:data:`PAUSE` when no request can be made until some result comes back (a
+conversation's next turn needs its previous answer): the engine then stops
+pulling until it has yielded at least one more result. So one ``generate``
+call can serve a whole job, and the caller journals each answer the moment
+it exists.
 """
 
 from __future__ import annotations
@@ -12,10 +21,41 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 #: ``finish_reason`` values besides the engines' own ``stop`` and ``length``.
 FINISH_ERROR = "error"
+
+
+class Pause:
+    """The type of :data:`PAUSE`."""
+
+    def __repr__(self) -> str:
+        return "PAUSE"
+
+
+#: Yielded by a request stream instead of a request: nothing is ready until a result comes back.
+PAUSE: Final = Pause()
+
+
+def pull(source: Iterator[ChatRequest | Pause], limit: int) -> tuple[list[ChatRequest], bool, bool]:
+    """Up to ``limit`` requests from ``source``: ``(requests, paused, exhausted)``.
+
+    Stops early at a :data:`PAUSE` (``paused``) or at the end of ``source`` (``exhausted``).
+    """
+    taken: list[ChatRequest] = []
+    while len(taken) < limit:
+        item = next(source, None)
+        if item is None:
+            return taken, False, True
+        if item is PAUSE:
+            return taken, True, False
+        taken.append(item)  # type: ignore[arg-type]
+    return taken, False, False
+
+
+class StalledStream(RuntimeError):
+    """The request stream paused while no request was in flight: no result could ever resume it."""
 
 
 @dataclass(frozen=True)
@@ -30,6 +70,9 @@ class Sampling:
     #: When > 0, the engine returns this many most likely tokens at every generated position
     #: (:attr:`ChatResult.token_logprobs`), e.g. to read a judge's score distribution.
     top_logprobs: int = 0
+    #: Generate exactly ``max_new_tokens`` tokens, ignoring end-of-sequence, as throughput
+    #: benchmarks do (vLLM's ``ignore_eos`` with ``min_tokens``). Only the vllm engine has it.
+    fixed_length: bool = False
 
 
 @dataclass(frozen=True)
@@ -104,8 +147,12 @@ class Engine(Protocol):
         """The model's tokenizer, when the engine has it locally (needed for exact token budgets)."""
         ...
 
-    def generate(self, requests: Iterable[ChatRequest]) -> Iterator[ChatResult]:
-        """Answer every request exactly once, yielding each result as soon as it is ready."""
+    def generate(self, requests: Iterable[ChatRequest | Pause]) -> Iterator[ChatResult]:
+        """Answer every request exactly once, yielding each result as soon as it is ready.
+
+        Requests are pulled lazily, a bounded number ahead; at a :data:`PAUSE` the engine
+        pulls again only after yielding a result.
+        """
         ...
 
     def describe(self) -> dict[str, Any]:

@@ -37,7 +37,16 @@ from collections.abc import Iterable, Iterator
 from types import ModuleType
 from typing import Any
 
-from wildchat50m.engines.base import FINISH_ERROR, ChatRequest, ChatResult, Tokenizer, TokenLogprob
+from wildchat50m.engines.base import (
+    FINISH_ERROR,
+    ChatRequest,
+    ChatResult,
+    Pause,
+    StalledStream,
+    Tokenizer,
+    TokenLogprob,
+    pull,
+)
 from wildchat50m.errors import InvalidSettingError, MissingExtraError
 
 logger = logging.getLogger(__name__)
@@ -73,8 +82,6 @@ CONNECT_TIMEOUT_CAP = 30.0
 _FINISH_ALIASES = {"eos_token": "stop", "stop_sequence": "stop", "max_tokens": "length"}
 
 _DETAIL_CHARS = 500
-
-_DONE: Any = object()
 
 
 def http_library() -> ModuleType:
@@ -218,11 +225,13 @@ class OpenAIEngine:
 
     # -- the caller's side -------------------------------------------------
 
-    def generate(self, requests: Iterable[ChatRequest]) -> Iterator[ChatResult]:
+    def generate(self, requests: Iterable[ChatRequest | Pause]) -> Iterator[ChatResult]:
         """Answer every request exactly once, in completion order.
 
         Per-request failures come back as error results; only a failure of the
-        caller's own iterable (or of the engine's machinery) raises.
+        caller's own iterable (or of the engine's machinery) raises. At a
+        :data:`~wildchat50m.engines.base.PAUSE` no more requests are taken until
+        a result has been handed back.
         """
         if self._closed:
             raise RuntimeError("OpenAIEngine is closed")
@@ -230,20 +239,21 @@ class OpenAIEngine:
         self._runs.add(run)
         try:
             source = iter(requests)
-            exhausted = False
+            exhausted = paused = False
             pending = 0
             while True:
-                while not exhausted and pending < self.max_pending:
-                    request = next(source, _DONE)
-                    if request is _DONE:
-                        exhausted = True
-                    else:
+                if not (exhausted or paused) and pending < self.max_pending:
+                    fresh, paused, exhausted = pull(source, self.max_pending - pending)
+                    for request in fresh:
                         run.submit(request)
-                        pending += 1
+                    pending += len(fresh)
                 if pending == 0:
-                    return
+                    if exhausted:
+                        return
+                    raise StalledStream("the request stream paused with no request in flight")
                 result = run.next_result()
                 pending -= 1
+                paused = False
                 yield result
         finally:
             run.shutdown()
@@ -300,6 +310,9 @@ class OpenAIEngine:
             seed=sampling.seed,
             n=1,
         )
+        if sampling.fixed_length:
+            # vLLM's server extensions: exactly max_tokens tokens.
+            body.update(ignore_eos=True, min_tokens=sampling.max_new_tokens)
         if sampling.logprobs or sampling.top_logprobs:
             body["logprobs"] = True
         if sampling.top_logprobs:

