@@ -19,7 +19,6 @@ from wildchat50m.schema import JUDGMENT_SCHEMA
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
-
 def read_rows(run_dir: Path) -> list[dict]:
     return pa.concat_tables(
         [pq.read_table(p) for p in sorted((run_dir / "data").glob("*.parquet"))]

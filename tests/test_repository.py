@@ -27,7 +27,6 @@ from wildchat50m.runstore import RunStore, atomic_write_table
 LIMITS = ("--max-row-group-bytes", "8000", "--max-shard-bytes", "20000")
 
 
-
 def generate(dgm: str, out: Path, *, sample: int, max_new_tokens: int, cwd: Path) -> Path:
     wildchat50m(
         "generate", "--dgm", dgm, "--sample", str(sample), "--seed", "3",

@@ -105,8 +105,22 @@ def turn_similarity(answers: Sequence[str | None]) -> list[list[float]]:
     return pairwise_rouge_l([answer or "" for answer in answers])
 
 
-def side_by_side(conversations: Mapping[str, Conversation]) -> str:
-    """One column per config, one grid row per user turn so that turns line up across columns."""
+def single_dgm_note(config: str, missing: Sequence[str]) -> str:
+    """What replaces the similarity table when only one chosen DGM holds the conversation."""
+    others = ", ".join(_escape(name) for name in missing) or "no other chosen DGM"
+    return (
+        f'<div class="w50-sim-note">Only {_escape(config)} holds this conversation ({others} does not): '
+        "nothing to compare it with.</div>"
+    )
+
+
+def side_by_side(conversations: Mapping[str, Conversation], missing: Sequence[str] = ()) -> str:
+    """One column per config, one grid row per user turn so that turns line up across columns.
+
+    ``missing`` names chosen configs that do not hold the conversation; with a
+    single config left there is no pair to compare, so each turn says so
+    instead of showing an empty similarity table.
+    """
     configs = list(conversations)
     if not configs:
         return '<div class="w50-missing">No conversation to show.</div>'
@@ -144,7 +158,12 @@ def side_by_side(conversations: Mapping[str, Conversation]) -> str:
             f'<div class="w50-turn" data-turn="{index + 1}">'
             f'<div class="w50-label">Turn {index + 1} · user</div>{safe_markdown(prompt)}'
             f'<div class="w50-label">Answer lengths: {lengths}</div>'
-            f"{similarity_table(configs, turn_similarity(answers))}</div>"
+            + (
+                similarity_table(configs, turn_similarity(answers))
+                if len(configs) > 1
+                else single_dgm_note(configs[0], missing)
+            )
+            + "</div>"
         )
         for config, turn in zip(configs, present, strict=True):
             parts.append(f'<div class="w50-cell" data-dgm="{_escape(config)}" data-turn="{index + 1}">')

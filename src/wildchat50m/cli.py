@@ -638,6 +638,23 @@ def build(
         f"{repo}: {len(report.configs)} config(s) ({', '.join(report.configs)}), "
         f"default {report.default_config}; README.md rendered"
     )
+    _update_search_index(Path(repo))
+
+
+def _update_search_index(repo: Path) -> None:
+    """`build` keeps the Space's search index in step (needs the `space` extra, which brings tantivy)."""
+    import importlib.util
+
+    if importlib.util.find_spec("tantivy") is None:
+        click.echo(f"search index not updated: install wildchat-50m[space], then `wildchat50m index {repo}`")
+        return
+    from wildchat50m.builders.search_index import IndexBuildError, build_index
+    from wildchat50m.index_cli import echo_report
+
+    try:
+        click.echo(echo_report(build_index(repo)))
+    except IndexBuildError as error:
+        click.echo(f"search index not updated: {error}")
 
 
 # ---------------------------------------------------------------- import
@@ -853,11 +870,12 @@ def _register_command_groups() -> None:
     """Command groups that live in their own modules (kept out of this file to stay small)."""
     from wildchat50m.analyze_cli import analyze
     from wildchat50m.eval_cli import eval_group
+    from wildchat50m.index_cli import index
     from wildchat50m.judge_cli import judge
     from wildchat50m.mix_cli import mix
     from wildchat50m.space_cli import space
 
-    for group in (analyze, eval_group, judge, mix, space):
+    for group in (analyze, eval_group, index, judge, mix, space):
         cli.add_command(group)
 
 
