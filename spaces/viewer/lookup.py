@@ -357,20 +357,22 @@ class Repository:
             return table.slice(row, 1).to_pylist()[0]
         return None
 
+    def _open_source(self, path: str) -> Any:
+        """What pyarrow reads a file from: the path, or for the Hub an HTTP file read by ranges."""
+        if path.startswith("hf://"):
+            from huggingface_hub import HfFileSystem
+
+            # No read-ahead: pyarrow asks for exactly the column chunks it needs.
+            return HfFileSystem().open(path.removeprefix("hf://"), "rb", cache_type="none")
+        return path
+
     def _parquet_file(self, path: str) -> tuple[Any, list[tuple[str, str]], threading.Lock]:
         """An open file and the (lowest, highest) hash of each row group (kept for the next lookup)."""
         import pyarrow.parquet as pq
 
         with self._files_lock:
             if path not in self._open_files:
-                if path.startswith("hf://"):
-                    from huggingface_hub import HfFileSystem
-
-                    # No read-ahead: pyarrow asks for exactly the column chunks it needs.
-                    handle = HfFileSystem().open(path.removeprefix("hf://"), "rb", cache_type="none")
-                    parquet = pq.ParquetFile(handle, pre_buffer=True)
-                else:
-                    parquet = pq.ParquetFile(path, pre_buffer=True)
+                parquet = pq.ParquetFile(self._open_source(path), pre_buffer=True)
                 metadata = parquet.metadata
                 column = next(
                     j

@@ -641,20 +641,22 @@ def build(
     _update_search_index(Path(repo))
 
 
-def _update_search_index(repo: Path) -> None:
-    """`build` keeps the Space's search index in step (needs the `space` extra, which brings tantivy)."""
+def _update_search_index(repo: Path, *, quiet: bool = False) -> None:
+    """`build` and `import` keep the Space's search index in step (tantivy comes with the `space` extra)."""
     import importlib.util
 
     if importlib.util.find_spec("tantivy") is None:
-        click.echo(f"search index not updated: install wildchat-50m[space], then `wildchat50m index {repo}`")
-        return
-    from wildchat50m.builders.search_index import IndexBuildError, build_index
-    from wildchat50m.index_cli import echo_report
+        message = f"search index not updated: install wildchat-50m[space], then `wildchat50m index {repo}`"
+    else:
+        from wildchat50m.builders.search_index import IndexBuildError, build_index
+        from wildchat50m.index_cli import echo_report
 
-    try:
-        click.echo(echo_report(build_index(repo)))
-    except IndexBuildError as error:
-        click.echo(f"search index not updated: {error}")
+        try:
+            message = echo_report(build_index(repo))
+        except IndexBuildError as error:
+            message = f"search index not updated: {error}"
+    if not quiet:
+        click.echo(message)
 
 
 # ---------------------------------------------------------------- import
@@ -717,6 +719,7 @@ def import_command(
         )
     except (importer.ImportFailed, repository.BuildError) as error:
         raise click.ClickException(str(error)) from error
+    _update_search_index(Path(repo), quiet=as_json)
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
         return
