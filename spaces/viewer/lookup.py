@@ -318,8 +318,8 @@ class Repository:
 
         Each config's files are sorted by hash, so the row-group statistics
         in the footers (read once per file, then kept) name the one row group
-        that can hold it; its hash column finds the row, and only the shown
-        columns of that row group are read. Nothing else of the file is
+        that can hold it; only the shown columns of that row group are read
+        (one request over HTTP), and its hash column finds the row. Nothing else of the file is
         touched, which is what keeps a lookup over the Hub to a few reads.
         """
         conversation_hash = check_hash(conversation_hash)
@@ -348,12 +348,11 @@ class Repository:
             if group >= len(ranges) or ranges[group][0] > conversation_hash:
                 continue
             with file_lock:  # one reader per open file at a time; sessions may ask for the same one
-                hashes = parquet.read_row_group(group, columns=["conversation_hash"], use_threads=False)
-                column = hashes.column(0).to_pylist()
-                row = bisect.bisect_left(column, conversation_hash)
-                if row >= len(column) or column[row] != conversation_hash:
-                    return None
                 table = parquet.read_row_group(group, columns=SHOWN_COLUMNS, use_threads=False)
+            column = table.column("conversation_hash").to_pylist()
+            row = bisect.bisect_left(column, conversation_hash)
+            if row >= len(column) or column[row] != conversation_hash:
+                return None
             return table.slice(row, 1).to_pylist()[0]
         return None
 

@@ -579,7 +579,7 @@ def runs_show(path: str, as_json: bool) -> None:
     help="Check REPO; build nothing.",
 )
 @click.option(
-    "--max-row-group-bytes", type=click.IntRange(min=1), help="Uncompressed row-group cap (~16 MB)."
+    "--max-row-group-bytes", type=click.IntRange(min=1), help="Uncompressed row-group cap (~4 MB)."
 )
 @click.option("--max-shard-bytes", type=click.IntRange(min=1), help="Parquet shard cap on disk (~500 MB).")
 @click.pass_context
