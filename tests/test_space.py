@@ -27,6 +27,8 @@ from wildchat50m.spaces.viewer.lookup import Repository, SearchFilters
 from wildchat50m.spaces.viewer.readme import render_space_readme
 from wildchat50m.spaces.viewer.render import content_warning
 
+from wildchat50m.schema import JUDGMENT_SCHEMA
+
 INJECTIONS = [
     "'; DROP TABLE conversations; --",
     "%' OR '1'='1",
@@ -553,3 +555,36 @@ def test_the_space_opens_a_hub_repository_by_id_and_reads_little_per_lookup(demo
     assert all(0 < sent <= 2 * 1024**2 for sent in per_lookup)
     assert max(per_lookup[1:]) < min(file_size.values())  # column chunks of one row group, not files
     print(f"bytes per config per lookup over the stub Hub: {per_lookup}")
+
+
+def test_each_answer_shows_its_judges_score_and_explanation(demo, tmp_path):
+    import shutil
+
+    from wildchat50m.spaces.viewer.app import Viewer
+
+    repo = tmp_path / "repo"
+    shutil.copytree(demo[0], repo)
+    wanted = a_multi_turn_conversation(repo)
+    verdicts = [
+        {"conversation_hash": h, "turn": turn, "target": "tiny-b", "judge": "J", "factor": "Factuality",
+         "status": "parsed", "score": 3 + turn,
+         "judgment": f"Turn {turn}: **mostly right** <script>x()</script>"}
+        for h in sorted(rows(repo, "tiny-b")) for turn in range(user_turns(rows(repo, "tiny-b")[h]))
+    ]  # fmt: skip
+    folder = repo / "data" / "judgments--Factuality--J--tiny-b"
+    folder.mkdir()
+    pq.write_table(
+        pa.Table.from_pylist(verdicts, schema=JUDGMENT_SCHEMA), folder / "train-00000-of-00001.parquet",
+        row_group_size=7,  # a conversation's turns straddle row groups
+    )  # fmt: skip
+    viewer = Viewer(Repository.open(repo))
+    assert viewer.repository.index is not None  # a judgment config does not make the index stale
+    html, _, status = viewer.show(wanted["conversation_hash"], ["tiny-a", "tiny-b"], True)
+    assert status == "2 DGM(s) side by side"
+    shown = re.findall(
+        r"J · Factuality: <b>(\d+)/10</b></summary><p>Turn (\d+): <strong>mostly right</strong>", html
+    )
+    assert shown == [(str(3 + turn), str(turn)) for turn in range(user_turns(wanted))]
+    assert "<script>x()" not in html
+    cells = html.split('class="w50-cell" data-dgm="tiny-a"')[1:]
+    assert all("w50-judgment" not in cell.split('data-dgm="tiny-b"')[0] for cell in cells)  # only tiny-b's

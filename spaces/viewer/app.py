@@ -163,7 +163,11 @@ class Viewer:
         link = view_link(conversation_hash, list(found))
         if any(c.toxic for c in found.values()) and not include_toxic:
             return render.toxic_notice(), link, "this conversation is flagged toxic: hidden"
-        return render.side_by_side(found, missing), link, status
+        try:
+            judgments = self.repository.judgments(conversation_hash, list(found))
+        except ViewerError as error:
+            judgments, status = {}, f"{status}; judgments not shown: {error}"
+        return render.side_by_side(found, missing, judgments), link, status
 
     def open_link(
         self, query: str, include_toxic: bool = False

@@ -86,6 +86,23 @@ class Turn:
 
 
 @dataclass(frozen=True)
+class Judgment:
+    """A judge's verdict on one answer: the score (None when unparsed) and its explanation."""
+
+    config: str
+    judge: str
+    factor: str
+    turn: int
+    """0-based user turn whose answer was judged."""
+    score: int | None
+    status: str
+    explanation: str | None
+
+
+JUDGMENT_COLUMNS = ["conversation_hash", "turn", "judge", "factor", "status", "score", "judgment"]
+
+
+@dataclass(frozen=True)
 class Conversation:
     """One conversation as one DGM answered it."""
 
@@ -390,6 +407,55 @@ class Repository:
                     raise ViewerError(f"{path} is not sorted by conversation_hash; rebuild it")
                 self._open_files[path] = (parquet, ranges, threading.Lock())
             return self._open_files[path]
+
+    def judgment_configs(self, target: str) -> list[str]:
+        """The judgment configs whose target is ``target`` (``judgments--<factor>--<judge>--<target>``)."""
+        from wildchat50m.judging import JUDGMENT_PREFIX, is_judgment_config
+
+        return [
+            config
+            for config in self.configs
+            if is_judgment_config(config) and config[len(JUDGMENT_PREFIX) :].split("--", 2)[-1] == target
+        ]
+
+    def judgments(self, conversation_hash: str, targets: Sequence[str]) -> dict[str, list[Judgment]]:
+        """Target config -> the verdicts of every judgment config on its answers to this conversation.
+
+        Judgment configs are sorted by (hash, turn), so, as for a lookup, the
+        footers name the row groups to read (two when a conversation's turns
+        straddle a boundary), and only the few columns shown are read.
+        """
+        conversation_hash = check_hash(conversation_hash)
+        found: dict[str, list[Judgment]] = {}
+        for target in self.check_configs(targets):
+            for config in self.judgment_configs(target):
+                for row in self._rows(config, conversation_hash, JUDGMENT_COLUMNS):
+                    found.setdefault(target, []).append(
+                        Judgment(
+                            config=config,
+                            judge=row["judge"],
+                            factor=row["factor"],
+                            turn=int(row["turn"]),
+                            score=row["score"],
+                            status=row["status"],
+                            explanation=row["judgment"],
+                        )
+                    )
+        return found
+
+    def _rows(self, config: str, conversation_hash: str, columns: Sequence[str]) -> list[dict[str, Any]]:
+        """Every row of ``config`` with this hash (the files are sorted by it), ``columns`` only."""
+        import pyarrow.compute as pc
+
+        rows: list[dict[str, Any]] = []
+        for path in self.files.files[config]:
+            parquet, ranges, file_lock = self._parquet_file(path)
+            for group, (low, high) in enumerate(ranges):
+                if low <= conversation_hash <= high:
+                    with file_lock:
+                        table = parquet.read_row_group(group, columns=list(columns), use_threads=False)
+                    rows += table.filter(pc.equal(table["conversation_hash"], conversation_hash)).to_pylist()
+        return rows
 
     def configs_with(self, conversation_hash: str) -> list[str]:
         """The configs that hold this conversation (the index's record when there is a fresh one)."""
