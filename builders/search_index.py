@@ -11,6 +11,9 @@ with the rest and the Space downloads it once at start.
                                  config set (the membership record incremental builds start from)
     index/prompts/               tantivy index of the user turns (one document per conversation)
     index/answers/<config>/      tantivy index of one DGM's answers (built on request)
+    index/stats/<config>.parquet per conversation, what this DGM's answers add up to (completion
+                                 tokens, answers cut at the length limit, flagged, failed): the
+                                 Space ranks "where do they differ most" from these, decoding no text
 
 The prompts are the same in every config, so one document per conversation
 serves the whole repository. Which configs hold a conversation is recorded
@@ -55,6 +58,7 @@ STATE_FILE = "index.json"
 MEMBERSHIP_FILE = "conversations.parquet"
 PROMPTS_DIR = "prompts"
 ANSWERS_DIR = "answers"
+STATS_DIR = "stats"
 FORMAT = 1
 #: Characters of the first prompt kept to show a hit without reading any data file.
 OPENING_CHARS = 240
@@ -280,6 +284,79 @@ def _write_documents(index: Any, documents: Iterable[dict[str, Any]], delete_fir
     return written
 
 
+STATS_SCHEMA = pa.schema(
+    [
+        ("conversation_hash", pa.string()),
+        ("completion_tokens", pa.int64()),
+        ("answers", pa.int64()),
+        ("cut_at_length", pa.int64()),
+        ("flagged", pa.int64()),
+        ("failed", pa.int64()),
+    ]
+)
+STATS_COLUMNS = [
+    "conversation_hash",
+    *(
+        f"conversation.list.element.{name}"
+        for name in ("role", "finish_reason", "completion_tokens", "flags", "error")
+    ),
+]
+
+
+def answer_stats(repo: Path, config: str) -> pa.Table:
+    """Per conversation (in hash order): totals over this config's answers, from small columns only."""
+    tables = []
+    for batch in _batches(config_files(repo, config), STATS_COLUMNS):
+        conversation = batch.column("conversation")
+        messages = pc.list_flatten(conversation)
+        parents = pc.list_parent_indices(conversation).to_numpy()
+        answer = (
+            pc.equal(pc.struct_field(messages, "role"), "assistant")
+            .fill_null(False)
+            .to_numpy(zero_copy_only=False)
+        )
+        rows = len(conversation)
+
+        def total(
+            values: Any, answer: np.ndarray = answer, parents: np.ndarray = parents, rows: int = rows
+        ) -> pa.Array:
+            """Sum over each conversation's answers."""
+            counted = np.asarray(values, dtype=np.int64) * answer
+            return pa.array(np.bincount(parents, weights=counted, minlength=rows).astype(np.int64))
+
+        tokens = pc.struct_field(messages, "completion_tokens").fill_null(0).to_numpy(zero_copy_only=False)
+        cut = pc.equal(pc.struct_field(messages, "finish_reason"), "length").fill_null(False)
+        flags = pc.greater(pc.list_value_length(pc.struct_field(messages, "flags")).fill_null(0), 0)
+        failed = pc.is_valid(pc.struct_field(messages, "error"))
+        tables.append(
+            pa.table(
+                [
+                    batch.column("conversation_hash"),
+                    total(tokens),
+                    total(np.ones(len(answer), dtype=np.int64)),
+                    total(cut.to_numpy(zero_copy_only=False)),
+                    total(flags.to_numpy(zero_copy_only=False)),
+                    total(failed.to_numpy(zero_copy_only=False)),
+                ],
+                schema=STATS_SCHEMA,
+            )
+        )
+    return pa.concat_tables(tables) if tables else STATS_SCHEMA.empty_table()
+
+
+def _write_stats(repo: Path, index_dir: Path, configs: Sequence[str], keep: Sequence[str]) -> None:
+    """Write the stats of ``configs``; drop those of configs not in ``keep``."""
+    folder = index_dir / STATS_DIR
+    folder.mkdir(exist_ok=True)
+    for config in configs:
+        staged = folder / f".{config}.parquet.partial"
+        pq.write_table(answer_stats(repo, config), staged, compression="zstd")
+        staged.replace(folder / f"{config}.parquet")
+    for path in folder.glob("*.parquet"):
+        if path.stem not in keep:
+            path.unlink()
+
+
 def _folder_size(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
 
@@ -453,6 +530,7 @@ def build_index(
             _swap(staged, index_dir / PROMPTS_DIR)
             (index_dir / f".{MEMBERSHIP_FILE}.partial").replace(index_dir / MEMBERSHIP_FILE)
             report.conversations = table.num_rows
+            _write_stats(repo, index_dir, todo, configs)
             state = {
                 "format": FORMAT,
                 "configs": fingerprints,

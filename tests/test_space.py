@@ -588,3 +588,34 @@ def test_each_answer_shows_its_judges_score_and_explanation(demo, tmp_path):
     assert "<script>x()" not in html
     cells = html.split('class="w50-cell" data-dgm="tiny-a"')[1:]
     assert all("w50-judgment" not in cell.split('data-dgm="tiny-b"')[0] for cell in cells)  # only tiny-b's
+
+
+def test_where_the_chosen_dgms_differ_most_is_ranked_from_the_index_stats(demo):
+    import math
+
+    from wildchat50m.spaces.viewer.app import Viewer
+
+    repo, _ = demo
+    viewer = Viewer(Repository.open(repo))
+    choices, status = viewer.differ_most(["tiny-a", "tiny-b"], False)
+    assert status == f"{len(choices)} conversation(s) where tiny-a, tiny-b differ most"
+
+    def facts(row: dict) -> tuple[int, bool, bool]:
+        answers = [m for m in row["conversation"] if m["role"] == "assistant"]
+        tokens = sum(m["completion_tokens"] or 0 for m in answers)
+        return tokens, any(m["finish_reason"] == "length" for m in answers), any(m["flags"] for m in answers)
+
+    a, b = rows(repo, "tiny-a"), rows(repo, "tiny-b")
+    expected = {}
+    for conversation_hash in set(a) & set(b):
+        if a[conversation_hash]["toxic"]:
+            continue
+        (ta, ca, fa), (tb, cb, fb) = facts(a[conversation_hash]), facts(b[conversation_hash])
+        ratio = math.log2((max(ta, tb) + 1) / (min(ta, tb) + 1))
+        expected[conversation_hash] = ratio + 2 * (ca != cb) + 2 * (fa != fb)
+    ranked = [value for _, value in choices]
+    assert set(ranked) == set(expected)
+    assert [round(expected[h], 6) for h in ranked] == sorted(
+        (round(v, 6) for v in expected.values()), reverse=True
+    )
+    assert viewer.differ_most(["tiny-a"], False) == ([], "⚠️ pick 2 to 6 DGMs (got 1)")

@@ -136,6 +136,31 @@ class Viewer:
             return ""
         return hit.conversation_hash if hit else ""
 
+    def differ_most(
+        self, dgms: list[str] | None, include_toxic: bool = False
+    ) -> tuple[list[tuple[str, str]], str]:
+        """Conversations the chosen DGMs all hold, where their answers differ most, as result choices."""
+        try:
+            chosen = self.repository.check_configs(dgms or [])
+            if not MIN_DGMS <= len(chosen) <= MAX_DGMS:
+                raise ViewerError(f"pick {MIN_DGMS} to {MAX_DGMS} DGMs (got {len(chosen)})")
+            index = self.repository.index
+            if index is None or not index.has_stats(chosen):
+                raise ViewerError(f"needs a fresh search index ({self.repository.index_status})")
+            found = index.differences(chosen, include_toxic=include_toxic, limit=PAGE_SIZE)
+        except ViewerError as error:
+            return [], f"⚠️ {error}"
+        choices = [
+            (
+                f"{d.conversation_hash[:10]} · {', '.join(d.reasons) or 'alike'} · "
+                + " / ".join(f"{config} {tokens:,}" for config, tokens in d.tokens.items())
+                + f" tokens · {' '.join(d.opening.split()[:10])}",
+                d.conversation_hash,
+            )
+            for d in found
+        ]
+        return choices, f"{len(choices)} conversation(s) where {', '.join(chosen)} differ most"
+
     def dgms_for(self, conversation_hash: str) -> tuple[list[str], list[str]]:
         """The configs that hold the conversation, and the first two of them as a default choice."""
         try:
@@ -243,7 +268,9 @@ def build_app(source: str | None = None) -> Any:
                     label=f"DGMs ({MIN_DGMS} to {MAX_DGMS})",
                     elem_id="w50-dgms",
                 )
-                show_button = gr.Button("Show side by side", variant="primary", elem_id="w50-show")
+                with gr.Row():
+                    show_button = gr.Button("Show side by side", variant="primary", elem_id="w50-show")
+                    differ_button = gr.Button("Where do they differ most", elem_id="w50-differ")
                 link = gr.Textbox(label="Link to this view", interactive=False, elem_id="w50-link")
                 status = gr.Markdown(elem_id="w50-status")
             with gr.Column(scale=4):
@@ -282,6 +309,15 @@ def build_app(source: str | None = None) -> Any:
         words.submit(show_results, searched, [results, status], api_visibility="private")
         gr.api(viewer.search, api_name="search")
         gr.api(viewer.dgms_for, api_name="dgms_for")
+        gr.api(viewer.differ_most, api_name="differ_most")
+
+        def show_differences(chosen: list[str], checked: bool) -> tuple[Any, str]:
+            choices, message = viewer.differ_most(chosen, checked)
+            return gr.update(choices=choices, value=None), message
+
+        differ_button.click(
+            show_differences, [dgms, include_toxic], [results, status], api_visibility="private"
+        )
         gr.api(viewer.open_link, api_name="open_link")
         results.select(lambda value: value, results, conversation_hash, api_visibility="private").then(
             choose_dgms, conversation_hash, dgms, api_visibility="private"

@@ -21,6 +21,7 @@ from wildchat50m.builders.search_index import (
     ANSWERS_DIR,
     MEMBERSHIP_FILE,
     PROMPTS_DIR,
+    STATS_DIR,
     Freshness,
     freshness,
     query_terms,
@@ -94,6 +95,18 @@ class IndexPage:
     page_size: int
 
 
+@dataclass(frozen=True)
+class Difference:
+    """A conversation whose answers by the chosen DGMs differ, and how."""
+
+    conversation_hash: str
+    score: float
+    reasons: tuple[str, ...]
+    tokens: dict[str, int]
+    """Config -> completion tokens of its answers."""
+    opening: str
+
+
 @dataclass
 class SearchIndex:
     """An opened index folder; one searcher, reused (tantivy searchers are safe across threads)."""
@@ -102,6 +115,7 @@ class SearchIndex:
     state: dict[str, Any]
     prompts: Any
     answers: dict[str, Any] = field(default_factory=dict)
+    _stats: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def open(cls, folder: Path, answer_configs: tuple[str, ...] = ()) -> SearchIndex:
@@ -220,3 +234,66 @@ class SearchIndex:
         counts = pc.value_counts(column.drop_null()).to_pylist()
         ordered = sorted(counts, key=lambda c: (-c["counts"], c["values"]))
         return [c["values"] for c in ordered if c["values"]]
+
+    def has_stats(self, configs: tuple[str, ...] | list[str]) -> bool:
+        return all((self.folder / STATS_DIR / f"{config}.parquet").exists() for config in configs)
+
+    def differences(
+        self, configs: list[str], *, include_toxic: bool = False, limit: int = 50
+    ) -> list[Difference]:
+        """Conversations all ``configs`` hold, most different answers first, from the per-config stats.
+
+        The score adds the log2 ratio of the largest to the smallest number
+        of completion tokens, and 2 for each disagreement: some answers cut at
+        the length limit and others not, flagged and not, failed and not.
+        No conversation is decoded: the stats were written by the index build.
+        """
+        import numpy as np
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        import pyarrow.parquet as pq
+
+        joined = pq.read_table(
+            self.folder / MEMBERSHIP_FILE, columns=["conversation_hash", "toxic", "opening"]
+        )
+        if not include_toxic:
+            joined = joined.filter(pc.invert(pc.fill_null(joined["toxic"], False)))
+        for position, config in enumerate(configs):
+            if config not in self._stats:
+                self._stats[config] = pq.read_table(self.folder / STATS_DIR / f"{config}.parquet")
+            stats = self._stats[config]
+            renamed = stats.rename_columns(
+                ["conversation_hash", *(f"{name}_{position}" for name in stats.column_names[1:])]
+            )
+            joined = joined.join(renamed, "conversation_hash", join_type="inner")
+        if joined.num_rows == 0:
+            return []
+
+        def matrix(name: str) -> np.ndarray:
+            return np.stack([joined[f"{name}_{i}"].to_numpy() for i in range(len(configs))], axis=1)
+
+        tokens = matrix("completion_tokens")
+        ratio = np.log2((tokens.max(axis=1) + 1) / (tokens.min(axis=1) + 1))
+        disagreements = {
+            name: (matrix(name) > 0).any(axis=1) & ~(matrix(name) > 0).all(axis=1)
+            for name in ("cut_at_length", "flagged", "failed")
+        }
+        score = ratio + 2.0 * sum(flag.astype(float) for flag in disagreements.values())
+        order = np.argsort(-score, kind="stable")[: max(1, min(int(limit), MAX_PAGE_SIZE))]
+        labels = {"cut_at_length": "cut at length", "flagged": "flagged", "failed": "failed"}
+        hashes = joined["conversation_hash"].take(pa.array(order)).to_pylist()
+        openings = joined["opening"].take(pa.array(order)).to_pylist()
+        found = []
+        for rank, row in enumerate(order):
+            reasons = [f"tokens x{2 ** ratio[row]:.1f}"] if ratio[row] > 0 else []
+            reasons += [f"{labels[name]} differs" for name, flag in disagreements.items() if flag[row]]
+            found.append(
+                Difference(
+                    conversation_hash=hashes[rank],
+                    score=float(score[row]),
+                    reasons=tuple(reasons),
+                    tokens={config: int(tokens[row, i]) for i, config in enumerate(configs)},
+                    opening=openings[rank] or "",
+                )
+            )
+        return found
