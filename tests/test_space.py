@@ -443,6 +443,11 @@ def test_words_phrases_prefixes_and_filters_are_answered_inside_the_index(demo):
     ) and wanted["conversation_hash"] in index_hits(repository, narrowed)
     ranked = repository.find(SearchFilters(words=word), page_size=50).hits
     assert ranked and ranked[0].configs == ("tiny-a", "tiny-b")
+    for seed in range(5):  # a random draw keeps to the filters too
+        drawn = repository.random(SearchFilters(language=wanted["language"], min_turns=2), seed=seed)
+        assert drawn is not None and drawn.language == wanted["language"]
+        chosen = table[drawn.conversation_hash]
+        assert user_turns(chosen) >= 2 and not chosen["toxic"]
 
 
 def test_a_config_added_later_is_indexed_alone_and_a_changed_one_makes_the_index_stale(demo, tmp_path):

@@ -531,6 +531,25 @@ class Repository:
         import random
 
         draw = random.Random(seed).randrange(2**31) if seed is not None else random.randrange(2**31)
+        if self.index is not None:
+            drawn = self.index.random(
+                draw,
+                language=filters.language,
+                min_turns=filters.min_turns,
+                max_turns=filters.max_turns,
+                include_toxic=filters.include_toxic,
+                having=tuple(self.check_configs(filters.having)),
+            )
+            if drawn is None:
+                return None
+            return SearchHit(
+                conversation_hash=drawn.conversation_hash,
+                language=drawn.language,
+                turns=drawn.turns,
+                toxic=drawn.toxic,
+                opening=_opening(drawn.opening),
+                configs=drawn.configs,
+            )
         hits = self._find(filters, order="hash(conversation_hash, $draw)", limit=1, draw=draw)
         return hits[0] if hits else None
 

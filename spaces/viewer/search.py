@@ -116,6 +116,7 @@ class SearchIndex:
     prompts: Any
     answers: dict[str, Any] = field(default_factory=dict)
     _stats: dict[str, Any] = field(default_factory=dict)
+    _membership: Any = None
 
     @classmethod
     def open(cls, folder: Path, answer_configs: tuple[str, ...] = ()) -> SearchIndex:
@@ -224,6 +225,56 @@ class SearchIndex:
                 )
             )
         return IndexPage(hits=hits, total=int(found.count or 0), page=page, page_size=page_size)
+
+    def random(
+        self,
+        draw: int,
+        *,
+        language: str | None = None,
+        min_turns: int | None = None,
+        max_turns: int | None = None,
+        include_toxic: bool = False,
+        having: tuple[str, ...] = (),
+    ) -> IndexHit | None:
+        """The ``draw``-th (modulo their number) of the conversations the filters keep, from the record."""
+        import numpy as np
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        import pyarrow.parquet as pq
+
+        if self._membership is None:
+            self._membership = pq.read_table(self.folder / MEMBERSHIP_FILE)
+        table = self._membership
+        keep = np.ones(table.num_rows, dtype=bool)
+
+        def where(mask: Any) -> np.ndarray:
+            return pc.fill_null(mask, False).to_numpy(zero_copy_only=False)
+
+        if language:
+            keep &= where(pc.equal(table["language"], language))
+        if min_turns is not None:
+            keep &= where(pc.greater_equal(table["turns"], min_turns))
+        if max_turns is not None:
+            keep &= where(pc.less_equal(table["turns"], max_turns))
+        if not include_toxic:
+            keep &= ~where(table["toxic"])
+        if having:
+            ids = [i for i, members in enumerate(self.sets) if set(having) <= set(members)]
+            keep &= where(pc.is_in(table["config_set"], value_set=pa.array(ids, pa.int64())))
+        kept = table.filter(pa.array(keep))
+        if kept.num_rows == 0:
+            return None
+        row = kept.slice(draw % kept.num_rows, 1).to_pylist()[0]
+        set_id = row["config_set"]
+        return IndexHit(
+            conversation_hash=row["conversation_hash"],
+            language=row["language"],
+            turns=int(row["turns"] or 0),
+            toxic=bool(row["toxic"]),
+            opening=row["opening"] or "",
+            configs=tuple(self.sets[set_id]) if 0 <= set_id < len(self.sets) else (),
+            score=0.0,
+        )
 
     def languages(self) -> list[str]:
         """Languages of the indexed conversations, most common first (from the membership record)."""
