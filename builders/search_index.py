@@ -390,13 +390,11 @@ class _Membership:
         hashes = small.column("conversation_hash").to_numpy(zero_copy_only=False).astype("U32")
         order = np.argsort(known, kind="stable")
         known_sorted = known[order]
-        positions = np.searchsorted(known_sorted, hashes)
-        positions = np.clip(positions, 0, max(0, len(known_sorted) - 1))
-        present = (
-            (len(known_sorted) > 0) & (known_sorted[positions] == hashes)
-            if len(known_sorted)
-            else (np.zeros(len(hashes), dtype=bool))
-        )
+        positions = np.zeros(len(hashes), dtype=np.int64)
+        present = np.zeros(len(hashes), dtype=bool)
+        if len(known_sorted):
+            positions = np.clip(np.searchsorted(known_sorted, hashes), 0, len(known_sorted) - 1)
+            present = known_sorted[positions] == hashes
         set_ids = self.table.column("config_set").to_numpy().copy()
         remap: dict[int, int] = {}
         index_of = {tuple(s): i for i, s in enumerate(self.sets)}
@@ -444,14 +442,14 @@ def build_index(
     *,
     answers: Sequence[str] = (),
     full: bool = False,
-    prompts: bool = True,
 ) -> IndexReport:
     """Build or update ``REPO/index`` so that it covers every DGM config of ``repo``.
 
     With an index already there whose configs are all unchanged, only the
     added configs are read (``incremental``); a changed or removed config
     means a full rebuild. ``answers`` names configs whose answers get an
-    index of their own (rebuilt when their files changed).
+    index of their own; answers indexes of other configs are kept while
+    their config's files are unchanged.
     """
     import tantivy
 
@@ -480,65 +478,68 @@ def build_index(
         and all(fingerprints.get(c) == value for c, value in previous.items())
     )
     report = IndexReport(repo=repo, mode="full", configs=configs)
-    answer_state = dict((state or {}).get("answers") or {}) if reusable else {}
-    if prompts:
-        if reusable and not set(configs) - set(previous):
-            report.mode = "unchanged"
-            membership_rows = (state or {}).get("conversations", 0)
-            report.conversations = int(membership_rows)
+    answer_state = {
+        config: value
+        for config, value in ((state or {}).get("answers") or {}).items()
+        if fingerprints.get(config) == value
+    }
+    if reusable and not set(configs) - set(previous):
+        report.mode = "unchanged"
+        membership_rows = (state or {}).get("conversations", 0)
+        report.conversations = int(membership_rows)
+    else:
+        staged = index_dir / f".{PROMPTS_DIR}.partial"
+        shutil.rmtree(staged, ignore_errors=True)
+        if reusable:
+            report.mode = "incremental"
+            shutil.copytree(index_dir / PROMPTS_DIR, staged)
+            membership = _Membership(pq.read_table(index_dir / MEMBERSHIP_FILE), state["sets"])
+            todo = [c for c in configs if c not in previous]
         else:
-            staged = index_dir / f".{PROMPTS_DIR}.partial"
-            shutil.rmtree(staged, ignore_errors=True)
-            if reusable:
-                report.mode = "incremental"
-                shutil.copytree(index_dir / PROMPTS_DIR, staged)
-                membership = _Membership(pq.read_table(index_dir / MEMBERSHIP_FILE), state["sets"])
-                todo = [c for c in configs if c not in previous]
-            else:
-                staged.mkdir(parents=True)
-                tantivy.Index(prompt_schema(), path=str(staged))
-                membership = _Membership.empty()
-                todo = list(configs)
-            report.added = todo
-            known = set(membership.table.column("conversation_hash").to_pylist()) if reusable else set()
-            held = {config: membership.add_config(config, _small_columns(repo, config)) for config in todo}
-            set_of = membership.set_of()
-            openings: dict[str, str] = {}
-            index = tantivy.Index.open(str(staged))
+            staged.mkdir(parents=True)
+            tantivy.Index(prompt_schema(), path=str(staged))
+            membership = _Membership.empty()
+            todo = list(configs)
+        report.added = todo
+        known = set(membership.table.column("conversation_hash").to_pylist()) if reusable else set()
+        held = {config: membership.add_config(config, _small_columns(repo, config)) for config in todo}
+        set_of = membership.set_of()
+        openings: dict[str, str] = {}
+        index = tantivy.Index.open(str(staged))
 
-            def documents() -> Iterator[dict[str, Any]]:
-                done = np.array([], dtype="U32")
-                for config in todo:
-                    missing = np.setdiff1d(held[config], done)
-                    if not len(missing):
-                        continue
-                    wanted = None if len(missing) == len(held[config]) else pa.array(missing.tolist())
-                    for document in _documents(repo, config, wanted, set_of):
-                        openings[document["hash"]] = document["opening"]
-                        yield document
-                    done = np.union1d(done, missing)
+        def documents() -> Iterator[dict[str, Any]]:
+            done = np.array([], dtype="U32")
+            for config in todo:
+                missing = np.setdiff1d(held[config], done)
+                if not len(missing):
+                    continue
+                wanted = None if len(missing) == len(held[config]) else pa.array(missing.tolist())
+                for document in _documents(repo, config, wanted, set_of):
+                    openings[document["hash"]] = document["opening"]
+                    yield document
+                done = np.union1d(done, missing)
 
-            report.documents_written = _write_documents(index, documents(), delete_first=bool(known))
-            table = membership.table
-            old_openings = table.column("opening").to_pylist()
-            merged = [
-                openings.get(h, old)
-                for h, old in zip(table.column("conversation_hash").to_pylist(), old_openings, strict=True)
-            ]
-            table = table.set_column(4, "opening", pa.array(merged, pa.string()))
-            pq.write_table(table, index_dir / f".{MEMBERSHIP_FILE}.partial", compression="zstd")
-            _swap(staged, index_dir / PROMPTS_DIR)
-            (index_dir / f".{MEMBERSHIP_FILE}.partial").replace(index_dir / MEMBERSHIP_FILE)
-            report.conversations = table.num_rows
-            _write_stats(repo, index_dir, todo, configs)
-            state = {
-                "format": FORMAT,
-                "configs": fingerprints,
-                "sets": membership.sets,
-                "conversations": table.num_rows,
-                "answers": answer_state,
-            }
-            atomic_write_text(index_dir / STATE_FILE, json.dumps(state, indent=1) + "\n")
+        report.documents_written = _write_documents(index, documents(), delete_first=bool(known))
+        table = membership.table
+        old_openings = table.column("opening").to_pylist()
+        merged = [
+            openings.get(h, old)
+            for h, old in zip(table.column("conversation_hash").to_pylist(), old_openings, strict=True)
+        ]
+        table = table.set_column(4, "opening", pa.array(merged, pa.string()))
+        pq.write_table(table, index_dir / f".{MEMBERSHIP_FILE}.partial", compression="zstd")
+        _swap(staged, index_dir / PROMPTS_DIR)
+        (index_dir / f".{MEMBERSHIP_FILE}.partial").replace(index_dir / MEMBERSHIP_FILE)
+        report.conversations = table.num_rows
+        _write_stats(repo, index_dir, todo, configs)
+        state = {
+            "format": FORMAT,
+            "configs": fingerprints,
+            "sets": membership.sets,
+            "conversations": table.num_rows,
+            "answers": answer_state,
+        }
+        atomic_write_text(index_dir / STATE_FILE, json.dumps(state, indent=1) + "\n")
     if answers:
         state = read_state(index_dir)
         if state is None:
