@@ -2,15 +2,22 @@
 
 Builds (once, cached outside the clone) a synthetic repository with the
 project's own builder, so shards and row groups are those of a real build:
-54 configs x 100,000 conversations by default, 1-4 user turns each, answers
-of about 1.5 KB drawn from a phrase bank. Then times 200 random lookups of
-one conversation across 6 random configs through the viewer's lookup layer,
-and, for comparison, a naive `datasets` filter of the same conversation.
+1-4 user turns per conversation, answers of about 1.5 KB drawn from a phrase
+bank. Then times 200 random lookups of one conversation across 6 random
+configs through the viewer's lookup layer, counting the bytes each lookup
+reads from each config's files, and, for comparison, a naive `datasets`
+filter of the same conversation. It also prints what the row-group size
+costs: footer and file sizes, and the time of a first `load_dataset`.
 
-    python bench/space_lookup.py                      # full size (builds ~1 h once, several GB)
-    python bench/space_lookup.py --configs 8 --rows 20000 --lookups 50
+The default is 8 configs x 25,000 rows (a few minutes to build); what a
+lookup reads depends on the row-group size, not on the number of configs or
+rows. The full size of a WildChat-50m repository slice:
 
-Last line: ``p50=<ms> p95=<ms>`` of the lookups (target: p95 <= 200 ms on 2 cores).
+    python bench/space_lookup.py --configs 54 --rows 100000   # builds ~1 h once, ~7 GB
+    python bench/space_lookup.py --max-row-group-bytes 16000000  # the former row-group cap
+
+Last line: ``p50=<ms> p95=<ms> bytes_per_config=<kb>`` (the largest read of
+one config in one lookup; goals: p95 <= 50 ms, <= 2,048 KB).
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from wildchat50m.builders.repository import build_repository
+from wildchat50m.builders.repository import MAX_ROW_GROUP_BYTES, build_repository
 from wildchat50m.spaces.viewer.lookup import Repository, local_files
 
 from wildchat50m import layout
@@ -144,7 +151,7 @@ def write_run(run_dir: Path, config: str, table: pa.Table) -> None:
     atomic_write_text(store.marker_path(0), json.dumps(marker))
 
 
-def build(repo: Path, configs: list[str], rows: int, seed: int) -> None:
+def build(repo: Path, configs: list[str], rows: int, seed: int, max_row_group_bytes: int) -> None:
     """Build the missing configs of ``repo`` one at a time (each run is deleted once built)."""
     done = set(layout.Repository(repo).configs()) if repo.exists() else set()
     todo = [config for config in configs if config not in done]
@@ -161,7 +168,7 @@ def build(repo: Path, configs: list[str], rows: int, seed: int) -> None:
         shutil.rmtree(run_dir, ignore_errors=True)
         write_run(run_dir, config, answered_table(base, prompts, config, text, rng))
         assert (run_dir / RUN_FILE).exists()
-        build_repository(repo, [run_dir])
+        build_repository(repo, [run_dir], max_row_group_bytes=max_row_group_bytes)
         shutil.rmtree(run_dir)
         print(
             f"built {config} ({position}/{len(todo)}) in {time.perf_counter() - started:.0f} s",
@@ -171,20 +178,92 @@ def build(repo: Path, configs: list[str], rows: int, seed: int) -> None:
     shutil.rmtree(runs, ignore_errors=True)
 
 
-def time_lookups(repo: Path, configs: list[str], lookups: int, dgms: int, seed: int) -> list[float]:
-    repository = Repository(local_files(repo))
+class CountingFile:
+    """A local file that counts the bytes read from it (what a lookup would fetch over HTTP)."""
+
+    def __init__(self, path: str, counter: dict[str, int]) -> None:
+        self.handle = open(path, "rb")  # noqa: SIM115 (kept open as the Space keeps its files open)
+        self.counter, self.path = counter, path
+        self.closed = False
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.handle.read(size)
+        self.counter[self.path] = self.counter.get(self.path, 0) + len(data)
+        return data
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self.handle.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self.handle.tell()
+
+    def seekable(self) -> bool:
+        return True
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self.handle.close()
+        self.closed = True
+
+
+class CountingRepository(Repository):
+    """The viewer's repository, reading its files through :class:`CountingFile`."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.read_bytes: dict[str, int] = {}
+
+    def _open_source(self, path: str) -> CountingFile:
+        return CountingFile(path, self.read_bytes)
+
+
+def time_lookups(
+    repo: Path, configs: list[str], lookups: int, dgms: int, seed: int
+) -> tuple[list[float], list[float]]:
+    """Milliseconds per lookup, and KB read from each config's files per lookup."""
+    repository = CountingRepository(local_files(repo))
     rng = np.random.default_rng(seed + 1)
     hashes = pq.read_table(repository.files.files[configs[0]], columns=["conversation_hash"]).column(0)
-    repository.conversation(hashes[0].as_py(), configs[:dgms])  # metadata cache warm-up, as a live Space
-    timings = []
+    for config in configs:  # footers read once, at the first lookup of each file, as in a live Space
+        repository.conversation(hashes[0].as_py(), [config])
+    timings, kilobytes = [], []
     for _ in range(lookups):
         conversation_hash = hashes[int(rng.integers(0, len(hashes)))].as_py()
         chosen = [configs[i] for i in rng.choice(len(configs), size=min(dgms, len(configs)), replace=False)]
+        before = dict(repository.read_bytes)
         started = time.perf_counter()
         found = repository.conversation(conversation_hash, chosen)
         timings.append((time.perf_counter() - started) * 1000)
         assert len(found) == len(chosen), (conversation_hash, chosen, sorted(found))
-    return timings
+        for config in chosen:
+            paths = repository.files.files[config]
+            read = sum(repository.read_bytes.get(p, 0) - before.get(p, 0) for p in paths)
+            kilobytes.append(read / 1024)
+    return timings, kilobytes
+
+
+def layout_costs(repo: Path, configs: list[str]) -> str:
+    """Row groups, footer and file sizes of the configs, and one first load_dataset (no Arrow cache)."""
+    import tempfile
+
+    from datasets import disable_progress_bars, load_dataset
+
+    paths = [p for config in configs for p in (repo / "data" / config).glob("*.parquet")]
+    footers = [pq.ParquetFile(p).metadata.serialized_size for p in paths]
+    groups = [pq.ParquetFile(p).metadata.num_row_groups for p in paths]
+    disable_progress_bars()
+    with tempfile.TemporaryDirectory() as cache:
+        started = time.perf_counter()
+        load_dataset(str(repo), configs[0], split="train", cache_dir=cache)
+        loading = time.perf_counter() - started
+    size = sum(p.stat().st_size for p in paths)
+    return (
+        f"{sum(groups)} row groups, footers {statistics.mean(footers) / 1024:.0f} KB per file "
+        f"(largest {max(footers) / 1024:.0f} KB), files {size / 1e9:.2f} GB; "
+        f"first load_dataset of {configs[0]}: {loading:.1f} s"
+    )
 
 
 def time_naive(repo: Path, configs: list[str], seed: int, lookups: int) -> float:
@@ -212,8 +291,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--configs", type=int, default=54)
-    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--configs", type=int, default=8)
+    parser.add_argument("--rows", type=int, default=25_000)
+    parser.add_argument(
+        "--max-row-group-bytes", type=int, default=MAX_ROW_GROUP_BYTES, help="the builder's row-group cap"
+    )
     parser.add_argument("--lookups", type=int, default=200)
     parser.add_argument("--dgms", type=int, default=6)
     parser.add_argument(
@@ -227,26 +309,30 @@ def main() -> None:
         help="where the synthetic repository is kept between runs",
     )
     args = parser.parse_args()
-    repo = args.cache / f"space-lookup-{args.rows}-rows-seed{args.seed}"  # --configs N uses the first N
+    # --configs N uses the first N configs of a repository built with the same rows and row-group cap.
+    suffix = "" if args.max_row_group_bytes == 16 * 1000**2 else f"-rg{args.max_row_group_bytes}"
+    repo = args.cache / f"space-lookup-{args.rows}-rows-seed{args.seed}{suffix}"
     names = [dgm.config for dgm in load_registry()]
     configs = (names + [f"synthetic-{i:02d}" for i in range(args.configs)])[: args.configs]
     started = time.perf_counter()
-    build(repo, configs, args.rows, args.seed)
-    parquet = [p for config in configs for p in (repo / "data" / config).glob("*.parquet")]
-    size = sum(p.stat().st_size for p in parquet)
-    groups = sum(pq.ParquetFile(p).num_row_groups for p in parquet)
+    build(repo, configs, args.rows, args.seed, args.max_row_group_bytes)
     print(
-        f"repository {repo}: {args.configs} configs x {args.rows:,} rows, {len(parquet)} files, "
-        f"{groups} row groups, {size / 1e9:.2f} GB (ready in {time.perf_counter() - started:.0f} s)"
+        f"repository {repo}: {args.configs} configs x {args.rows:,} rows, row groups <= "
+        f"{args.max_row_group_bytes / 1e6:g} MB uncompressed (ready in {time.perf_counter() - started:.0f} s)"
     )
+    print(layout_costs(repo, configs))
     if args.naive_lookups:
         naive = time_naive(repo, configs[: args.dgms], args.seed, args.naive_lookups)
         print(f"naive datasets filter over {args.dgms} configs: median {naive:,.0f} ms per conversation")
-    timings = time_lookups(repo, configs, args.lookups, args.dgms, args.seed)
+    timings, kilobytes = time_lookups(repo, configs, args.lookups, args.dgms, args.seed)
     p50 = statistics.median(timings)
     p95 = float(np.percentile(timings, 95))
-    print(f"{args.lookups} lookups of one conversation across {args.dgms} DGMs (DuckDB, sorted row groups)")
-    print(f"p50={p50:.1f} p95={p95:.1f}")
+    print(
+        f"{args.lookups} lookups of one conversation across {args.dgms} DGMs (row group found from the "
+        f"footers' hash statistics): read per config median {statistics.median(kilobytes):,.0f} KB, "
+        f"max {max(kilobytes):,.0f} KB"
+    )
+    print(f"p50={p50:.1f} p95={p95:.1f} bytes_per_config={max(kilobytes):.0f}")
 
 
 if __name__ == "__main__":

@@ -40,9 +40,9 @@ from wildchat50m.cli.engine import parse_engine_args
 from wildchat50m.engines.base import ChatRequest, ChatResult, Pause
 from wildchat50m.engines.vllm_engine import VLLMEngine, VLLMTokenizer, engine_kwargs, sampling_kwargs
 from wildchat50m.generate import GenerationSettings, Generator
+from wildchat50m.registry import load_registry
 from wildchat50m.requests import fit_prompt, prompt_messages, turn_key, turns_of
 from wildchat50m.source import ConversationReader, Filters
-from wildchat50m.registry import load_registry
 from wildchat50m.tiny import tiny_chat_model
 
 #: vLLM's CPU build: seeded sampling needs chunked prefill off; a small KV-cache reservation.

@@ -97,7 +97,7 @@ def local_files(repo_dir: Path) -> list[LocalFile]:
     """Every file to push, sorted by path; leaves out .git, caches and unfinished ``*.partial`` files."""
     found = []
     for root, dirs, names in os.walk(repo_dir):
-        dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRS)
+        dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRS and not d.endswith(SKIPPED_SUFFIXES))
         for name in sorted(names):
             if name.endswith(SKIPPED_SUFFIXES):
                 continue

@@ -53,9 +53,11 @@ from wildchat50m.schema import JUDGMENT_SCHEMA, OUTPUT_SCHEMA
 DEFAULT_NAME = "wildchat-50m"
 CARD_TEMPLATE = "dataset_card.md.j2"
 #: Row groups well under datasets' ~100 MB ceiling: a reader that wants one conversation (the Space,
-#: the Hub's dataset viewer) decodes a whole row group of the conversation column, ~75 ms at 100 MB
-#: and ~15 ms at 16 MB on 2 cores (bench/space_lookup.py); compression barely changes.
-MAX_ROW_GROUP_BYTES = 16 * 1000**2
+#: the Hub's dataset viewer) reads and decodes a whole row group of the columns it shows. Measured by
+#: bench/space_lookup.py (6 DGMs a lookup, 2 busy cores; README "Reading one conversation"): 16 MB
+#: reads 2.7 MB per config (p95 353 ms), 8 MB 1.4 MB, 4 MB 0.7 MB (p95 55 ms), 2 MB 0.37 MB; the
+#: footer grows with the row groups (~14 KB each: 160 KB a 500 MB shard at 16 MB, 600 KB at 4 MB).
+MAX_ROW_GROUP_BYTES = 4 * 1000**2
 #: datasets' own target for Hub parquet shards.
 MAX_SHARD_BYTES = 500 * 1000**2
 

@@ -6,6 +6,11 @@ tree listing (git blob sha1 for regular files, sha256 for LFS files), README YAM
 ``preupload`` (regular or LFS, with the remote oid so unchanged files can be recognised), the
 git-LFS batch API with a single-part PUT, and the NDJSON ``commit`` endpoint (with pull requests).
 Every request is recorded, every commit kept, and a commit can be made to fail on purpose.
+
+It also serves what it holds, as readers of a dataset ask for it: the tree of one folder
+(``HfFileSystem.ls``), ``paths-info``, and ``resolve`` downloads, HEAD and GET, whole or by HTTP
+range (``Range: bytes=a-b`` answered with 206). Each request records the bytes of file content
+it sent, so a test can count what a reader transferred.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -34,6 +40,8 @@ class Request:
     method: str
     path: str
     query: dict[str, list[str]]
+    sent: int = 0
+    """Bytes of file content sent in the answer (resolve downloads)."""
 
 
 @dataclass
@@ -106,6 +114,22 @@ class HubStub:
         """The recorded requests whose path contains ``fragment``."""
         return [request for request in self.requests if fragment in request.path]
 
+    def bytes_sent(self, fragment: str = "") -> int:
+        """File bytes sent so far by downloads whose path contains ``fragment``."""
+        return sum(request.sent for request in self.requests if fragment in request.path)
+
+    def resolve(self, path: str) -> tuple[Repo, str, bytes, str] | None:
+        """``/datasets/<org>/<name>/resolve/<revision>/<file>`` -> (repo, revision, content, file)."""
+        parts = [unquote(part) for part in path.strip("/").split("/")]
+        if len(parts) < 6 or parts[0] != "datasets" or parts[3] != "resolve":
+            return None
+        repo = self.repos.get(f"{parts[1]}/{parts[2]}")
+        if repo is None or parts[4] not in repo.branches:
+            return None
+        name = "/".join(parts[5:])
+        content = repo.branches[parts[4]].get(name)
+        return None if content is None else (repo, parts[4], content, name)
+
     # ------------------------------------------------------------ the API
 
     def is_lfs(self, path: str, size: int) -> bool:
@@ -143,7 +167,9 @@ class HubStub:
                 return 404, ("RevisionNotFound", "Revision not found")
             return 200, {"id": repo.repo_id, "private": repo.private, "sha": repo.heads[revision]}
         if action == "tree" and method == "GET":
-            return self._tree(repo, revision)
+            return self._tree(repo, revision, "/".join(parts[6:]), query.get("recursive") == ["true"])
+        if action == "paths-info" and method == "POST":
+            return self._paths_info(repo, revision, body)
         if action == "branch" and method == "POST":
             return self._create_branch(repo, revision)
         if revision not in repo.branches:
@@ -173,24 +199,39 @@ class HubStub:
         repo.heads[branch] = repo.heads["main"]
         return 200, {}
 
-    def _tree(self, repo: Repo, revision: str) -> tuple[int, Any]:
+    def _tree(self, repo: Repo, revision: str, folder: str = "", recursive: bool = True) -> tuple[int, Any]:
+        """Files under ``folder``: all of them, or (not recursive) those in it and its subfolders."""
         files = repo.branches.get(revision)
         if files is None:
             return 404, ("RevisionNotFound", "Revision not found")
-        entries = []
-        for path, content in sorted(files.items()):
-            entry: dict[str, Any] = {"type": "file", "path": path, "size": len(content)}
-            if self.is_lfs(path, len(content)):
-                entry["oid"] = git_blob_sha1(b"lfs pointer for " + path.encode())
-                entry["lfs"] = {
-                    "oid": hashlib.sha256(content).hexdigest(),
-                    "size": len(content),
-                    "pointerSize": 134,
-                }
-            else:
-                entry["oid"] = git_blob_sha1(content)
-            entries.append(entry)
-        return 200, entries
+        prefix = f"{folder.strip('/')}/" if folder.strip("/") else ""
+        under = {path: content for path, content in files.items() if path.startswith(prefix)}
+        if recursive:
+            return 200, [self._entry(path, content) for path, content in sorted(under.items())]
+        direct = [self._entry(p, c) for p, c in sorted(under.items()) if "/" not in p[len(prefix) :]]
+        folders = sorted({prefix + p[len(prefix) :].split("/")[0] for p in under if "/" in p[len(prefix) :]})
+        return 200, direct + [
+            {"type": "directory", "path": name, "oid": git_blob_sha1(name.encode())} for name in folders
+        ]
+
+    def _paths_info(self, repo: Repo, revision: str, body: bytes) -> tuple[int, Any]:
+        asked = parse_qs(body.decode()).get("paths") or json.loads(body or b"{}").get("paths", [])
+        files = repo.branches[revision]
+        return 200, [self._entry(path, files[path]) for path in asked if path in files]
+
+    def _entry(self, path: str, content: bytes) -> dict[str, Any]:
+        """A tree entry: git blob sha1 for regular files, sha256 for LFS files."""
+        entry: dict[str, Any] = {"type": "file", "path": path, "size": len(content)}
+        if self.is_lfs(path, len(content)):
+            entry["oid"] = git_blob_sha1(b"lfs pointer for " + path.encode())
+            entry["lfs"] = {
+                "oid": hashlib.sha256(content).hexdigest(),
+                "size": len(content),
+                "pointerSize": 134,
+            }
+        else:
+            entry["oid"] = git_blob_sha1(content)
+        return entry
 
     def _preupload(self, repo: Repo, revision: str, payload: dict[str, Any]) -> tuple[int, Any]:
         current = repo.branches[revision]
@@ -276,8 +317,55 @@ def _handler(stub: HubStub) -> type[BaseHTTPRequestHandler]:
                 return b"".join(chunks)
             return self.rfile.read(int(self.headers.get("Content-Length") or 0))
 
+        def _download(self, url: Any) -> bool:
+            """Answer a ``resolve`` HEAD or GET (whole file or one byte range); False if not one."""
+            found = stub.resolve(url.path)
+            if found is None:
+                return False
+            repo, revision, content, name = found
+            record = Request(self.command, url.path, parse_qs(url.query))
+            if repo.private and self.headers.get("Authorization") != f"Bearer {stub.token}":
+                self.send_response(401)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return True
+            start, end, status = 0, len(content) - 1, 200
+            asked = re.fullmatch(r"bytes=(\d+)-(\d*)", self.headers.get("Range", "").strip())
+            if asked:
+                start = int(asked.group(1))
+                end = min(int(asked.group(2)) if asked.group(2) else len(content) - 1, len(content) - 1)
+                status = 206
+            if asked and start >= len(content):
+                self.send_response(416)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return True
+            piece = content[start : end + 1]
+            etag = stub.oid(name, content)
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(piece)))
+            self.send_header("Accept-Ranges", "bytes")
+            self.send_header("ETag", f'"{etag}"')
+            self.send_header(
+                "X-Repo-Commit", repo.heads[revision] if len(repo.heads[revision]) == 40 else "0" * 40
+            )
+            if stub.is_lfs(name, len(content)):
+                self.send_header("X-Linked-Etag", f'"{etag}"')
+                self.send_header("X-Linked-Size", str(len(content)))
+            if status == 206:
+                self.send_header("Content-Range", f"bytes {start}-{end}/{len(content)}")
+            self.end_headers()
+            if self.command == "GET":
+                self.wfile.write(piece)
+                record.sent = len(piece)
+            with stub._lock:
+                stub.requests.append(record)
+            return True
+
         def _serve(self) -> None:
             url = urlsplit(self.path)
+            if self.command in ("GET", "HEAD") and self._download(url):
+                return
             body = self._body()
             with stub._lock:
                 stub.requests.append(Request(self.command, url.path, parse_qs(url.query)))
@@ -300,6 +388,6 @@ def _handler(stub: HubStub) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(data)
 
-        do_GET = do_POST = do_PUT = _serve
+        do_GET = do_HEAD = do_POST = do_PUT = _serve
 
     return Handler

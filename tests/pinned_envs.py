@@ -65,8 +65,18 @@ def _uninstall_directive(requirements: str) -> list[str]:
 def checkout_site(directory: Path) -> Path:
     """Install this checkout (no dependencies) into ``directory``; put it on ``PYTHONPATH``."""
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-         "--target", str(directory), str(CHECKOUT)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(directory),
+            str(CHECKOUT),
+        ],
         check=True,
     )
     return directory

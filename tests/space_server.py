@@ -23,8 +23,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve_space(repo: Path, workdir: Path) -> Iterator[str]:
-    """``wildchat50m space REPO`` on a free local port; yields its URL and stops it afterwards."""
+def serve_space(repo: Path | str, workdir: Path, env: dict[str, str] | None = None) -> Iterator[str]:
+    """``wildchat50m space REPO`` on a free local port; yields its URL and stops it afterwards.
+
+    ``repo`` is a directory or a Hub id; ``env`` adds variables (e.g. ``HF_ENDPOINT`` of a stub Hub).
+    """
     port = free_port()
     log = open(workdir / f"space-{port}.log", "w")  # noqa: SIM115 (closed below)
     process = subprocess.Popen(
@@ -32,7 +35,7 @@ def serve_space(repo: Path, workdir: Path) -> Iterator[str]:
         stdout=log,
         stderr=subprocess.STDOUT,
         cwd=workdir,
-        env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"},
+        env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", **(env or {})},
     )
     url = f"http://127.0.0.1:{port}/"
     try:

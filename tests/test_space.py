@@ -10,6 +10,7 @@ injected code, no request to any host but the Space's own).
 
 from __future__ import annotations
 
+import itertools
 import re
 from pathlib import Path
 from urllib.parse import urlparse
@@ -21,9 +22,12 @@ import pytest
 from commands import wildchat50m
 from rouge_score import rouge_scorer
 from space_server import ARTIFACTS, CHROMIUM_ARGS, chromium, serve_space
+from wildchat50m.builders.search_index import query_terms
 from wildchat50m.spaces.viewer.lookup import Repository, SearchFilters
 from wildchat50m.spaces.viewer.readme import render_space_readme
 from wildchat50m.spaces.viewer.render import content_warning
+
+from wildchat50m.schema import JUDGMENT_SCHEMA
 
 INJECTIONS = [
     "'; DROP TABLE conversations; --",
@@ -159,9 +163,15 @@ def test_toxic_conversations_are_hidden_unless_asked_for_with_the_cards_warning(
 
 
 @pytest.mark.parametrize("text", INJECTIONS)
-def test_injection_strings_in_search_return_a_normal_empty_result(client, text):
+def test_injection_strings_in_search_are_only_words_to_look_for(client, text):
+    """No operator of SQL or of the engine is interpreted: the result is that of the words alone."""
     choices, status = client.predict(text, "", None, None, True, [], api_name="/search")
-    assert (choices, status) == ([], "0 conversation(s) found")
+    words = " ".join(f'"{term}"' for term in query_terms(text))
+    expected = client.predict(words, "", None, None, True, [], api_name="/search") if words else ([], "")
+    assert re.fullmatch(r"\d+ conversation\(s\) found( \(page 1 of \d+, best first\))?", status)
+    assert choices == expected[0]
+    if not words:
+        assert (choices, status) == ([], "0 conversation(s) found")
 
 
 def test_config_names_and_hashes_from_a_link_are_checked(demo, client):
@@ -232,19 +242,23 @@ def test_space_refuses_what_it_cannot_show(cli, tmp_path):
 
 def test_a_hub_repository_is_read_through_hf_paths_in_the_same_code(monkeypatch):
     from huggingface_hub import HfApi
+    from huggingface_hub.hf_api import RepoFile
     from wildchat50m.spaces.viewer.lookup import hub_files
 
     listing = [
         "README.md", "data/Q72/train-00000-of-00002.parquet", "data/Q72/train-00001-of-00002.parquet",
         "data/L70/train-00000-of-00001.parquet", "data/L70/manifest.json", "data/.hidden/x.txt",
     ]  # fmt: skip
-    monkeypatch.setattr(HfApi, "list_repo_files", lambda self, repo_id, **kwargs: listing)
+    tree = [RepoFile(path=path, size=100 + i, oid=f"{i:040d}") for i, path in enumerate(listing)]
+    monkeypatch.setattr(HfApi, "list_repo_tree", lambda self, repo_id, **kwargs: iter(tree))
     files = hub_files("org/wildchat-50m")
     assert files.configs == ["L70", "Q72"]
     assert files.files["Q72"] == [
         "hf://datasets/org/wildchat-50m/data/Q72/train-00000-of-00002.parquet",
         "hf://datasets/org/wildchat-50m/data/Q72/train-00001-of-00002.parquet",
     ]
+    assert files.sizes[files.files["Q72"][1]] == 102  # the sizes the index's fingerprints compare
+    assert files.index_dir is None  # no index/ folder on the Hub: the Space searches without one
 
 
 # ---------------------------------------------------------------- in a browser
@@ -365,3 +379,248 @@ def test_payloads_in_prompts_and_answers_never_run(demo, browser, tmp_path):
         assert view.locator("strong").count() > 0  # markdown still renders
         assert page.evaluate("window.__xss") is None
         assert seen == {"dialogs": [], "errors": [], "foreign_requests": []}
+
+
+# ---------------------------------------------------------------- the search index
+
+
+def index_hits(repository: Repository, filters: SearchFilters) -> list[str]:
+    """Every hash the index finds for ``filters``, page after page."""
+    found, page = [], 0
+    while True:
+        result = repository.find(filters, page=page, page_size=7)
+        found += [hit.conversation_hash for hit in result.hits]
+        if not result.hits:
+            return found
+        assert result.total is not None and len(found) <= result.total
+        page += 1
+
+
+def test_build_writes_the_index_beside_the_configs_and_load_dataset_ignores_it(demo):
+    from datasets import load_dataset
+
+    repo, output = demo
+    assert "repo/index: indexed 48 conversations of 2 config(s)" in output
+    assert (repo / "index" / "index.json").exists() and (repo / "index" / "prompts" / "meta.json").exists()
+    loaded = load_dataset(str(repo), "tiny-a", split="train")
+    assert loaded.num_rows == 48 and "conversation" in loaded.column_names
+    assert all("/index/" not in f["filename"] for f in loaded.cache_files)
+
+
+def test_words_phrases_prefixes_and_filters_are_answered_inside_the_index(demo):
+    repo, _ = demo
+    repository = Repository.open(repo)
+    assert repository.index is not None and repository.index_status == "search index of 48 conversations"
+    table = rows(repo, "tiny-a")
+
+    def expected(keep) -> set[str]:
+        return {
+            h
+            for h, r in table.items()
+            if not r["toxic"]
+            and keep(r, query_terms(" ".join(m["content"] for m in r["conversation"] if m["role"] == "user")))
+        }
+
+    wanted = a_multi_turn_conversation(repo)
+    prompt = next(m["content"] for m in wanted["conversation"] if m["role"] == "user")
+    first, second = query_terms(prompt)[:2]
+    word = max(query_terms(prompt), key=len)
+
+    def phrase_holds(row: dict, terms: list[str]) -> bool:
+        return any(pair == (first, second) for pair in itertools.pairwise(terms))
+
+    assert set(index_hits(repository, SearchFilters(words=word.upper()))) == expected(lambda r, t: word in t)
+    assert set(index_hits(repository, SearchFilters(words=f'"{first} {second}'))) == expected(phrase_holds)
+    assert set(index_hits(repository, SearchFilters(words=f"{word[:3]}*"))) == expected(
+        lambda r, t: any(term.startswith(word[:3]) for term in t)
+    )
+    narrowed = SearchFilters(
+        words=word, language=wanted["language"], min_turns=user_turns(wanted), max_turns=user_turns(wanted),
+        having=("tiny-b", "tiny-a"),
+    )  # fmt: skip
+    assert set(index_hits(repository, narrowed)) == expected(
+        lambda r, t: word in t and r["language"] == wanted["language"] and user_turns(r) == user_turns(wanted)
+    ) and wanted["conversation_hash"] in index_hits(repository, narrowed)
+    ranked = repository.find(SearchFilters(words=word), page_size=50).hits
+    assert ranked and ranked[0].configs == ("tiny-a", "tiny-b")
+    for seed in range(5):  # a random draw keeps to the filters too
+        drawn = repository.random(SearchFilters(language=wanted["language"], min_turns=2), seed=seed)
+        assert drawn is not None and drawn.language == wanted["language"]
+        chosen = table[drawn.conversation_hash]
+        assert user_turns(chosen) >= 2 and not chosen["toxic"]
+
+
+def test_a_config_added_later_is_indexed_alone_and_a_changed_one_makes_the_index_stale(demo, tmp_path):
+    from wildchat50m.spaces.viewer.app import Viewer
+
+    root = demo[0].parent
+    repo = tmp_path / "repo"
+    wildchat50m_output(tmp_path, "build", str(root / "runs" / "tiny-a"), "--repo", str(repo))
+    half = pq.read_table(sorted((demo[0] / "data" / "tiny-b").glob("*.parquet")))
+    half = half.filter(pc.equal(pc.bit_wise_and(pa.array(range(half.num_rows)), 1), 0))
+    pq.write_table(half, tmp_path / "half.parquet")
+    output = wildchat50m_output(tmp_path, "import", "half.parquet", "--as", "half", "--repo", str(repo))
+    assert f"added half: {half.num_rows} conversations re-indexed, 48 in all" in output
+    repository = Repository.open(repo)
+    held = set(half.column("conversation_hash").to_pylist())
+    assert set(index_hits(repository, SearchFilters(include_toxic=True, having=("half",)))) == held
+
+    missing = sorted(set(rows(repo, "tiny-a")) - held)[0]
+    html, _, status = Viewer(repository).show(missing, ["tiny-a", "half"], True)
+    assert status == "1 DGM(s) side by side; not in half"
+    assert "Only tiny-a holds this conversation (half does not)" in html and 'class="w50-sim"' not in html
+
+    shard = sorted((repo / "data" / "half").glob("*.parquet"))[0]
+    pq.write_table(pq.read_table(shard), shard, row_group_size=5)
+    stale = Repository.open(repo)
+    assert stale.index is None and "the search index is stale (changed: half)" in stale.index_status
+    choices, message = Viewer(stale).search("", include_toxic=True)
+    assert len(choices) == 48 and "stale" in message  # today's search, and it says why
+    assert "index up to date" not in wildchat50m_output(tmp_path, "index", str(repo))
+    assert Repository.open(repo).index is not None
+
+
+def test_answers_of_one_dgm_are_searched_when_it_has_an_answers_index(demo, tmp_path):
+    import shutil
+
+    from wildchat50m.spaces.viewer.app import Viewer
+
+    repo = tmp_path / "repo"
+    shutil.copytree(demo[0], repo)
+    output = wildchat50m_output(tmp_path, "index", str(repo), "--answers", "tiny-b")
+    assert "answers of tiny-b: 48 conversations" in output
+    viewer = Viewer(Repository.open(repo))
+    assert viewer.repository.answer_configs == ["tiny-b"]
+    answered = a_multi_turn_conversation(repo)
+    answer = rows(repo, "tiny-b")[answered["conversation_hash"]]["conversation"][1]["content"]
+    word = max(query_terms(answer), key=len)
+    choices, _ = viewer.search(word, search_in="tiny-b", include_toxic=True)
+    holding = {
+        h
+        for h, r in rows(repo, "tiny-b").items()
+        if any(word in query_terms(m["content"] or "") for m in r["conversation"] if m["role"] == "assistant")
+    }
+    assert {value for _, value in choices} == holding
+    _, refused = viewer.search(word, search_in="tiny-a")
+    assert refused == "⚠️ 'tiny-a' has no answers index; answers can be searched in: tiny-b"
+    assert (
+        "index REPO --answers"
+        in wildchat50m("index", str(repo), "--answers", "nope", cwd=tmp_path, expect=1).stderr
+        or "no DGM config named nope"
+        in wildchat50m("index", str(repo), "--answers", "nope", cwd=tmp_path, expect=1).stderr
+    )
+
+
+def test_the_space_opens_a_hub_repository_by_id_and_reads_little_per_lookup(demo, tmp_path):
+    """The stub Hub serves the pushed repository with range requests; the test counts the bytes."""
+    from gradio_client import Client
+    from hub_stub import HubStub
+
+    repo, _ = demo
+    token = "hf_stubTokenForTheSpace0123456789"
+    hub_env = {"HF_TOKEN": token, "HF_HUB_DISABLE_XET": "1", "HF_HUB_OFFLINE": "0"}
+    with HubStub(token=token) as hub:
+        wildchat50m(
+            "push",
+            str(repo),
+            "--repo-id",
+            "org/wildchat-50m",
+            "--endpoint",
+            hub.url,
+            cwd=tmp_path,
+            env=hub_env,
+        )
+        index_bytes = sum(p.stat().st_size for p in (repo / "index").rglob("*") if p.is_file())
+        env = {**hub_env, "HF_ENDPOINT": hub.url, "HF_HOME": str(tmp_path / "space-hf-home")}
+        with serve_space("org/wildchat-50m", tmp_path, env=env) as url:
+            client = Client(url, verbose=False)
+            assert hub.bytes_sent("/index/") == index_bytes  # downloaded once, at start
+            wanted = a_multi_turn_conversation(repo)
+            word = max(
+                query_terms(next(m["content"] for m in wanted["conversation"] if m["role"] == "user")),
+                key=len,
+            )
+            choices, status = client.predict(word, "", None, None, False, [], api_name="/search")
+            assert wanted["conversation_hash"] in {value for _, value in choices}
+            assert "stale" not in status and hub.bytes_sent("/data/") == 0  # the index answered alone
+
+            file_size = {
+                c: sum(p.stat().st_size for p in (repo / "data" / c).glob("*.parquet"))
+                for c in ("tiny-a", "tiny-b")
+            }
+            per_lookup = []
+            for conversation_hash in sorted(rows(repo, "tiny-a"))[:4]:
+                before = hub.bytes_sent("/data/")
+                html, _, status = client.predict(
+                    conversation_hash, ["tiny-a", "tiny-b"], True, api_name="/show"
+                )
+                assert status == "2 DGM(s) side by side" and html.count('class="w50-cell"') > 0
+                per_lookup.append((hub.bytes_sent("/data/") - before) / 2)
+            assert hub.bytes_sent("/index/") == index_bytes
+    assert all(0 < sent <= 2 * 1024**2 for sent in per_lookup)
+    assert max(per_lookup[1:]) < min(file_size.values())  # column chunks of one row group, not files
+    print(f"bytes per config per lookup over the stub Hub: {per_lookup}")
+
+
+def test_each_answer_shows_its_judges_score_and_explanation(demo, tmp_path):
+    import shutil
+
+    from wildchat50m.spaces.viewer.app import Viewer
+
+    repo = tmp_path / "repo"
+    shutil.copytree(demo[0], repo)
+    wanted = a_multi_turn_conversation(repo)
+    verdicts = [
+        {"conversation_hash": h, "turn": turn, "target": "tiny-b", "judge": "J", "factor": "Factuality",
+         "status": "parsed", "score": 3 + turn,
+         "judgment": f"Turn {turn}: **mostly right** <script>x()</script>"}
+        for h in sorted(rows(repo, "tiny-b")) for turn in range(user_turns(rows(repo, "tiny-b")[h]))
+    ]  # fmt: skip
+    folder = repo / "data" / "judgments--Factuality--J--tiny-b"
+    folder.mkdir()
+    pq.write_table(
+        pa.Table.from_pylist(verdicts, schema=JUDGMENT_SCHEMA), folder / "train-00000-of-00001.parquet",
+        row_group_size=7,  # a conversation's turns straddle row groups
+    )  # fmt: skip
+    viewer = Viewer(Repository.open(repo))
+    assert viewer.repository.index is not None  # a judgment config does not make the index stale
+    html, _, status = viewer.show(wanted["conversation_hash"], ["tiny-a", "tiny-b"], True)
+    assert status == "2 DGM(s) side by side"
+    shown = re.findall(
+        r"J · Factuality: <b>(\d+)/10</b></summary><p>Turn (\d+): <strong>mostly right</strong>", html
+    )
+    assert shown == [(str(3 + turn), str(turn)) for turn in range(user_turns(wanted))]
+    assert "<script>x()" not in html
+    cells = html.split('class="w50-cell" data-dgm="tiny-a"')[1:]
+    assert all("w50-judgment" not in cell.split('data-dgm="tiny-b"')[0] for cell in cells)  # only tiny-b's
+
+
+def test_where_the_chosen_dgms_differ_most_is_ranked_from_the_index_stats(demo):
+    import math
+
+    from wildchat50m.spaces.viewer.app import Viewer
+
+    repo, _ = demo
+    viewer = Viewer(Repository.open(repo))
+    choices, status = viewer.differ_most(["tiny-a", "tiny-b"], False)
+    assert status == f"{len(choices)} conversation(s) where tiny-a, tiny-b differ most"
+
+    def facts(row: dict) -> tuple[int, bool, bool]:
+        answers = [m for m in row["conversation"] if m["role"] == "assistant"]
+        tokens = sum(m["completion_tokens"] or 0 for m in answers)
+        return tokens, any(m["finish_reason"] == "length" for m in answers), any(m["flags"] for m in answers)
+
+    a, b = rows(repo, "tiny-a"), rows(repo, "tiny-b")
+    expected = {}
+    for conversation_hash in set(a) & set(b):
+        if a[conversation_hash]["toxic"]:
+            continue
+        (ta, ca, fa), (tb, cb, fb) = facts(a[conversation_hash]), facts(b[conversation_hash])
+        ratio = math.log2((max(ta, tb) + 1) / (min(ta, tb) + 1))
+        expected[conversation_hash] = ratio + 2 * (ca != cb) + 2 * (fa != fb)
+    ranked = [value for _, value in choices]
+    assert set(ranked) == set(expected)
+    assert [round(expected[h], 6) for h in ranked] == sorted(
+        (round(v, 6) for v in expected.values()), reverse=True
+    )
+    assert viewer.differ_most(["tiny-a"], False) == ([], "⚠️ pick 2 to 6 DGMs (got 1)")

@@ -17,8 +17,8 @@ import pyarrow.parquet as pq
 
 from wildchat50m.engines.base import PAUSE, ChatRequest, Sampling
 from wildchat50m.engines.vllm_engine import VLLMEngine
-from wildchat50m.resources import sample_file
 from wildchat50m.registry import load_registry
+from wildchat50m.resources import sample_file
 
 #: Engine arguments for vLLM's CPU build: seeded sampling needs chunked prefill off.
 CPU_ARGS = {

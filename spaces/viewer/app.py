@@ -29,6 +29,8 @@ from wildchat50m.spaces.viewer.lookup import (
 
 HERE = Path(__file__).resolve().parent
 ENV_REPO = "WILDCHAT50M_REPO"
+USER_TURNS = "user turns"
+PAGE_SIZE = 50
 UPDATE_URL_JS = "(link) => { if (link) { window.history.replaceState(null, '', link); } return []; }"
 
 
@@ -63,6 +65,7 @@ class Viewer:
         max_turns: float | None,
         include_toxic: bool,
         having: list[str] | None,
+        search_in: str | None = None,
     ) -> SearchFilters:
         return SearchFilters(
             words=words or None,
@@ -71,6 +74,7 @@ class Viewer:
             max_turns=int(max_turns) if max_turns else None,
             include_toxic=bool(include_toxic),
             having=tuple(having or ()),
+            answers_of=search_in if search_in and search_in != USER_TURNS else None,
         )
 
     def search(
@@ -81,11 +85,18 @@ class Viewer:
         max_turns: float | None = None,
         include_toxic: bool = False,
         having: list[str] | None = None,
+        search_in: str | None = None,
+        page: float | None = None,
     ) -> tuple[list[tuple[str, str]], str]:
-        """Matching conversations as (label, hash) choices, and a one-line status."""
+        """Matching conversations as (label, hash) choices, and a one-line status.
+
+        ``search_in`` is ``"user turns"`` (the default) or a config with an
+        answers index; ``page`` counts from 1 in pages of :data:`PAGE_SIZE`.
+        """
+        page_number = max(1, int(page or 1))
         try:
-            filters = self._filters(words, language, min_turns, max_turns, include_toxic, having)
-            hits = self.repository.search(filters)
+            filters = self._filters(words, language, min_turns, max_turns, include_toxic, having, search_in)
+            found = self.repository.find(filters, page=page_number - 1, page_size=PAGE_SIZE)
         except ViewerError as error:
             return [], f"⚠️ {error}"
         choices = [
@@ -93,12 +104,20 @@ class Viewer:
                 f"{hit.conversation_hash[:10]} · {hit.language} · {hit.turns} turn(s) · {hit.opening}",
                 hit.conversation_hash,
             )
-            for hit in hits
+            for hit in found.hits
         ]
-        choices = [(label, value) for label, value in choices]
-        return choices, f"{len(choices)} conversation(s) found" + (
-            " (first 50)" if len(choices) == 50 else ""
+        if found.total is None:  # no index: DuckDB lists in hash order and cannot count cheaply
+            status = f"{len(choices)} conversation(s) found" + (
+                f" (page {page_number}, {PAGE_SIZE} a page)"
+                if len(choices) == PAGE_SIZE or page_number > 1
+                else ""
+            )
+            return choices, status + f" · {self.repository.index_status}"
+        pages = max(1, -(-found.total // PAGE_SIZE))
+        status = f"{found.total:,} conversation(s) found" + (
+            f" (page {page_number} of {pages:,}, best first)" if found.total > PAGE_SIZE else ""
         )
+        return choices, status
 
     def random(
         self,
@@ -116,6 +135,31 @@ class Viewer:
         except ViewerError:
             return ""
         return hit.conversation_hash if hit else ""
+
+    def differ_most(
+        self, dgms: list[str] | None, include_toxic: bool = False
+    ) -> tuple[list[tuple[str, str]], str]:
+        """Conversations the chosen DGMs all hold, where their answers differ most, as result choices."""
+        try:
+            chosen = self.repository.check_configs(dgms or [])
+            if not MIN_DGMS <= len(chosen) <= MAX_DGMS:
+                raise ViewerError(f"pick {MIN_DGMS} to {MAX_DGMS} DGMs (got {len(chosen)})")
+            index = self.repository.index
+            if index is None or not index.has_stats(chosen):
+                raise ViewerError(f"needs a fresh search index ({self.repository.index_status})")
+            found = index.differences(chosen, include_toxic=include_toxic, limit=PAGE_SIZE)
+        except ViewerError as error:
+            return [], f"⚠️ {error}"
+        choices = [
+            (
+                f"{d.conversation_hash[:10]} · {', '.join(d.reasons) or 'alike'} · "
+                + " / ".join(f"{config} {tokens:,}" for config, tokens in d.tokens.items())
+                + f" tokens · {' '.join(d.opening.split()[:10])}",
+                d.conversation_hash,
+            )
+            for d in found
+        ]
+        return choices, f"{len(choices)} conversation(s) where {', '.join(chosen)} differ most"
 
     def dgms_for(self, conversation_hash: str) -> tuple[list[str], list[str]]:
         """The configs that hold the conversation, and the first two of them as a default choice."""
@@ -144,7 +188,11 @@ class Viewer:
         link = view_link(conversation_hash, list(found))
         if any(c.toxic for c in found.values()) and not include_toxic:
             return render.toxic_notice(), link, "this conversation is flagged toxic: hidden"
-        return render.side_by_side(found), link, status
+        try:
+            judgments = self.repository.judgments(conversation_hash, list(found))
+        except ViewerError as error:
+            judgments, status = {}, f"{status}; judgments not shown: {error}"
+        return render.side_by_side(found, missing, judgments), link, status
 
     def open_link(
         self, query: str, include_toxic: bool = False
@@ -171,11 +219,29 @@ def build_app(source: str | None = None) -> Any:
     with gr.Blocks(title="WildChat-50m side by side") as app:
         gr.Markdown(
             f"# WildChat-50m side by side\nOne WildChat conversation answered by {MIN_DGMS} to {MAX_DGMS} "
-            f"DGMs, turn by turn. Repository: `{repository.source}` ({len(repository.configs)} configs)."
+            f"DGMs, turn by turn. Repository: `{repository.source}` ({len(repository.configs)} configs).\n\n"
+            f"Search: {repository.index_status}."
+            + (
+                f" Answers can be searched for: {', '.join(repository.answer_configs)}."
+                if repository.answer_configs
+                else ""
+            ),
+            elem_id="w50-about",
         )
         with gr.Row():
             with gr.Column(scale=1, min_width=300):
-                words = gr.Textbox(label="Words in a prompt", elem_id="w50-words")
+                words = gr.Textbox(
+                    label="Words",
+                    placeholder='words, "a phrase", prefix*, -excluded',
+                    elem_id="w50-words",
+                )
+                search_in = gr.Dropdown(
+                    choices=[USER_TURNS, *repository.answer_configs],
+                    value=USER_TURNS,
+                    label="Search in",
+                    info="the user turns, or the answers of a DGM that has an answers index",
+                    elem_id="w50-search-in",
+                )
                 language = gr.Dropdown(choices=["", *languages], value="", label="Language")
                 with gr.Row():
                     min_turns = gr.Number(label="Min turns", precision=0, minimum=0)
@@ -186,6 +252,7 @@ def build_app(source: str | None = None) -> Any:
                 having = gr.Dropdown(
                     choices=repository.configs, multiselect=True, label="Only conversations these DGMs have"
                 )
+                page = gr.Number(label="Page", value=1, precision=0, minimum=1, elem_id="w50-page")
                 with gr.Row():
                     search_button = gr.Button("Search", variant="primary", elem_id="w50-search")
                     random_button = gr.Button("Random", elem_id="w50-random")
@@ -201,7 +268,9 @@ def build_app(source: str | None = None) -> Any:
                     label=f"DGMs ({MIN_DGMS} to {MAX_DGMS})",
                     elem_id="w50-dgms",
                 )
-                show_button = gr.Button("Show side by side", variant="primary", elem_id="w50-show")
+                with gr.Row():
+                    show_button = gr.Button("Show side by side", variant="primary", elem_id="w50-show")
+                    differ_button = gr.Button("Where do they differ most", elem_id="w50-differ")
                 link = gr.Textbox(label="Link to this view", interactive=False, elem_id="w50-link")
                 status = gr.Markdown(elem_id="w50-status")
             with gr.Column(scale=4):
@@ -233,16 +302,22 @@ def build_app(source: str | None = None) -> Any:
         show_button.click(viewer.show, [conversation_hash, dgms, include_toxic], shown, api_name="show").then(
             None, link, None, js=UPDATE_URL_JS
         )
+        searched = [words, *filters, search_in, page]
         search_button.click(
-            show_results,
-            [words, *filters],
-            [results, status],
-            api_name="search_choices",
-            api_visibility="private",
+            show_results, searched, [results, status], api_name="search_choices", api_visibility="private"
         )
-        words.submit(show_results, [words, *filters], [results, status], api_visibility="private")
+        words.submit(show_results, searched, [results, status], api_visibility="private")
         gr.api(viewer.search, api_name="search")
         gr.api(viewer.dgms_for, api_name="dgms_for")
+        gr.api(viewer.differ_most, api_name="differ_most")
+
+        def show_differences(chosen: list[str], checked: bool) -> tuple[Any, str]:
+            choices, message = viewer.differ_most(chosen, checked)
+            return gr.update(choices=choices, value=None), message
+
+        differ_button.click(
+            show_differences, [dgms, include_toxic], [results, status], api_visibility="private"
+        )
         gr.api(viewer.open_link, api_name="open_link")
         results.select(lambda value: value, results, conversation_hash, api_visibility="private").then(
             choose_dgms, conversation_hash, dgms, api_visibility="private"

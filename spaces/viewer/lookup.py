@@ -23,6 +23,7 @@ by DuckDB's ``httpfs`` and by pyarrow through ``HfFileSystem``).
 from __future__ import annotations
 
 import bisect
+import itertools
 import re
 import threading
 from collections.abc import Mapping, Sequence
@@ -31,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from wildchat50m import layout
 from wildchat50m.errors import WildChat50mError
 
 #: A WildChat conversation hash: 32 lowercase hex characters.
@@ -38,7 +40,6 @@ HASH_PATTERN = re.compile(r"^[0-9a-f]{32}$")
 #: At most this many DGMs side by side.
 MAX_DGMS = 6
 MIN_DGMS = 2
-HUB_DATA_FILE = re.compile(r"^data/([^/]+)/train-\d{5}-of-\d{5}\.parquet$")
 
 #: Message fields the viewer shows; the rest of the row (moderation, headers, IPs) is never read.
 SHOWN_MESSAGE_FIELDS = (
@@ -87,6 +88,23 @@ class Turn:
 
 
 @dataclass(frozen=True)
+class Judgment:
+    """A judge's verdict on one answer: the score (None when unparsed) and its explanation."""
+
+    config: str
+    judge: str
+    factor: str
+    turn: int
+    """0-based user turn whose answer was judged."""
+    score: int | None
+    status: str
+    explanation: str | None
+
+
+JUDGMENT_COLUMNS = ["conversation_hash", "turn", "judge", "factor", "status", "score", "judgment"]
+
+
+@dataclass(frozen=True)
 class Conversation:
     """One conversation as one DGM answered it."""
 
@@ -108,6 +126,18 @@ class SearchHit:
     turns: int
     toxic: bool
     opening: str
+    configs: tuple[str, ...] = ()
+    """The configs that hold it (known when a search index answered)."""
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    """One page of search hits; ``total`` is known when a search index answered."""
+
+    hits: list[SearchHit]
+    total: int | None
+    page: int
+    page_size: int
 
 
 @dataclass(frozen=True)
@@ -121,58 +151,99 @@ class SearchFilters:
     include_toxic: bool = False
     having: tuple[str, ...] = ()
     """Only conversations every one of these configs holds."""
+    answers_of: str | None = None
+    """Match the words in this config's answers instead of the user turns (needs its answers index)."""
 
 
 @dataclass
 class RepositoryFiles:
-    """Where a repository's parquet files are: config -> paths (local) or URLs (Hub)."""
+    """Where a repository's parquet files are: config -> paths (local) or URLs (Hub), with their sizes."""
 
     source: str
     files: dict[str, list[str]] = field(default_factory=dict)
+    sizes: dict[str, int] = field(default_factory=dict)
+    """Path -> bytes, for the index's fingerprints (see builders/search_index.py)."""
+    index_dir: Path | None = None
+    """The search index folder on disk (for the Hub: downloaded once), if the repository has one."""
 
     @property
     def configs(self) -> list[str]:
         return sorted(self.files)
 
+    def fingerprints(self) -> dict[str, str]:
+        from wildchat50m.builders.search_index import files_fingerprint
+
+        return {
+            config: files_fingerprint((path, self.sizes.get(path, -1)) for path in paths)
+            for config, paths in self.files.items()
+        }
+
 
 def local_files(repo: Path) -> RepositoryFiles:
     """The parquet files of a repository on disk."""
-    from wildchat50m.builders.repository import config_files, repository_configs
+    from wildchat50m.builders.search_index import INDEX_DIR
 
-    repo = Path(repo)
-    if not (repo / "data").is_dir():
-        raise ViewerError(f"{repo} holds no data/ folder; build a repository with `wildchat50m build`")
-    files = {config: [str(p) for p in config_files(repo, config)] for config in repository_configs(repo)}
-    files = {config: paths for config, paths in files.items() if paths}
+    repository = layout.Repository.open(Path(repo))
+    files = {config: [str(p) for p in repository.files_of(config)] for config in repository.configs()}
     if not files:
         raise ViewerError(f"{repo} holds no config with parquet files under data/<config>/")
-    return RepositoryFiles(source=str(repo), files=files)
+    sizes = {path: Path(path).stat().st_size for paths in files.values() for path in paths}
+    index_dir = repository.root / INDEX_DIR
+    return RepositoryFiles(
+        source=str(repo), files=files, sizes=sizes, index_dir=index_dir if index_dir.is_dir() else None
+    )
 
 
 def hub_files(repo_id: str, *, revision: str | None = None) -> RepositoryFiles:
-    """The parquet files of a Hub dataset repository, as ``hf://`` paths DuckDB reads over HTTP."""
+    """The parquet files of a Hub dataset repository as ``hf://`` paths; its index is downloaded once."""
     from huggingface_hub import HfApi
+    from huggingface_hub.hf_api import RepoFile
+    from wildchat50m.builders.search_index import INDEX_DIR
 
+    api = HfApi()
     try:
-        listed = HfApi().list_repo_files(repo_id, repo_type="dataset", revision=revision)
+        listed = [
+            entry
+            for entry in api.list_repo_tree(repo_id, repo_type="dataset", revision=revision, recursive=True)
+            if isinstance(entry, RepoFile)
+        ]
     except Exception as error:  # offline, missing, gated: say so instead of a traceback
         raise ViewerError(f"cannot list the files of the Hub dataset {repo_id}: {error}") from error
     files: dict[str, list[str]] = {}
+    sizes: dict[str, int] = {}
     at = f"@{revision}" if revision else ""
-    for path in sorted(listed):
-        match = HUB_DATA_FILE.match(path)
-        if match:
-            files.setdefault(match.group(1), []).append(f"hf://datasets/{repo_id}{at}/{path}")
+    for entry in sorted(listed, key=lambda entry: entry.path):
+        config = layout.config_of_data_path(entry.path)
+        if config is not None:
+            url = f"hf://datasets/{repo_id}{at}/{entry.path}"
+            files.setdefault(config, []).append(url)
+            sizes[url] = int(entry.size)
     if not files:
         raise ViewerError(f"{repo_id} holds no data/<config>/train-*.parquet files")
-    return RepositoryFiles(source=repo_id, files=files)
+    index_paths = [entry.path for entry in listed if entry.path.startswith(f"{INDEX_DIR}/")]
+    index_dir = _download_index(api, repo_id, revision, index_paths) if index_paths else None
+    return RepositoryFiles(source=repo_id, files=files, sizes=sizes, index_dir=index_dir)
+
+
+def _download_index(api: Any, repo_id: str, revision: str | None, paths: Sequence[str]) -> Path | None:
+    """The index folder of a Hub repository, downloaded once into the Hub cache (None if that fails)."""
+    from wildchat50m.builders.search_index import INDEX_DIR
+
+    folder = None
+    try:
+        for path in paths:
+            downloaded = Path(api.hf_hub_download(repo_id, path, repo_type="dataset", revision=revision))
+            folder = downloaded.parents[len(Path(path).parts) - 1] / INDEX_DIR
+    except Exception:  # the Space then says the index is missing and searches without it
+        return None
+    return folder
 
 
 def repository_files(source: str | Path) -> RepositoryFiles:
     """A local directory if ``source`` is one, else a Hub dataset id."""
     if Path(source).exists():
         return local_files(Path(source))
-    if re.fullmatch(r"[\w.-]+/[\w.-]+", str(source)):
+    if layout.is_hub_id(source):
         return hub_files(str(source))
     raise ViewerError(f"{source} is neither a directory nor a Hub dataset id (org/name)")
 
@@ -189,19 +260,14 @@ class Repository:
     """Read-only queries over one repository; one DuckDB connection, reused and guarded by a lock."""
 
     def __init__(self, files: RepositoryFiles, *, threads: int | None = None):
-        import duckdb
-
         self.files = files
         self.source = files.source
         self._lock = threading.Lock()
-        self._db = duckdb.connect(":memory:")
-        self._db.execute("SET parquet_metadata_cache = true")
-        if threads:
-            self._db.execute(f"SET threads = {int(threads)}")
-        if any(path.startswith("hf://") for paths in files.files.values() for path in paths):
-            self._db.execute("INSTALL httpfs; LOAD httpfs")
+        self._threads = threads
+        self._db: Any = None
+        self.index, self.index_status = _open_index(files)
         self._config_of = {path: config for config, paths in files.files.items() for path in paths}
-        self._open_files: dict[str, tuple[Any, list[int], threading.Lock]] = {}
+        self._open_files: dict[str, tuple[Any, list[tuple[str, str]], threading.Lock]] = {}
         self._files_lock = threading.Lock()
         self._largest: str | None = None
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="wildchat50m-lookup")
@@ -216,7 +282,26 @@ class Repository:
 
     def close(self) -> None:
         self._pool.shutdown()
-        self._db.close()
+        if self._db is not None:
+            self._db.close()
+
+    @property
+    def answer_configs(self) -> list[str]:
+        """Configs whose answers can be searched (a fresh answers index)."""
+        return sorted(self.index.answers) if self.index is not None else []
+
+    def _connection(self) -> Any:
+        """DuckDB, opened on first use: only searches without an index and the fallbacks need it."""
+        if self._db is None:
+            import duckdb
+
+            self._db = duckdb.connect(":memory:")
+            self._db.execute("SET parquet_metadata_cache = true")
+            if self._threads:
+                self._db.execute(f"SET threads = {int(self._threads)}")
+            if any(path.startswith("hf://") for paths in self.files.files.values() for path in paths):
+                self._db.execute("INSTALL httpfs; LOAD httpfs")
+        return self._db
 
     # -------------------------------------------------------------- checks
 
@@ -239,36 +324,26 @@ class Repository:
 
     def _query(self, sql: str, parameters: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         with self._lock:
-            return self._db.execute(sql, dict(parameters)).fetchall()
+            return self._connection().execute(sql, dict(parameters)).fetchall()
 
     # -------------------------------------------------------------- lookups
 
     def conversation(self, conversation_hash: str, configs: Sequence[str]) -> dict[str, Conversation]:
         """The conversation as each of ``configs`` answered it; configs that lack it are left out.
 
-        DuckDB finds the file and row (reading only the hash column of the
-        one row group whose range holds the hash); then that row group's
-        shown columns are read with pyarrow and the row is cut out. Reading a
-        whole row group is the least a parquet reader can do, which is why
-        the builder keeps row groups small.
+        Each config's files are sorted by hash, so the row-group statistics
+        in the footers (read once per file, then kept) name the one row group
+        that can hold it; only the shown columns of that row group are read
+        (one request over HTTP), and its hash column finds the row. Nothing else of the file is
+        touched, which is what keeps a lookup over the Hub to a few reads.
         """
         conversation_hash = check_hash(conversation_hash)
         chosen = self.check_configs(configs)
-        paths = self._paths(chosen)
-        if not paths:
-            return {}
-        located = self._query(
-            """
-            SELECT filename, file_row_number
-            FROM read_parquet($files, filename = true, file_row_number = true)
-            WHERE conversation_hash = $hash
-            """,
-            {"files": paths, "hash": conversation_hash},
-        )
-        rows = list(self._pool.map(lambda found: (found[0], self._read_row(*found)), located))
+        located = list(self._pool.map(lambda config: self._locate(config, conversation_hash), chosen))
         found: dict[str, Conversation] = {}
-        for filename, row in rows:
-            config = self._config_of[filename]
+        for config, row in zip(chosen, located, strict=True):
+            if row is None:
+                continue
             found[config] = Conversation(
                 config=config,
                 conversation_hash=row["conversation_hash"],
@@ -278,38 +353,115 @@ class Repository:
                 history_mode=row["history_mode"],
                 turns=tuple(_turns(row["conversation"])),
             )
-        return {config: found[config] for config in chosen if config in found}
+        return found
 
-    def _read_row(self, path: str, row_number: int) -> dict[str, Any]:
-        """Row ``row_number`` of one file: the columns the viewer shows, from its one row group."""
-        parquet, starts, file_lock = self._parquet_file(path)
-        group = bisect.bisect_right(starts, row_number) - 1
-        with file_lock:  # one reader per open file at a time; sessions may ask for the same one
-            table = parquet.read_row_group(group, columns=SHOWN_COLUMNS, use_threads=False)
-        return table.slice(row_number - starts[group], 1).to_pylist()[0]
+    def _locate(self, config: str, conversation_hash: str) -> dict[str, Any] | None:
+        """The shown columns of the conversation's row in ``config`` (None when the config lacks it)."""
+        for path in self.files.files[config]:
+            parquet, ranges, file_lock = self._parquet_file(path)
+            group = bisect.bisect_left([high for _, high in ranges], conversation_hash)
+            if group >= len(ranges) or ranges[group][0] > conversation_hash:
+                continue
+            with file_lock:  # one reader per open file at a time; sessions may ask for the same one
+                table = parquet.read_row_group(group, columns=SHOWN_COLUMNS, use_threads=False)
+            column = table.column("conversation_hash").to_pylist()
+            row = bisect.bisect_left(column, conversation_hash)
+            if row >= len(column) or column[row] != conversation_hash:
+                return None
+            return table.slice(row, 1).to_pylist()[0]
+        return None
 
-    def _parquet_file(self, path: str) -> tuple[Any, list[int], threading.Lock]:
-        """An open file and the first row number of each of its row groups (kept for the next lookup)."""
+    def _open_source(self, path: str) -> Any:
+        """What pyarrow reads a file from: the path, or for the Hub an HTTP file read by ranges."""
+        if path.startswith("hf://"):
+            from huggingface_hub import HfFileSystem
+
+            # No read-ahead: pyarrow asks for exactly the column chunks it needs.
+            return HfFileSystem().open(path.removeprefix("hf://"), "rb", cache_type="none")
+        return path
+
+    def _parquet_file(self, path: str) -> tuple[Any, list[tuple[str, str]], threading.Lock]:
+        """An open file and the (lowest, highest) hash of each row group (kept for the next lookup)."""
         import pyarrow.parquet as pq
 
         with self._files_lock:
             if path not in self._open_files:
-                if path.startswith("hf://"):
-                    from huggingface_hub import HfFileSystem
-
-                    parquet = pq.ParquetFile(HfFileSystem().open(path.removeprefix("hf://"), "rb"))
-                else:
-                    parquet = pq.ParquetFile(path)
+                parquet = pq.ParquetFile(self._open_source(path), pre_buffer=True)
                 metadata = parquet.metadata
-                starts = [0]
-                for index in range(metadata.num_row_groups - 1):
-                    starts.append(starts[-1] + metadata.row_group(index).num_rows)
-                self._open_files[path] = (parquet, starts, threading.Lock())
+                column = next(
+                    j
+                    for j in range(metadata.num_columns)
+                    if metadata.schema.column(j).path == "conversation_hash"
+                )
+                ranges = []
+                for index in range(metadata.num_row_groups):
+                    statistics = metadata.row_group(index).column(column).statistics
+                    if statistics is None or not statistics.has_min_max:
+                        raise ViewerError(
+                            f"{path} has no hash statistics; rebuild it with `wildchat50m build`"
+                        )
+                    ranges.append((statistics.min, statistics.max))
+                if any(a[1] > b[0] for a, b in itertools.pairwise(ranges)):
+                    raise ViewerError(f"{path} is not sorted by conversation_hash; rebuild it")
+                self._open_files[path] = (parquet, ranges, threading.Lock())
             return self._open_files[path]
 
-    def configs_with(self, conversation_hash: str) -> list[str]:
-        """The configs that hold this conversation."""
+    def judgment_configs(self, target: str) -> list[str]:
+        """The judgment configs whose target is ``target`` (``judgments--<factor>--<judge>--<target>``)."""
+        from wildchat50m.judging import JUDGMENT_PREFIX, is_judgment_config
+
+        return [
+            config
+            for config in self.configs
+            if is_judgment_config(config) and config[len(JUDGMENT_PREFIX) :].split("--", 2)[-1] == target
+        ]
+
+    def judgments(self, conversation_hash: str, targets: Sequence[str]) -> dict[str, list[Judgment]]:
+        """Target config -> the verdicts of every judgment config on its answers to this conversation.
+
+        Judgment configs are sorted by (hash, turn), so, as for a lookup, the
+        footers name the row groups to read (two when a conversation's turns
+        straddle a boundary), and only the few columns shown are read.
+        """
         conversation_hash = check_hash(conversation_hash)
+        found: dict[str, list[Judgment]] = {}
+        for target in self.check_configs(targets):
+            for config in self.judgment_configs(target):
+                for row in self._rows(config, conversation_hash, JUDGMENT_COLUMNS):
+                    found.setdefault(target, []).append(
+                        Judgment(
+                            config=config,
+                            judge=row["judge"],
+                            factor=row["factor"],
+                            turn=int(row["turn"]),
+                            score=row["score"],
+                            status=row["status"],
+                            explanation=row["judgment"],
+                        )
+                    )
+        return found
+
+    def _rows(self, config: str, conversation_hash: str, columns: Sequence[str]) -> list[dict[str, Any]]:
+        """Every row of ``config`` with this hash (the files are sorted by it), ``columns`` only."""
+        import pyarrow.compute as pc
+
+        rows: list[dict[str, Any]] = []
+        for path in self.files.files[config]:
+            parquet, ranges, file_lock = self._parquet_file(path)
+            for group, (low, high) in enumerate(ranges):
+                if low <= conversation_hash <= high:
+                    with file_lock:
+                        table = parquet.read_row_group(group, columns=list(columns), use_threads=False)
+                    rows += table.filter(pc.equal(table["conversation_hash"], conversation_hash)).to_pylist()
+        return rows
+
+    def configs_with(self, conversation_hash: str) -> list[str]:
+        """The configs that hold this conversation (the index's record when there is a fresh one)."""
+        conversation_hash = check_hash(conversation_hash)
+        if self.index is not None:
+            held = self.index.configs_with(conversation_hash)
+            if held is not None:
+                return [config for config in self.configs if config in held]
         rows = self._query(
             """
             SELECT DISTINCT filename FROM read_parquet($files, filename = true)
@@ -323,19 +475,79 @@ class Repository:
     # -------------------------------------------------------------- finding
 
     def search(self, filters: SearchFilters, *, limit: int = 50) -> list[SearchHit]:
-        """Conversations that match ``filters``, by hash; the words are matched in the user prompts.
+        """Conversations that match ``filters``: the first page of :meth:`find`."""
+        return self.find(filters, page_size=limit).hits
 
-        The scan covers the configs of ``filters.having``, else the config
-        with the most rows: every DGM answers the same WildChat
-        conversations, so one config lists them without reading them all.
+    def find(self, filters: SearchFilters, *, page: int = 0, page_size: int = 50) -> SearchPage:
+        """One page of the conversations that match ``filters``.
+
+        With a fresh search index, the index ranks (BM25) and filters in one
+        query (see search.py). Without one, DuckDB scans the configs of
+        ``filters.having``, else the config with the most rows (every DGM
+        answers the same WildChat conversations), matching words as
+        substrings of the user turns, in hash order: slow on a large
+        repository, which is why the Space says so.
         """
-        return self._find(filters, order="conversation_hash", limit=limit)
+        having = tuple(self.check_configs(filters.having))
+        if filters.answers_of is not None and filters.answers_of not in self.answer_configs:
+            raise ViewerError(
+                f"{filters.answers_of!r} has no answers index; answers can be searched in: "
+                + (
+                    ", ".join(self.answer_configs)
+                    or "none (build one with `wildchat50m index REPO --answers CONFIG`)"
+                )
+            )
+        if self.index is not None:
+            found = self.index.search(
+                filters.words,
+                language=filters.language,
+                min_turns=filters.min_turns,
+                max_turns=filters.max_turns,
+                include_toxic=filters.include_toxic,
+                having=having,
+                answers_of=filters.answers_of,
+                page=page,
+                page_size=page_size,
+            )
+            hits = [
+                SearchHit(
+                    conversation_hash=hit.conversation_hash,
+                    language=hit.language,
+                    turns=hit.turns,
+                    toxic=hit.toxic,
+                    opening=_opening(hit.opening),
+                    configs=hit.configs,
+                )
+                for hit in found.hits
+            ]
+            return SearchPage(hits=hits, total=found.total, page=found.page, page_size=found.page_size)
+        hits = self._find(filters, order="conversation_hash", limit=page_size, offset=page * page_size)
+        return SearchPage(hits=hits, total=None, page=page, page_size=page_size)
 
     def random(self, filters: SearchFilters, *, seed: int | None = None) -> SearchHit | None:
         """One conversation drawn at random among those that match ``filters``."""
         import random
 
         draw = random.Random(seed).randrange(2**31) if seed is not None else random.randrange(2**31)
+        if self.index is not None:
+            drawn = self.index.random(
+                draw,
+                language=filters.language,
+                min_turns=filters.min_turns,
+                max_turns=filters.max_turns,
+                include_toxic=filters.include_toxic,
+                having=tuple(self.check_configs(filters.having)),
+            )
+            if drawn is None:
+                return None
+            return SearchHit(
+                conversation_hash=drawn.conversation_hash,
+                language=drawn.language,
+                turns=drawn.turns,
+                toxic=drawn.toxic,
+                opening=_opening(drawn.opening),
+                configs=drawn.configs,
+            )
         hits = self._find(filters, order="hash(conversation_hash, $draw)", limit=1, draw=draw)
         return hits[0] if hits else None
 
@@ -354,6 +566,8 @@ class Repository:
 
     def languages(self) -> list[str]:
         """Languages of the conversations, most common first."""
+        if self.index is not None:
+            return self.index.languages()
         rows = self._query(
             """
             SELECT language FROM read_parquet($files) WHERE language IS NOT NULL
@@ -363,7 +577,9 @@ class Repository:
         )
         return [language for (language,) in rows]
 
-    def _find(self, filters: SearchFilters, *, order: str, limit: int, **extra: Any) -> list[SearchHit]:
+    def _find(
+        self, filters: SearchFilters, *, order: str, limit: int, offset: int = 0, **extra: Any
+    ) -> list[SearchHit]:
         """Filter on the small columns; decode conversations only to match words or show openings."""
         having = self.check_configs(filters.having)
         scanned = having[0] if having else self.largest_config()
@@ -375,6 +591,7 @@ class Repository:
             "max_turns": filters.max_turns,
             "include_toxic": bool(filters.include_toxic),
             "limit": max(1, min(int(limit), 500)),
+            "offset": max(0, int(offset)),
             **extra,
         }
         conditions = [
@@ -400,7 +617,7 @@ class Repository:
             FROM read_parquet($files)
             WHERE {" AND ".join(conditions)}
             ORDER BY {order}
-            LIMIT $limit
+            LIMIT $limit OFFSET $offset
             """,
             parameters,
         )
@@ -434,6 +651,19 @@ class Repository:
             },
         )
         return dict(rows)
+
+
+def _open_index(files: RepositoryFiles) -> tuple[Any, str]:
+    """The repository's search index if it is fresh (else None), and a sentence saying which it is."""
+    from wildchat50m.builders.search_index import freshness, read_state
+    from wildchat50m.spaces.viewer.search import SearchIndex
+
+    state = read_state(files.index_dir) if files.index_dir is not None else None
+    status = freshness(state, files.fingerprints())
+    if not status.fresh:
+        return None, status.reason + "; searching without it (slow on large repositories)"
+    assert files.index_dir is not None
+    return SearchIndex.open(files.index_dir, status.answers), status.reason
 
 
 def _opening(text: str | None, words: int = 16) -> str:

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from functools import cache
 from typing import Any
 
-from wildchat50m.spaces.viewer.lookup import Conversation, Turn
+from wildchat50m.spaces.viewer.lookup import Conversation, Judgment, Turn
 
 ALLOWED_TAGS = {
     "a", "b", "blockquote", "br", "code", "del", "em", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i",
@@ -38,6 +38,8 @@ STYLE = """
 .w50-sim { font-size: .85em; border-collapse: collapse; margin-top: 4px; }
 .w50-sim td, .w50-sim th { padding: 1px 6px; border: 1px solid rgba(127,127,127,.3); }
 .w50-warning { border: 2px solid #c60; border-radius: 6px; padding: 10px; }
+.w50-sim-note { font-size: .85em; font-style: italic; opacity: .8; margin-top: 4px; }
+.w50-judgment { font-size: .85em; margin-top: 4px; }
 </style>
 """
 
@@ -105,8 +107,41 @@ def turn_similarity(answers: Sequence[str | None]) -> list[list[float]]:
     return pairwise_rouge_l([answer or "" for answer in answers])
 
 
-def side_by_side(conversations: Mapping[str, Conversation]) -> str:
-    """One column per config, one grid row per user turn so that turns line up across columns."""
+def judgment_notes(judgments: Sequence[Judgment]) -> str:
+    """Each judge's score of one answer, its explanation folded under it."""
+    parts = []
+    for judgment in judgments:
+        score = f"{judgment.score}/10" if judgment.score is not None else _escape(judgment.status)
+        parts.append(
+            f'<details class="w50-judgment"><summary>{_escape(judgment.judge)} · '
+            f"{_escape(judgment.factor)}: <b>{score}</b></summary>"
+            f"{safe_markdown(judgment.explanation)}</details>"
+        )
+    return "".join(parts)
+
+
+def single_dgm_note(config: str, missing: Sequence[str]) -> str:
+    """What replaces the similarity table when only one chosen DGM holds the conversation."""
+    others = ", ".join(_escape(name) for name in missing) or "no other chosen DGM"
+    return (
+        f'<div class="w50-sim-note">Only {_escape(config)} holds this conversation ({others} does not): '
+        "nothing to compare it with.</div>"
+    )
+
+
+def side_by_side(
+    conversations: Mapping[str, Conversation],
+    missing: Sequence[str] = (),
+    judgments: Mapping[str, Sequence[Judgment]] | None = None,
+) -> str:
+    """One column per config, one grid row per user turn so that turns line up across columns.
+
+    ``missing`` names chosen configs that do not hold the conversation; with a
+    single config left there is no pair to compare, so each turn says so
+    instead of showing an empty similarity table. ``judgments`` (config ->
+    verdicts) puts each judge's score and explanation under the answer judged.
+    """
+    judgments = judgments or {}
     configs = list(conversations)
     if not configs:
         return '<div class="w50-missing">No conversation to show.</div>'
@@ -144,7 +179,12 @@ def side_by_side(conversations: Mapping[str, Conversation]) -> str:
             f'<div class="w50-turn" data-turn="{index + 1}">'
             f'<div class="w50-label">Turn {index + 1} · user</div>{safe_markdown(prompt)}'
             f'<div class="w50-label">Answer lengths: {lengths}</div>'
-            f"{similarity_table(configs, turn_similarity(answers))}</div>"
+            + (
+                similarity_table(configs, turn_similarity(answers))
+                if len(configs) > 1
+                else single_dgm_note(configs[0], missing)
+            )
+            + "</div>"
         )
         for config, turn in zip(configs, present, strict=True):
             parts.append(f'<div class="w50-cell" data-dgm="{_escape(config)}" data-turn="{index + 1}">')
@@ -157,6 +197,9 @@ def side_by_side(conversations: Mapping[str, Conversation]) -> str:
                 parts.append(f'<div class="w50-answer">{safe_markdown(turn.answer)}</div>')
             if turn is not None:
                 parts.append(f'<div class="w50-meta">{turn_metadata(turn)}</div>')
+            verdicts = [j for j in judgments.get(config, ()) if j.turn == index]
+            if verdicts:
+                parts.append(judgment_notes(verdicts))
             parts.append("</div>")
     parts.append("</div></div>")
     return "".join(parts)

@@ -54,6 +54,15 @@ def folder_data_files(folder: Path) -> list[Path]:
     return sorted(f for f in folder.iterdir() if DATA_FILE.match(f.name)) if folder.is_dir() else []
 
 
+def config_of_data_path(path: str) -> str | None:
+    """The config of a repository-relative path ``data/<config>/train-…parquet`` (a Hub listing's
+    entry), None when the path is not a data file."""
+    parts = path.split("/")
+    if len(parts) == 3 and parts[0] == DATA_DIR and DATA_FILE.match(parts[2]):
+        return parts[1]
+    return None
+
+
 def is_hub_id(source: str | Path) -> bool:
     """True when ``source`` names a Hub repository (``owner/name``) rather than a local path."""
     return not Path(source).expanduser().exists() and bool(HUB_ID.match(str(source)))

@@ -20,6 +20,7 @@ from wildchat50m.cli.analyze import analyze
 from wildchat50m.cli.demo import demo
 from wildchat50m.cli.evaluate import eval_group
 from wildchat50m.cli.generate import generate, runs
+from wildchat50m.cli.index import index
 from wildchat50m.cli.judge import judge
 from wildchat50m.cli.mix import mix
 from wildchat50m.cli.read import dgms, read
@@ -68,6 +69,7 @@ for command in (
     demo,
     analyze,
     eval_group,
+    index,
     judge,
     mix,
     space,

@@ -29,9 +29,7 @@ from wildchat50m.layout import Repository
     type=click.Path(file_okay=False),
     help="Check REPO; build nothing.",
 )
-@click.option(
-    "--max-row-group-bytes", type=click.IntRange(min=1), help="Uncompressed row-group cap (~16 MB)."
-)
+@click.option("--max-row-group-bytes", type=click.IntRange(min=1), help="Uncompressed row-group cap (~4 MB).")
 @click.option("--max-shard-bytes", type=click.IntRange(min=1), help="Parquet shard cap on disk (~500 MB).")
 @click.pass_context
 def build(
@@ -54,6 +52,7 @@ def build(
     problem that would break loading or contradict the card.
     """
     from wildchat50m.builders import repository
+    from wildchat50m.builders.search_index import update_search_index
 
     if check_repo is not None:
         if run_dirs:
@@ -86,6 +85,7 @@ def build(
         f"{repo}: {len(report.configs)} config(s) ({', '.join(report.configs)}), "
         f"default {report.default_config}; README.md rendered"
     )
+    click.echo(update_search_index(Path(repo)))
 
 
 @click.command("import")
@@ -131,6 +131,7 @@ def import_command(
     Then it builds the config as `build` would.
     """
     from wildchat50m.builders import importer
+    from wildchat50m.builders.search_index import update_search_index
 
     report = importer.import_release(
         source,
@@ -142,6 +143,7 @@ def import_command(
         name=name,
         registry=registry_of(ctx),
     )
+    indexed = update_search_index(Path(repo))
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
         return
@@ -160,6 +162,7 @@ def import_command(
     flags = ", ".join(f"{k} {v:,}" for k, v in sorted(report.flags.items()))
     click.echo(f"  flags: {flags or none}")
     click.echo(f"  run directory: {report.run_dir}")
+    click.echo(indexed)
 
 
 @click.command()

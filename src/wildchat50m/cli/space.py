@@ -26,6 +26,8 @@ def space(source: str, host: str, port: int, export_dir: Path | None) -> None:
     SOURCE is a repository built by `wildchat50m build` (a directory) or a
     Hub dataset id. Find a conversation by hash, words, filters or at random,
     pick the DGMs, and share the view: its link carries the hash and the DGMs.
+    Searches use the repository's index (`wildchat50m index`, downloaded once
+    from the Hub); without a fresh one the Space says so and scans instead.
     With --export DIR, the Space folder (app.py, requirements.txt, README.md
     whose front matter points at SOURCE) is written to DIR for `hf upload`.
     """

@@ -49,8 +49,8 @@ from wildchat50m.engines.base import (
     TokenLogprob,
     pull,
 )
-from wildchat50m.registry import GenerationDefaults
 from wildchat50m.errors import InvalidSettingError, MissingExtraError
+from wildchat50m.registry import GenerationDefaults
 
 log = logging.getLogger(__name__)
 
