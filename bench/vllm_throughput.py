@@ -170,7 +170,7 @@ def main() -> None:
             engine = FixedLengths(VLLMEngine(model, dgm.generation, overrides, llm=llm), lengths, requests)
             generator = Generator(settings, Path(out), ConversationReader(None, filters), lambda: engine)
             outcomes = generator.run()
-            return sum(outcome.stats.completion_tokens for outcome in outcomes if outcome.stats)
+            return sum(outcome.stats["completion_tokens"] for outcome in outcomes if outcome.stats)
 
     measure("ours", ours)
     ratios = {"raw": rates["ours"] / rates["raw"], "batch_loop": rates["ours"] / rates["batch_loop"]}

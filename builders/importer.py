@@ -37,6 +37,7 @@ import pyarrow.parquet as pq
 
 from wildchat50m.engines.base import FINISH_ERROR
 from wildchat50m.errors import WildChat50mError
+from wildchat50m.jobs import RunKind
 from wildchat50m.records import (
     FLAG_USER_TEMPLATE_LEAK,
     KNOWN_TEMPLATE_TOKENS,
@@ -282,6 +283,7 @@ def _prepare_run_dir(run_dir: Path) -> None:
 def run_params(config: str, source: str, model: str | None) -> dict[str, Any]:
     """The run's parameters: the release as its source, sampling settings unknown (null)."""
     return {
+        "kind": str(RunKind.IMPORTED),
         "dgm": config,
         "model": model,
         "engine": IMPORTED_ENGINE,

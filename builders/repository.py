@@ -35,6 +35,7 @@ import pyarrow.parquet as pq
 import yaml
 
 from wildchat50m.errors import WildChat50mError
+from wildchat50m.jobs import RunKind
 from wildchat50m.layout import (
     CONFIG_MANIFEST,
     README,
@@ -49,6 +50,7 @@ from wildchat50m.registry import Registry, UnknownDGMError, load_registry
 from wildchat50m.resources import cards_dir
 from wildchat50m.runstore import RUN_FILE, RunStore, atomic_write_text, fsync_directory
 from wildchat50m.schema import JUDGMENT_SCHEMA, OUTPUT_SCHEMA
+from wildchat50m.workflows import run_manifest
 
 DEFAULT_NAME = "wildchat-50m"
 CARD_TEMPLATE = "dataset_card.md.j2"
@@ -350,6 +352,7 @@ def config_summary(manifest: Mapping[str, Any], tally: ConfigTally, registry: Re
     throughput = manifest.get("throughput") or {}
     return {
         "config": config,
+        "kind": manifest["kind"],
         **_dgm_facts(config, registry),
         "model": params.get("model"),
         "engine": params.get("engine"),
@@ -382,7 +385,7 @@ def judgment_summary(manifest: Mapping[str, Any], tally: ConfigTally) -> dict[st
     params = manifest["params"]
     return {
         "config": params["config"],
-        "kind": "judgments",
+        "kind": manifest["kind"],
         "judge": params["judge"],
         "judge_model": params["model"],
         "engine": params["engine"],
@@ -472,7 +475,7 @@ def build_repository(
     data.mkdir(parents=True, exist_ok=True)
     for store, manifest in zip(stores, manifests, strict=True):
         config = _config_of(manifest)
-        judgment = manifest.get("kind") == "judgment"
+        judgment = not RunKind.of(manifest["params"]).holds_answers
         staged = data / f".{config}.partial"
         if staged.exists():
             shutil.rmtree(staged)
@@ -503,16 +506,12 @@ def build_repository(
 
 
 def _config_of(manifest: Mapping[str, Any]) -> str:
-    """A run's config: a generation run's DGM, a judgment run's ``judgments--...`` name."""
-    params = manifest["params"]
-    return params["config"] if manifest.get("kind") == "judgment" else params["dgm"]
+    """A run's config: a DGM's name for its answers, a judgment run's ``judgments--...`` name."""
+    return RunKind.of(manifest["params"]).config_name(manifest["params"])
 
 
 def _complete_manifest(store: RunStore) -> dict[str, Any]:
-    from wildchat50m.generate import build_manifest
-    from wildchat50m.judging import build_judgment_manifest, is_judgment_run
-
-    manifest = build_judgment_manifest(store) if is_judgment_run(store.root) else build_manifest(store)
+    manifest = run_manifest(store)
     shards = manifest["shards"]
     if shards["finished"] != shards["total"]:
         raise BuildError(
@@ -673,8 +672,8 @@ def render_card(repo: Path, *, name: str = DEFAULT_NAME, default_config: str | N
         json.loads((repo / "data" / c / CONFIG_MANIFEST).read_text(encoding="utf-8")) for c in configs
     ]
     total_rows = sum(s["rows"] for s in summaries)
-    judgments = [s for s in summaries if s.get("kind") == "judgments"]
-    answers = [s for s in summaries if s.get("kind") != "judgments"]
+    judgments = [s for s in summaries if is_judgment_config(s["config"])]
+    answers = [s for s in summaries if not is_judgment_config(s["config"])]
     generated = loading_metadata(repo, configs, default_config)
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(cards_dir())),

@@ -5,6 +5,13 @@ Then Table 4's arithmetic on judgments constructed by hand."""
 from __future__ import annotations
 
 import csv
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pyarrow as pa
@@ -74,6 +81,66 @@ def test_every_answered_turn_gets_a_judgment_with_a_score_distribution(work):
         assert 1 <= row["expected_score"] <= 10 and 0 < row["score_mass"] <= 1
     manifest = (run / "manifest.json").read_text(encoding="utf-8")
     assert '"unparsed": ' in manifest and '"forced_prefix": ' in manifest
+
+
+#: The judge run of the part and kill tests: every conversation of tiny-a's config, four shards.
+JUDGE_TINY_A = (
+    "judge", "--judge", "tiny-a", "--factor", "Factuality", "--max-new-tokens", "16",
+    "--top-logprobs", "4000", "--num-shards", "4", "--quiet",
+)  # fmt: skip
+
+
+def judgments_by_key(run_dir: Path) -> dict[tuple[str, int], dict]:
+    rows = read_rows(run_dir)
+    keyed = {(r["conversation_hash"], r["turn"]): r for r in rows}
+    assert len(keyed) == len(rows), "a turn was judged twice"
+    return keyed
+
+
+def test_judge_parts_split_like_a_slurm_array_and_a_killed_run_resumes_to_the_same_judgments(work):
+    target = str(work / "repo" / "data" / "tiny-a")
+    config = "judgments--Factuality--tiny-a--tiny-a"
+    for part in ("0/2", "1/2"):
+        wildchat50m(*JUDGE_TINY_A, "--target", target, "--shard", part, "--out", "parts", cwd=work)
+    # The second part's manifest covers the whole run: every shard of both parts is committed.
+    wildchat50m(*JUDGE_TINY_A, "--target", target, "--out", "slurm", cwd=work,
+                env={"SLURM_ARRAY_TASK_ID": "1", "SLURM_ARRAY_TASK_COUNT": "2"})  # fmt: skip
+    slurm_shards = sorted(p.name for p in (work / "slurm" / config / "data").glob("*.parquet"))
+    assert slurm_shards == ["shard-00001-of-00004.parquet", "shard-00003-of-00004.parquet"]
+    parts = judgments_by_key(work / "parts" / config)
+    repo_rows = pq.read_table(work / "repo" / "data" / "tiny-a").to_pylist()
+    assert len(parts) == sum(row["turn"] for row in repo_rows)
+
+    command = [sys.executable, "-m", "wildchat50m", *JUDGE_TINY_A, "--target", target, "--out", "killed"]
+    environment = {**os.environ, "HF_HOME": str(work / "hf-home")}
+    run = work / "killed" / config
+    rng = random.Random(7)
+    kills = kept_across_kills = 0
+    while kills < 5:
+        process = subprocess.Popen(command, cwd=work, env=environment, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)  # fmt: skip
+        time.sleep(rng.uniform(3.0, 8.0))
+        if process.poll() is not None:
+            # Finished before the kill: start over so every kill lands mid-run.
+            assert process.returncode == 0
+            for path in sorted(run.rglob("*"), reverse=True):
+                path.unlink() if path.is_file() else path.rmdir()
+            continue
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+        kills += 1
+        # What a kill does not lose: judgments journaled, and shards committed.
+        kept_across_kills += len(list(run.glob("data/*.parquet"))) + sum(
+            len(journal.read_text(encoding="utf-8").splitlines()) for journal in run.glob("journal/*.jsonl")
+        )
+    subprocess.run(command, cwd=work, env=environment, check=True, capture_output=True)
+
+    assert judgments_by_key(run) == parts
+    assert kept_across_kills > 0, "no kill landed after a judgment was journaled"
+    assert not list(run.rglob("*.partial")) and not list(run.glob("journal/*.jsonl"))
+    manifest = json.loads((run / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["kind"] == "judgment" and manifest["shards"]["finished"] == 4
+    assert manifest["judgments"] == len(parts)
 
 
 def test_a_short_top_list_renormalises_and_marks_the_distribution(work):

@@ -72,3 +72,21 @@ def test_a_failed_shard_stops_the_ray_run_and_the_rerun_resumes(tmp_path, cli):
     assert sorted(r["conversation_hash"] for r in rows) == sorted(r["conversation_hash"] for r in inputs)
     answers = [m for r in rows for m in r["conversation"] if m["role"] == "assistant"]
     assert [m["error"] for m in answers if m["error"]] == []
+
+
+def test_a_judgment_run_on_ray_gives_the_local_judgments(tmp_path, cli):
+    runs = tmp_path / "runs"
+    cli("generate", *SMALL, *FAST, "--out", str(runs), "--quiet")
+    judge = ("judge", "--target", str(runs / "tiny-a"), "--max-new-tokens", "8", "--top-logprobs", "4000",
+             "--num-shards", "4", "--quiet")  # fmt: skip
+    cli(*judge, "--out", str(tmp_path / "local"))
+    first = cli(*judge, *RAY, "--out", str(tmp_path / "ray"), env=RAY_ENV)
+    assert "answering 4 shard(s) on Ray with 2 replica(s)" in first.stderr
+
+    config = "judgments--Factuality--tiny-a--tiny-a"
+    local, distributed = output_rows(tmp_path / "local" / config), output_rows(tmp_path / "ray" / config)
+    key = lambda row: (row["conversation_hash"], row["turn"])  # noqa: E731
+    assert sorted(distributed, key=key) == sorted(local, key=key)
+    manifest = json.loads((tmp_path / "ray" / config / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["kind"] == "judgment" and manifest["shards"]["finished"] == 4
+    assert manifest["judgments"] == len(local)

@@ -1,6 +1,6 @@
 """Conversation lookups over a built WildChat-50m repository, with DuckDB over its parquet files.
 
-The repository is the one ``wildchat50m build`` writes: ``data/<config>/train-*.parquet``,
+The repository is the one ``wildchat50m build`` writes (its layout is :mod:`wildchat50m.layout`),
 each config's rows sorted by ``conversation_hash``. Fetching one conversation
 across several configs is one DuckDB query over the chosen configs' files
 that reads only the hash column (the sort lets it skip every row group whose
@@ -219,7 +219,7 @@ def hub_files(repo_id: str, *, revision: str | None = None) -> RepositoryFiles:
             files.setdefault(config, []).append(url)
             sizes[url] = int(entry.size)
     if not files:
-        raise ViewerError(f"{repo_id} holds no data/<config>/train-*.parquet files")
+        raise ViewerError(f"{repo_id} holds no data files ({layout.data_files_pattern('<config>')})")
     index_paths = [entry.path for entry in listed if entry.path.startswith(f"{INDEX_DIR}/")]
     index_dir = _download_index(api, repo_id, revision, index_paths) if index_paths else None
     return RepositoryFiles(source=repo_id, files=files, sizes=sizes, index_dir=index_dir)
@@ -408,7 +408,7 @@ class Repository:
 
     def judgment_configs(self, target: str) -> list[str]:
         """The judgment configs whose target is ``target`` (``judgments--<factor>--<judge>--<target>``)."""
-        from wildchat50m.judging import JUDGMENT_PREFIX, is_judgment_config
+        from wildchat50m.layout import JUDGMENT_PREFIX, is_judgment_config
 
         return [
             config

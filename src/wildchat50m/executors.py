@@ -1,11 +1,12 @@
 """Executors: where the unfinished shards of a job are answered.
 
-The local executor is :meth:`Generator.run`. :func:`run_on_ray` answers the
-same shards on a Ray cluster through Ray Data, one engine replica per actor.
-The run store's guarantees do not depend on the executor: the driver stages
-the input once (:meth:`Generator.prepare`), every shard is answered and
-committed atomically by exactly one worker (:meth:`Generator.run_shard`, with
-its journal), and the driver writes the manifest at the end. A Ray run may be
+The local executor is :meth:`ShardedJob.run`. :func:`run_on_ray` answers the
+same shards of any job (generation or judgment) on a Ray cluster through Ray
+Data, one engine replica per actor. The run store's guarantees do not depend
+on the executor: the driver stages the input once (:meth:`ShardedJob.prepare`),
+every shard is answered and committed atomically by exactly one worker
+(:meth:`ShardedJob.run_shard`, with its journal), and the driver writes the
+manifest at the end. A Ray run may be
 killed and re-run, with or without Ray, like a local one.
 
 Ray is imported only when :func:`run_on_ray` is called. Workers must see the
@@ -20,46 +21,23 @@ import logging
 import math
 import os
 import traceback
-from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
 from wildchat50m.errors import InvalidSettingError, MissingExtraError, WildChat50mError
-from wildchat50m.generate import (
-    EngineSpec,
-    GenerationIncomplete,
-    GenerationSettings,
-    Generator,
-    ShardOutcome,
-    job_shards,
-    write_manifest,
-)
-from wildchat50m.runstore import ShardStats
+from wildchat50m.generate import EngineSpec
+from wildchat50m.jobs import JobIncomplete, ShardedJob, ShardOutcome
 
 #: Object store of a Ray instance started here: the dataset holds only shard ids and a row of stats each.
 LOCAL_OBJECT_STORE_BYTES = 200 * 1024**2
 
-#: What a worker returns per shard: the numbers of :class:`ShardStats` as plain columns, the counters
-#: as JSON, or the error that stopped the shard.
+#: What a worker returns per shard: its stats as JSON, or the error that stopped it.
 RESULT_SCHEMA = pa.schema(
-    [
-        ("shard", pa.int64()),
-        ("conversations", pa.int64()),
-        ("turns", pa.int64()),
-        ("prompt_tokens", pa.int64()),
-        ("completion_tokens", pa.int64()),
-        ("truncated_prompts", pa.int64()),
-        ("generation_seconds", pa.float64()),
-        ("counters", pa.string()),
-        ("error_kind", pa.string()),
-        ("error", pa.string()),
-    ]
+    [("shard", pa.int64()), ("stats", pa.string()), ("error_kind", pa.string()), ("error", pa.string())]
 )
-
-#: Errors whose message says it all; any other error is reported with the worker's traceback.
-_EXPECTED_ERRORS = (GenerationIncomplete, ValueError, ImportError, OSError)
+#: ``error_kind`` of a shard whose requests failed transiently (:class:`JobIncomplete`).
+INCOMPLETE = "incomplete"
 
 
 class ExecutorError(WildChat50mError):
@@ -69,15 +47,12 @@ class ExecutorError(WildChat50mError):
 class ShardWorker:
     """One engine replica on a Ray actor: answers the shards Ray Data hands it, one after another.
 
-    The Generator is rebuilt here from picklable parts (it holds a reader, a
-    logger and an engine, none of which should travel); its engine is built
+    It holds a detached copy of the job (no reader, log or engine travel); the engine is built
     on the first shard and reused for every later one.
     """
 
-    def __init__(
-        self, settings: GenerationSettings, out: str, job: tuple[int, int], engine_spec: EngineSpec
-    ) -> None:
-        self.generator = Generator(settings, Path(out), None, engine_spec, job=tuple(job))
+    def __init__(self, job: ShardedJob) -> None:
+        self.job = job
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         return pa.Table.from_pylist(
@@ -88,50 +63,19 @@ class ShardWorker:
         # Errors travel as data, so the driver can name the shard and stop the run cleanly
         # instead of unwrapping Ray's exception chain.
         try:
-            stats = self.generator.run_shard(index)
+            stats = self.job.run_shard(index)
+        except JobIncomplete as error:
+            return {"shard": index, "error_kind": INCOMPLETE, "error": str(error)}
+        except (WildChat50mError, OSError) as error:
+            return {"shard": index, "error_kind": type(error).__name__, "error": str(error)}
         except Exception as error:
-            detail = str(error) if isinstance(error, _EXPECTED_ERRORS) else traceback.format_exc()
-            return {"shard": index, "error_kind": type(error).__name__, "error": detail}
-        return {"shard": index, **stats_columns(stats)}
+            return {"shard": index, "error_kind": type(error).__name__, "error": traceback.format_exc()}
+        return {"shard": index, "stats": json.dumps(stats.to_dict(), ensure_ascii=False)}
 
     def __del__(self) -> None:
         # Ray Data drops the UDF when the actor pool shuts down gracefully: free the engine (GPU memory).
         with contextlib.suppress(Exception):
-            self.generator.close()
-
-
-def stats_columns(stats: ShardStats) -> dict[str, Any]:
-    """A shard's stats as one row of :data:`RESULT_SCHEMA`."""
-    counters = {
-        "finish_reasons": dict(stats.finish_reasons or {}),
-        "flags": dict(stats.flags or {}),
-        "errors": dict(stats.errors or {}),
-    }
-    return {
-        "conversations": stats.conversations,
-        "turns": stats.turns,
-        "prompt_tokens": stats.prompt_tokens,
-        "completion_tokens": stats.completion_tokens,
-        "truncated_prompts": stats.truncated_prompts,
-        "generation_seconds": stats.generation_seconds,
-        "counters": json.dumps(counters, ensure_ascii=False),
-    }
-
-
-def stats_from_row(row: dict[str, Any]) -> ShardStats:
-    """The inverse of :func:`stats_columns`."""
-    counters = json.loads(row["counters"])
-    return ShardStats(
-        conversations=row["conversations"],
-        turns=row["turns"],
-        prompt_tokens=row["prompt_tokens"],
-        completion_tokens=row["completion_tokens"],
-        generation_seconds=row["generation_seconds"],
-        finish_reasons=Counter(counters["finish_reasons"]),
-        flags=Counter(counters["flags"]),
-        errors=Counter(counters["errors"]),
-        truncated_prompts=row["truncated_prompts"],
-    )
+            self.job.close()
 
 
 def default_gpus_per_replica(engine_factory: Any) -> float:
@@ -145,7 +89,7 @@ def default_gpus_per_replica(engine_factory: Any) -> float:
 
 
 def run_on_ray(
-    generator: Generator,
+    job: ShardedJob,
     *,
     replicas: int = 1,
     address: str | None = None,
@@ -154,11 +98,13 @@ def run_on_ray(
 ) -> list[ShardOutcome]:
     """Answer the job's unfinished shards on ``replicas`` Ray actors, then write the manifest.
 
+    Any :class:`ShardedJob` runs here: a generation or a judgment part.
+
     ``address`` names a running cluster (or ``auto``; ``$RAY_ADDRESS`` is
     honoured too); without one, a small local Ray instance is started and
-    stopped again. ``generator.engine_factory`` must be picklable (an
+    stopped again. ``job.engine_factory`` must be picklable (an
     :class:`EngineSpec`). The first shard that fails stops the run with an
-    :class:`ExecutorError` (a :class:`GenerationIncomplete` for transient
+    :class:`ExecutorError` (a :class:`JobIncomplete` for transient
     failures); shards committed before stay committed, and a re-run resumes.
     """
     if replicas < 1:
@@ -170,31 +116,26 @@ def run_on_ray(
             f"the ray executor needs Ray: pip install 'wildchat-50m[ray]' ({error})"
         ) from error
     if gpus_per_replica is None:
-        gpus_per_replica = default_gpus_per_replica(generator.engine_factory)
-    outcomes: dict[int, ShardStats] = {}
+        gpus_per_replica = default_gpus_per_replica(job.engine_factory)
+    outcomes: dict[int, dict[str, Any]] = {}
     try:
-        pending = generator.prepare()
+        pending = job.prepare()
         if pending:
-            generator.log(
-                f"answering {len(pending)} shard(s) on Ray with {min(replicas, len(pending))} replica(s)"
-            )
+            job.log(f"answering {len(pending)} shard(s) on Ray with {min(replicas, len(pending))} replica(s)")
             outcomes = _answer_on_ray(
-                generator, pending, replicas, address, float(gpus_per_replica), float(cpus_per_replica)
+                job, pending, replicas, address, float(gpus_per_replica), float(cpus_per_replica)
             )
         else:
-            generator.log("every shard of this job is finished; nothing to run")
+            job.log("every shard of this job is finished; nothing to run")
     finally:
-        generator.close()
-    write_manifest(generator.store)
-    return [
-        ShardOutcome(k, skipped=k not in outcomes, stats=outcomes.get(k))
-        for k in job_shards(generator.settings.num_shards, generator.job)
-    ]
+        job.close()
+    job.write_manifest()
+    return [ShardOutcome(k, skipped=k not in outcomes, stats=outcomes.get(k)) for k in job.shards]
 
 
 def _answer_on_ray(
-    generator: Generator, pending: list[int], replicas: int, address: str | None, gpus: float, cpus: float
-) -> dict[int, ShardStats]:
+    job: ShardedJob, pending: list[int], replicas: int, address: str | None, gpus: float, cpus: float
+) -> dict[int, dict[str, Any]]:
     import ray
 
     replicas = min(replicas, len(pending))
@@ -203,7 +144,7 @@ def _answer_on_ray(
         import ray.data
 
         context = ray.data.DataContext.get_current()
-        context.enable_progress_bars = generator.progress
+        context.enable_progress_bars = job.progress
         shards = ray.data.from_items([{"shard": k} for k in pending], override_num_blocks=len(pending))
         answered = shards.map_batches(
             ShardWorker,
@@ -213,20 +154,15 @@ def _answer_on_ray(
             compute=ray.data.ActorPoolStrategy(size=replicas, max_tasks_in_flight_per_actor=1),
             num_gpus=gpus,
             num_cpus=cpus,
-            fn_constructor_kwargs={
-                "settings": generator.settings,
-                "out": str(generator.store.root.parent.resolve()),
-                "job": generator.job,
-                "engine_spec": generator.engine_factory,
-            },
+            fn_constructor_kwargs={"job": job.detached()},
         )
-        outcomes: dict[int, ShardStats] = {}
+        outcomes: dict[int, dict[str, Any]] = {}
         for row in answered.iter_rows():
             index = int(row["shard"])
             if row["error_kind"] is not None:
                 _raise_shard_error(index, row["error_kind"], row["error"])
-            outcomes[index] = stats_from_row(row)
-            generator.log(f"shard {index} committed ({len(outcomes)} of {len(pending)})")
+            outcomes[index] = json.loads(row["stats"])
+            job.log(f"shard {index} committed ({len(outcomes)} of {len(pending)})")
         return outcomes
     except ray.exceptions.RayError as error:
         raise ExecutorError(f"the Ray run failed: {error}") from error
@@ -236,8 +172,8 @@ def _answer_on_ray(
 
 
 def _raise_shard_error(index: int, kind: str, message: str) -> None:
-    if kind == GenerationIncomplete.__name__:
-        raise GenerationIncomplete(f"shard {index}: {message}")
+    if kind == INCOMPLETE:
+        raise JobIncomplete(f"shard {index}: {message}")
     raise ExecutorError(
         f"shard {index} failed on a Ray worker ({kind}): {message}\n"
         "Finished shards are committed; run the same command again to resume."

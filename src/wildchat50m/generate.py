@@ -10,20 +10,15 @@ engine, journaled as they complete, turned into records
 
 from __future__ import annotations
 
-import os
-import platform
-import sys
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
 
-from wildchat50m import __version__
 from wildchat50m.engines.base import (
     PAUSE,
     ChatRequest,
@@ -35,7 +30,17 @@ from wildchat50m.engines.base import (
     is_transient,
     request_seed,
 )
-from wildchat50m.errors import InvalidSettingError, WildChat50mError
+from wildchat50m.errors import InvalidSettingError
+from wildchat50m.jobs import (
+    JobIncomplete,
+    Log,
+    RunKind,
+    ShardedJob,
+    accelerators,
+    build_manifest,
+    silent,
+    sum_markers,
+)
 from wildchat50m.records import TurnOutcome, build_record
 from wildchat50m.registry import DGM
 from wildchat50m.requests import CharTokenizer, fit_prompt, prompt_messages, turn_key, turns_of
@@ -47,8 +52,8 @@ HISTORY_FAILED = "history_failed"
 MAX_CONSECUTIVE_TRANSIENT = 64
 
 
-class GenerationIncomplete(WildChat50mError):
-    """Some requests failed transiently; they were not stored, and a re-run sends them again."""
+class GenerationIncomplete(JobIncomplete):
+    """Some generation requests failed transiently; a re-run sends them again."""
 
 
 @dataclass(frozen=True)
@@ -125,40 +130,10 @@ class EngineSpec:
         return make_engine(self.name, self.model, self.options, self.generation)
 
 
-def job_shards(num_shards: int, job: tuple[int, int]) -> list[int]:
-    """The shards job ``i`` of ``n`` owns: every n-th, so jobs never overlap."""
-    index, count = job
-    return [k for k in range(num_shards) if k % count == index]
-
-
-def accelerators() -> dict[str, Any]:
-    """What the answers were computed on, as far as can be told without importing torch needlessly."""
-    torch = sys.modules.get("torch")
-    if torch is not None and torch.cuda.is_available():
-        names = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
-        return {"kind": "gpu", "count": len(names), "names": sorted(set(names))}
-    return {"kind": "cpu", "count": 1, "names": [_cpu_name()]}
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
-            if line.startswith("model name"):
-                return f"{line.split(':', 1)[1].strip()} ({os.cpu_count()} cores)"
-    except OSError:
-        pass
-    return f"{platform.machine()} ({os.cpu_count()} cores)"
-
-
-@dataclass
-class ShardOutcome:
-    index: int
-    skipped: bool
-    stats: ShardStats | None = None
-
-
-class Generator:
+class Generator(ShardedJob):
     """Run one job of one DGM's generation; safe to kill at any moment and re-run."""
+
+    kind = RunKind.GENERATION
 
     def __init__(
         self,
@@ -169,67 +144,65 @@ class Generator:
         *,
         job: tuple[int, int] = (0, 1),
         progress: bool = False,
-        log: Callable[[str], None] = lambda _message: None,
+        log: Log = silent,
     ):
         if settings.history_mode not in ("original", "self"):
             raise InvalidSettingError(
                 f"history mode must be 'original' or 'self', not {settings.history_mode!r}"
             )
-        if job[1] > settings.num_shards:
-            raise InvalidSettingError(
-                f"{job[1]} jobs but only {settings.num_shards} shards: raise --num-shards"
-            )
-        self.settings = settings
-        self.store = RunStore(Path(out) / settings.dgm)
+        super().__init__(settings, out, engine_factory, job=job, progress=progress, log=log)
+        self.settings: GenerationSettings = settings
         self.reader = reader
-        self.engine_factory = engine_factory
-        self.job = job
-        self.progress = progress
-        self.log = log
-        self._engine: Engine | None = None
 
     # -- the job
 
-    def run(self) -> list[ShardOutcome]:
-        """Stage, then answer this job's unfinished shards through one engine stream, then the manifest."""
-        pending = set(self.prepare())
-        shards = job_shards(self.settings.num_shards, self.job)
-        try:
-            committed = self.answer_shards([index for index in shards if index in pending])
-        finally:
-            self.close()
-        write_manifest(self.store)
-        return [ShardOutcome(k, skipped=k not in committed, stats=committed.get(k)) for k in shards]
+    def run_name(self) -> str:
+        return self.settings.dgm
 
-    def prepare(self) -> list[int]:
-        """Record the parameters, stage the input once, and list this job's unfinished shards."""
+    def params(self) -> dict[str, Any]:
         params = {k: v for k, v in asdict(self.settings).items() if k != "engine_options"}
         params["engine_options"] = {
             k: v for k, v in self.settings.engine_options.items() if k in ("dtype", "quantization")
         }
-        self.store.claim(params)
-        shards = job_shards(self.settings.num_shards, self.job)
-        if not self.store.is_staged(self.job):
-            if self.reader is None:
-                raise InvalidSettingError("the input is not staged yet and no reader was given")
-            reader = self.reader
-            self.log(f"staging the input into {len(shards)} shard(s)")
-            self.store.stage(
-                reader.batches(), self.job, shards, self.settings.num_shards, shard_of, lambda: reader.report
-            )
-        return [k for k in shards if not self.store.is_done(k, self.settings.num_shards)]
+        return params
 
-    def close(self) -> None:
-        if self._engine is not None:
-            self._engine.close()
-            self._engine = None
+    def stage(self, shards: list[int]) -> None:
+        if self.reader is None:
+            raise InvalidSettingError("the input is not staged yet and no reader was given")
+        reader = self.reader
+        self.log(f"staging the input into {len(shards)} shard(s)")
+        self.store.stage(reader.batches(), self.job, shards, self.num_shards, shard_of, lambda: reader.report)
 
-    @property
-    def engine(self) -> Engine:
-        if self._engine is None:
-            self._engine = self.engine_factory()
-            self.store.save_special_tokens(self._tokenizer().special_tokens)
-        return self._engine
+    def detached(self) -> Generator:
+        return Generator(self.settings, self.store.root.parent, None, self.engine_factory, job=self.job)
+
+    def on_engine_ready(self, engine: Engine) -> None:
+        self.store.save_special_tokens((engine.tokenizer or CharTokenizer()).special_tokens)
+
+    @classmethod
+    def manifest_body(cls, markers: list[dict[str, Any]]) -> dict[str, Any]:
+        """Counts by finish reason, flag and error, and throughput as the paper measures it."""
+        totals, counters = sum_markers(
+            markers,
+            ("conversations", "turns", "prompt_tokens", "completion_tokens", "truncated_prompts",
+             "generation_seconds"),
+            ("finish_reasons", "flags", "errors"),
+        )  # fmt: skip
+        seconds, conversations = totals["generation_seconds"], totals["conversations"]
+        return {
+            "conversations": conversations,
+            "turns": totals["turns"],
+            "truncated_prompts": totals["truncated_prompts"],
+            **{name: dict(counter) for name, counter in counters.items()},
+            "throughput": {
+                "seconds_per_1000_conversations": round(1000 * seconds / conversations, 3)
+                if conversations and seconds
+                else None,
+                "input_output_token_ratio": round(totals["prompt_tokens"] / totals["completion_tokens"], 3)
+                if totals["completion_tokens"]
+                else None,
+            },
+        }
 
     def _tokenizer(self) -> Tokenizer:
         return self.engine.tokenizer or CharTokenizer()
@@ -238,10 +211,6 @@ class Generator:
         """The model's special tokens, remembered by the store so a resume needs no model to flag answers."""
         saved = self.store.special_tokens()
         return saved if saved is not None else tuple(self._tokenizer().special_tokens)
-
-    def run_shard(self, index: int) -> ShardStats:
-        """Answer one staged shard and commit it; safe to run on any worker that sees the run directory."""
-        return self.answer_shards([index])[index]
 
     def answer_shards(self, indices: list[int]) -> dict[int, ShardStats]:
         """Answer staged shards through one engine stream; returns the stats of the shards committed.
@@ -278,7 +247,7 @@ class Generator:
     def _commit(self, index: int, rows: list[dict[str, Any]], journal: Journal) -> ShardStats:
         settings = self.settings
         special = self._special_tokens()
-        stats = ShardStats(finish_reasons=Counter(), flags=Counter(), errors=Counter())
+        stats = ShardStats()
         records = []
         for row in rows:
             outcomes = [
@@ -302,7 +271,7 @@ class Generator:
                 for flag in message.get("flags") or ():
                     stats.flags[flag] += 1
         stats.generation_seconds = journal.generation_seconds()
-        extra = {"accelerators": accelerators(), "engine": self._engine.describe() if self._engine else None}
+        extra = {"accelerators": accelerators(), "engine": self.engine_description()}
         self.store.commit(index, settings.num_shards, records, stats, extra)
         return stats
 
@@ -519,79 +488,9 @@ def outcome_of(result: ChatResult, truncated: bool, cut: bool) -> TurnOutcome:
 # ---------------------------------------------------------------- manifest
 
 
-def build_manifest(store: RunStore) -> dict[str, Any]:
-    """The run manifest: parameters, counts by reason and flag, and throughput as the paper measures it."""
-    params = store.params()
-    markers = store.markers()
-    staged = store.staged_reports()
-    totals: Counter[str] = Counter()
-    finish: Counter[str] = Counter()
-    flags: Counter[str] = Counter()
-    errors: Counter[str] = Counter()
-    seconds = 0.0
-    for marker in markers:
-        for key in (
-            "conversations",
-            "turns",
-            "prompt_tokens",
-            "completion_tokens",
-            "rows",
-            "truncated_prompts",
-        ):
-            totals[key] += marker[key]
-        seconds += marker["generation_seconds"]
-        finish.update(marker["finish_reasons"])
-        flags.update(marker["flags"])
-        errors.update(marker["errors"])
-    reader = staged[0]["reader"] if staged else {}
-    tokens = totals["prompt_tokens"] + totals["completion_tokens"]
-    engines = [m["engine"] for m in markers if m.get("engine")]
-    return {
-        "wildchat50m_version": __version__,
-        "params": params,
-        "shards": {
-            "total": params["num_shards"],
-            "finished": len(markers),
-            "staged_rows": sum(sum(s["rows_per_shard"].values()) for s in staged),
-        },
-        "input": reader,
-        "skip_reasons": reader.get("reasons", {}),
-        "conversations": totals["conversations"],
-        "turns": totals["turns"],
-        "prompt_tokens": totals["prompt_tokens"],
-        "completion_tokens": totals["completion_tokens"],
-        "truncated_prompts": totals["truncated_prompts"],
-        "finish_reasons": dict(finish),
-        "flags": dict(flags),
-        "errors": dict(errors),
-        "throughput": {
-            "generation_seconds": round(seconds, 3),
-            "tokens_per_second": round(tokens / seconds, 2) if seconds else None,
-            "seconds_per_1000_conversations": round(1000 * seconds / totals["conversations"], 3)
-            if totals["conversations"] and seconds
-            else None,
-            "input_output_token_ratio": round(totals["prompt_tokens"] / totals["completion_tokens"], 3)
-            if totals["completion_tokens"]
-            else None,
-        },
-        "accelerators": markers[0]["accelerators"] if markers else None,
-        "engine": engines[0] if engines else None,
-        "libraries": library_versions(),
-    }
-
-
-def library_versions() -> dict[str, str]:
-    versions = {"python": platform.python_version()}
-    for name in ("pyarrow", "datasets", "torch", "transformers", "vllm", "httpx2", "httpx"):
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
-    return versions
-
-
 def write_manifest(store: RunStore) -> dict[str, Any]:
-    return store.write_manifest(build_manifest(store))
+    """Write the manifest of a generation (or imported) run from its committed shards."""
+    return store.write_manifest(build_manifest(store, Generator))
 
 
 # ---------------------------------------------------------------- pilot

@@ -44,9 +44,14 @@ def data_file_name(index: int, count: int) -> str:
     return f"{SPLIT}-{index:05d}-of-{count:05d}.parquet"
 
 
+def split_files_pattern(folder: str) -> str:
+    """The glob of the data files in ``folder`` (relative to the repository's root)."""
+    return f"{folder}/{SPLIT}-*.parquet"
+
+
 def data_files_pattern(config: str) -> str:
     """The glob the README's ``configs:`` entry declares for ``config`` (relative to the root)."""
-    return f"{DATA_DIR}/{config}/{SPLIT}-*.parquet"
+    return split_files_pattern(f"{DATA_DIR}/{config}")
 
 
 def folder_data_files(folder: Path) -> list[Path]:

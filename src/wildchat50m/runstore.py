@@ -23,7 +23,7 @@ import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -183,31 +183,38 @@ class Journal:
 
 
 @dataclass
-class ShardStats:
-    """What one finished shard holds, for the manifest."""
+class ShardCounts:
+    """The numbers and counters of one committed shard, as its marker records them.
+
+    Every kind of run counts these; a kind's stats add their own fields (see :class:`ShardStats`).
+    """
 
     conversations: int = 0
-    turns: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
     generation_seconds: float = 0.0
-    finish_reasons: Counter[str] | None = None
-    flags: Counter[str] | None = None
-    errors: Counter[str] | None = None
-    truncated_prompts: int = 0
+    errors: Counter[str] = field(default_factory=Counter)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "conversations": self.conversations,
-            "turns": self.turns,
-            "prompt_tokens": self.prompt_tokens,
-            "completion_tokens": self.completion_tokens,
-            "generation_seconds": round(self.generation_seconds, 3),
-            "finish_reasons": dict(self.finish_reasons or {}),
-            "flags": dict(self.flags or {}),
-            "errors": dict(self.errors or {}),
-            "truncated_prompts": self.truncated_prompts,
-        }
+        values = {}
+        for item in fields(self):
+            value = getattr(self, item.name)
+            if isinstance(value, float):
+                value = round(value, 3)
+            elif isinstance(value, Mapping):
+                value = dict(value)
+            values[item.name] = value
+        return values
+
+
+@dataclass
+class ShardStats(ShardCounts):
+    """What one finished shard of answers (generated or imported) holds, for the manifest."""
+
+    turns: int = 0
+    truncated_prompts: int = 0
+    finish_reasons: Counter[str] = field(default_factory=Counter)
+    flags: Counter[str] = field(default_factory=Counter)
 
 
 class RunStore:

@@ -17,7 +17,6 @@ import copy
 import hashlib
 import heapq
 import json
-import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -28,12 +27,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from wildchat50m import layout
 from wildchat50m.errors import InvalidSettingError, WildChat50mError
 from wildchat50m.reasons import Filtered, Invalid
 from wildchat50m.schema import REQUIRED_COLUMNS, WILDCHAT_SCHEMA
 
 Shape = Literal["auto", "wildchat", "messages", "sharegpt"]
-HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 JSON_SUFFIXES = (".jsonl", ".json", ".ndjson")
 
 
@@ -335,7 +334,7 @@ class InputSource:
         self.hub_config = hub_config
         self.split = split
         path = Path(spec)
-        if via == "datasets" or (via == "auto" and not path.exists() and HUB_ID.match(self.spec)):
+        if via == "datasets" or (via == "auto" and not path.exists() and layout.HUB_ID.match(self.spec)):
             self.files: list[Path] | None = None
         elif path.exists():
             self.files = _local_files(path)

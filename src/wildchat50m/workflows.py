@@ -2,7 +2,7 @@
 
 - :func:`read_to_files` drains a reader into a parquet file of accepted rows and a JSON Lines
   file of rejections;
-- :func:`run_generation` runs a generation job locally or on Ray and writes its manifest;
+- :func:`run_job` runs a generation or judgment job locally or on Ray and writes its manifest;
 - :func:`run_pilot` answers a small, diverse pilot first, as the paper's Appendix F asks;
 - :func:`run_demo` is ``wildchat50m demo``: the whole pipeline on the embedded sample.
 """
@@ -13,7 +13,7 @@ import contextlib
 import json
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -25,19 +25,13 @@ from wildchat50m.generate import (
     Generator,
     pilot_hashes,
     pilot_report,
-    write_manifest,
 )
+from wildchat50m.jobs import Log, RunKind, ShardedJob, build_manifest, silent
 from wildchat50m.registry import Registry
 from wildchat50m.resources import malformed_sample_file, sample_file
 from wildchat50m.runstore import RunStore
 from wildchat50m.source import ConversationReader, Filters, ReadReport
 from wildchat50m.summaries import read_summary, run_summary
-
-Log = Callable[[str], None]
-
-
-def _silent(_message: str) -> None:
-    """A log that drops its messages."""
 
 
 def read_to_files(
@@ -94,17 +88,28 @@ def recorded_filters(**given: Any) -> dict[str, Any]:
     return {k: (list(v) if isinstance(v, (tuple, list)) else v) for k, v in values.items()}
 
 
-def run_generation(
-    generator: Generator, *, executor: str = "local", replicas: int = 1, ray_address: str | None = None
+def run_manifest(store: RunStore) -> dict[str, Any]:
+    """The manifest of the run in ``store``, whatever its kind (generation, judgment, imported)."""
+    from wildchat50m.judging import JudgmentJob
+
+    job_class = JudgmentJob if RunKind.of(store.params()) is RunKind.JUDGMENT else Generator
+    return build_manifest(store, job_class)
+
+
+def run_job(
+    job: ShardedJob, *, executor: str = "local", replicas: int = 1, ray_address: str | None = None
 ) -> dict[str, Any]:
-    """Run a generation job in this process (``local``) or on a Ray cluster; return its manifest."""
+    """Run a generation or judgment job in this process (``local``) or on a Ray cluster.
+
+    Returns the run's manifest, which covers every part of the run finished so far.
+    """
     if executor == "ray":
         from wildchat50m.executors import run_on_ray
 
-        run_on_ray(generator, replicas=replicas, address=ray_address)
+        run_on_ray(job, replicas=replicas, address=ray_address)
     else:
-        generator.run()
-    return write_manifest(generator.store)
+        job.run()
+    return job.write_manifest()
 
 
 @dataclass
@@ -125,7 +130,7 @@ def run_pilot(
     count: int,
     *,
     progress: bool = False,
-    log: Log = _silent,
+    log: Log = silent,
 ) -> PilotResult:
     """Answer ``count`` conversations spread over languages and turn counts into ``out/pilot/``.
 
@@ -140,7 +145,7 @@ def run_pilot(
     pilot_reader = reader.with_filters(allow_hashes=frozenset(hashes), shard=None)
     pilot_settings = replace(settings, filters={**settings.filters, "allow_list": str(allow_list)})
     generator = Generator(pilot_settings, pilot_dir, pilot_reader, spec, progress=progress, log=log)
-    manifest = run_generation(generator)
+    manifest = run_job(generator)
     return PilotResult(hashes, generator.store.root, manifest, pilot_report(RunStore(generator.store.root)))
 
 
@@ -160,7 +165,7 @@ def run_demo(
     *,
     registry: Registry | None = None,
     progress: bool = False,
-    log: Log = _silent,
+    log: Log = silent,
 ) -> DemoResult:
     """The pipeline end to end on the embedded sample, on the CPU.
 
@@ -193,7 +198,7 @@ def run_demo(
             progress=progress,
             log=log,
         )
-        manifest = run_generation(generator)
+        manifest = run_job(generator)
         log("\n" + run_summary(manifest, generator.store.root))
         result.runs[name] = generator.store.root
     built = build_repository(Path(repo), list(result.runs.values()), registry=registry)

@@ -62,6 +62,44 @@ def slurm_job() -> tuple[int, int] | None:
     return int(task) - first, int(count)
 
 
+def executor_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Where a job's shards are answered: ``--executor``, ``--ray-address``, ``--replicas``."""
+    options = [
+        click.option(
+            "--executor",
+            type=click.Choice(["local", "ray"]),
+            default="local",
+            show_default=True,
+            help="local: this process answers the shards in turn; ray: engine replicas on a Ray cluster "
+            "(Ray Data; pip install 'wildchat-50m[ray]') answer them in parallel.",
+        ),
+        click.option(
+            "--ray-address", help="ray: a running cluster (or 'auto'). Default: $RAY_ADDRESS, else local."
+        ),
+        click.option(
+            "--replicas",
+            type=click.IntRange(min=1),
+            help="ray: engine replicas (actors), each with tensor-parallel-size GPUs for vllm. Default: 1.",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def executor_choice(options: dict[str, Any]) -> dict[str, Any]:
+    """The keyword arguments of :func:`wildchat50m.workflows.run_job` that ``executor_options`` select."""
+    executor, replicas, ray_address = options["executor"], options["replicas"], options["ray_address"]
+    if executor != "ray" and (replicas is not None or ray_address is not None):
+        raise click.UsageError("--replicas and --ray-address need --executor ray")
+    return {"executor": executor, "replicas": replicas or 1, "ray_address": ray_address}
+
+
+def job_part(options: dict[str, Any]) -> tuple[int, int]:
+    """The part of the run this process answers: ``--shard I/N``, else a Slurm array task, else all."""
+    return options["shard"] or slurm_job() or (0, 1)
+
+
 def source_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """The options every command that reads conversations shares."""
     options = [

@@ -10,11 +10,18 @@ from typing import Any
 
 import click
 
-from wildchat50m.cli.common import reader_from_options, resolve_dgm, slurm_job, source_options
+from wildchat50m.cli.common import (
+    executor_choice,
+    executor_options,
+    job_part,
+    reader_from_options,
+    resolve_dgm,
+    source_options,
+)
 from wildchat50m.cli.engine import engine_choice, engine_options
 from wildchat50m.generate import EngineSpec, GenerationSettings, Generator
 from wildchat50m.summaries import run_summary
-from wildchat50m.workflows import RECORDED_FILTERS, recorded_filters, run_generation, run_pilot
+from wildchat50m.workflows import RECORDED_FILTERS, recorded_filters, run_job, run_pilot
 
 
 def generation_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -66,22 +73,6 @@ def generation_options(command: Callable[..., Any]) -> Callable[..., Any]:
             help="Shards of the run (the unit of atomic output).",
         ),
         click.option(
-            "--executor",
-            type=click.Choice(["local", "ray"]),
-            default="local",
-            show_default=True,
-            help="local: this process answers the shards in turn; ray: engine replicas on a Ray cluster "
-            "(Ray Data; pip install 'wildchat-50m[ray]') answer them in parallel.",
-        ),
-        click.option(
-            "--ray-address", help="ray: a running cluster (or 'auto'). Default: $RAY_ADDRESS, else local."
-        ),
-        click.option(
-            "--replicas",
-            type=click.IntRange(min=1),
-            help="ray: engine replicas (actors), each with tensor-parallel-size GPUs for vllm. Default: 1.",
-        ),
-        click.option(
             "--pilot",
             type=click.IntRange(min=1),
             help="First answer N diverse conversations (over languages and turn counts) into OUT/pilot/ "
@@ -90,7 +81,7 @@ def generation_options(command: Callable[..., Any]) -> Callable[..., Any]:
     ]
     for option in reversed(options):
         command = option(command)
-    return engine_options(command)
+    return executor_options(engine_options(command))
 
 
 @click.command()
@@ -108,10 +99,8 @@ def generate(ctx: click.Context, quiet: bool, **options: Any) -> None:
     never overlap. Without SOURCE and --dgm, the tiny demo model tiny-a
     answers the embedded sample on the CPU.
     """
-    executor, replicas, ray_address = options["executor"], options["replicas"], options["ray_address"]
-    if executor != "ray" and (replicas is not None or ray_address is not None):
-        raise click.UsageError("--replicas and --ray-address need --executor ray")
-    if options["pilot"] and (options["shard"] or executor != "local"):
+    executor = executor_choice(options)
+    if options["pilot"] and (options["shard"] or executor["executor"] != "local"):
         raise click.UsageError("--pilot runs alone: leave out --shard and --executor")
     dgm = resolve_dgm(ctx, options["dgm"])
     engine, model, engine_settings = engine_choice(dgm, options)
@@ -153,9 +142,10 @@ def generate(ctx: click.Context, quiet: bool, **options: Any) -> None:
         click.echo(f"Pilot: {len(pilot.hashes)} conversations\n" + run_summary(pilot.manifest, pilot.root))
         click.echo(pilot.report)
         return
-    job = options["shard"] or slurm_job() or (0, 1)
-    generator = Generator(settings, Path(options["out"]), reader, spec, job=job, progress=progress, log=log)
-    manifest = run_generation(generator, executor=executor, replicas=replicas or 1, ray_address=ray_address)
+    generator = Generator(
+        settings, Path(options["out"]), reader, spec, job=job_part(options), progress=progress, log=log
+    )
+    manifest = run_job(generator, **executor)
     click.echo(run_summary(manifest, generator.store.root))
 
 
@@ -169,8 +159,8 @@ def runs() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the manifests as JSON.")
 def runs_show(path: str, as_json: bool) -> None:
     """Print the manifest of the run at PATH, or of every run below it."""
-    from wildchat50m.generate import build_manifest
     from wildchat50m.runstore import RUN_FILE, RunStore
+    from wildchat50m.workflows import run_manifest
 
     roots = (
         [Path(path)]
@@ -179,7 +169,7 @@ def runs_show(path: str, as_json: bool) -> None:
     )
     if not roots:
         raise click.ClickException(f"no run under {path} (a run directory holds {RUN_FILE})")
-    manifests = [build_manifest(RunStore(root)) for root in roots]
+    manifests = [run_manifest(RunStore(root)) for root in roots]
     if as_json:
         click.echo(
             json.dumps(manifests if len(manifests) > 1 else manifests[0], indent=2, ensure_ascii=False)

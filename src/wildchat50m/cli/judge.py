@@ -8,10 +8,10 @@ from typing import Any
 
 import click
 
-from wildchat50m.cli.common import resolve_dgm
+from wildchat50m.cli.common import executor_choice, executor_options, job_part, resolve_dgm, shard_option
 from wildchat50m.cli.engine import engine_choice, engine_options
-from wildchat50m.errors import InvalidSettingError
 from wildchat50m.summaries import judgment_summary
+from wildchat50m.workflows import run_job
 
 
 @click.command()
@@ -67,6 +67,8 @@ from wildchat50m.summaries import judgment_summary
     help="Question and answer are each cut to this many characters (head and tail kept, flagged).",
 )
 @click.option("--num-shards", type=click.IntRange(min=1), default=4, show_default=True)
+@shard_option("Judge part I of N of the shards; parts never overlap (a Slurm array sets it too).")
+@executor_options
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @click.pass_context
 def judge(ctx: click.Context, **options: Any) -> None:
@@ -80,7 +82,9 @@ def judge(ctx: click.Context, **options: Any) -> None:
     judgment with "Score: " (marked `forced_prefix`). Runs have the run
     store's guarantees (atomic shards, resume after a kill, manifest) and
     `wildchat50m build OUT/* --repo REPO` adds them to the repository as
-    `judgments--<factor>--<judge>--<target>` configs.
+    `judgments--<factor>--<judge>--<target>` configs. Like `generate`, a
+    judgment run splits into `--shard I/N` parts (or a Slurm array) and runs
+    on Ray with `--executor ray`.
     """
     from wildchat50m import judging
     from wildchat50m.generate import EngineSpec
@@ -90,26 +94,18 @@ def judge(ctx: click.Context, **options: Any) -> None:
         for factor in factors.values():
             click.echo(f"{factor.name:<28} {factor.description}")
         return
+    executor = executor_choice(options)
     factor = judging.get_factor(factors, options["factor"])
     dgm = resolve_dgm(ctx, options["judge"])
     engine, model, engine_options = engine_choice(dgm, options)
-    model = model or dgm.hf_id
-    if not model:
-        raise InvalidSettingError(f"{dgm.config} has no Hugging Face id; pass --model")
-    spec = EngineSpec(engine, model, engine_options, dgm.generation)
     progress = not options["quiet"] and sys.stderr.isatty()
     for target in options["targets"]:
-        name, files = judging.target_files(target)
-        settings = judging.JudgeSettings(
-            judge=dgm.config,
+        settings = judging.JudgeSettings.for_target(
+            dgm,
+            factor,
+            target,
             model=model,
             engine=engine,
-            factor=factor.name,
-            factor_description=factor.description,
-            factor_rubric=factor.rubric,
-            target=name,
-            target_path=str(files[0].parent.resolve()),
-            target_files=judging.target_digests(files),
             temperature=options["temperature"],
             seed=options["sampling_seed"],
             max_new_tokens=options["max_new_tokens"],
@@ -120,7 +116,12 @@ def judge(ctx: click.Context, **options: Any) -> None:
             engine_options={k: v for k, v in engine_options.items() if v is not None},
         )
         job = judging.JudgmentJob(
-            settings, options["out"], spec, progress=progress, log=lambda m: click.echo(m, err=True)
+            settings,
+            options["out"],
+            EngineSpec(engine, settings.model, engine_options, dgm.generation),
+            job=job_part(options),
+            progress=progress,
+            log=lambda m: click.echo(m, err=True),
         )
-        manifest = job.run()
+        manifest = run_job(job, **executor)
         click.echo(judgment_summary(manifest, job.store.root))

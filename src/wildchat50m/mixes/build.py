@@ -34,6 +34,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from wildchat50m import layout
 from wildchat50m.errors import WildChat50mError
 from wildchat50m.layout import Repository
 from wildchat50m.mixes.sources import (
@@ -560,13 +561,12 @@ class ShardWriter:
         self.rows += group.num_rows
 
     def close(self) -> list[Path]:
-        from wildchat50m.builders.repository import shard_file_name
-
         if self.pending_rows or not self.partials:
             self._flush(self.pending_rows)
         if self.writer is not None:
             self.writer.close()
-        final = [self.folder / shard_file_name(i, len(self.partials)) for i in range(len(self.partials))]
+        count = len(self.partials)
+        final = [self.folder / layout.data_file_name(i, count) for i in range(count)]
         for partial, target in zip(self.partials, final, strict=True):
             os.replace(partial, target)
         return final
@@ -637,7 +637,10 @@ def render_mix_card(spec: MixSpec, record: Mapping[str, Any]) -> str:
     )
     front = {
         "configs": [
-            {"config_name": "default", "data_files": [{"split": "train", "path": "data/train-*.parquet"}]}
+            {
+                "config_name": "default",
+                "data_files": [{"split": layout.SPLIT, "path": layout.split_files_pattern(layout.DATA_DIR)}],
+            }
         ],
         "tags": ["wildchat-50m", "sft", "synthetic"],
     }

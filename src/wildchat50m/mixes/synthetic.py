@@ -27,6 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from wildchat50m.jobs import RunKind
 from wildchat50m.runstore import RunStore, atomic_write_text, file_sha256
 from wildchat50m.schema import OUTPUT_SCHEMA
 from wildchat50m.synthetic import LANGUAGES, fake_hash, wildchat_row
@@ -101,7 +102,8 @@ def write_config_run(
     store = RunStore(run_dir)
     store.claim(
         {
-            "dgm": dgm, "model": f"synthetic/{dgm}", "engine": "synthetic", "history_mode": "original",
+            "kind": str(RunKind.GENERATION), "dgm": dgm, "model": f"synthetic/{dgm}", "engine": "synthetic",
+            "history_mode": "original",
             "source": "wildchat50m.mixes.synthetic", "num_shards": 1, "system_prompt": None, "seed": 0,
             "temperature": None, "top_p": None, "max_model_len": None, "max_new_tokens": None,
             "max_input_tokens": None, "logprobs": None,

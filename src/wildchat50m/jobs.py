@@ -1,0 +1,291 @@
+"""The sharded job that generation and judging both are.
+
+A job reads its input once, stages it into shards by ``conversation_hash``,
+and answers the unfinished shards of its part (``job = (i, n)``: every n-th
+shard, so parts never overlap), journaling each answer as it completes and
+committing each shard atomically (:mod:`wildchat50m.runstore`). A subclass
+says what its parameters are, how its input is staged and how a shard is
+answered; this module owns the rest, so the local loop, ``--shard I/N``
+(Slurm arrays) and the Ray executor (:mod:`wildchat50m.executors`) work the
+same for every kind of run.
+
+Run kinds (:class:`RunKind`) are recorded in every run's parameters and
+manifest; they decide a run's config name and which card table it joins.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import os
+import platform
+import sys
+from abc import ABC, abstractmethod
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any, ClassVar
+
+from wildchat50m import __version__
+from wildchat50m.engines.base import Engine
+from wildchat50m.errors import InvalidSettingError, WildChat50mError
+from wildchat50m.runstore import RUN_FILE, RunStore
+
+Log = Callable[[str], None]
+
+
+def silent(_message: str) -> None:
+    """A job's default log: says nothing (module-level, so a job pickles for Ray workers)."""
+
+
+class RunKind(enum.StrEnum):
+    """What a run directory holds, recorded as ``kind`` in its parameters and manifest."""
+
+    GENERATION = "generation"
+    JUDGMENT = "judgment"
+    IMPORTED = "imported"
+
+    @classmethod
+    def of(cls, params: Mapping[str, Any]) -> RunKind:
+        kind = params.get("kind")
+        if kind is None:
+            raise InvalidSettingError(
+                "the run's parameters record no kind: it was written by an older version; run it again"
+            )
+        return cls(kind)
+
+    def config_name(self, params: Mapping[str, Any]) -> str:
+        """The repository config the run becomes: the DGM's name, or a judgment run's own name."""
+        return str(params["config"] if self is RunKind.JUDGMENT else params["dgm"])
+
+    @property
+    def holds_answers(self) -> bool:
+        """Answers of a DGM (generated or imported), as opposed to verdicts about them."""
+        return self is not RunKind.JUDGMENT
+
+
+def run_kind(run_dir: Path) -> RunKind | None:
+    """The kind of the run at ``run_dir``; None when the folder holds no run."""
+    path = Path(run_dir) / RUN_FILE
+    if not path.exists():
+        return None
+    return RunKind.of(json.loads(path.read_text(encoding="utf-8")))
+
+
+class JobIncomplete(WildChat50mError):
+    """Some requests failed transiently; they were not stored, and a re-run sends them again."""
+
+
+def job_shards(num_shards: int, job: tuple[int, int]) -> list[int]:
+    """The shards job ``i`` of ``n`` owns: every n-th, so jobs never overlap."""
+    index, count = job
+    return [k for k in range(num_shards) if k % count == index]
+
+
+@dataclass
+class ShardOutcome:
+    """One shard of a job's part: answered now (with its stats), or finished before and skipped."""
+
+    index: int
+    skipped: bool
+    stats: dict[str, Any] | None = None
+
+
+class ShardedJob(ABC):
+    """One part of a run, safe to kill at any moment and run again.
+
+    Subclasses set :attr:`kind` and implement :meth:`run_name`, :meth:`params`,
+    :meth:`stage`, :meth:`answer_shards`, :meth:`detached` and :meth:`manifest_body`.
+    """
+
+    kind: ClassVar[RunKind]
+
+    def __init__(
+        self,
+        settings: Any,
+        out: Path,
+        engine_factory: Callable[[], Engine],
+        *,
+        job: tuple[int, int] = (0, 1),
+        progress: bool = False,
+        log: Log = silent,
+    ) -> None:
+        """``settings`` is the kind's frozen settings dataclass; it has ``num_shards``."""
+        index, count = job
+        if not 0 <= index < count:
+            raise InvalidSettingError(f"job {index}/{count}: the index must be in 0..{count - 1}")
+        if count > settings.num_shards:
+            raise InvalidSettingError(
+                f"{count} jobs but only {settings.num_shards} shards: raise --num-shards"
+            )
+        self.settings = settings
+        self.num_shards: int = settings.num_shards
+        self.store = RunStore(Path(out) / self.run_name())
+        self.engine_factory = engine_factory
+        self.job = job
+        self.progress = progress
+        self.log = log
+        self._engine: Engine | None = None
+
+    # -- what a kind of job says
+
+    @abstractmethod
+    def run_name(self) -> str:
+        """The run's folder under the output directory (from :attr:`settings`)."""
+
+    @abstractmethod
+    def params(self) -> dict[str, Any]:
+        """Everything that decides the results; a resumed run must give the same."""
+
+    @abstractmethod
+    def stage(self, shards: list[int]) -> None:
+        """Write this part's input shards through :meth:`RunStore.stage`."""
+
+    @abstractmethod
+    def answer_shards(self, indices: list[int]) -> dict[int, Any]:
+        """Answer and commit staged shards; the stats (with ``to_dict()``) of each shard committed."""
+
+    @abstractmethod
+    def detached(self) -> ShardedJob:
+        """A copy without reader, log or engine, to be pickled to a worker that answers shards."""
+
+    @classmethod
+    @abstractmethod
+    def manifest_body(cls, markers: list[dict[str, Any]]) -> dict[str, Any]:
+        """The kind's own counts, from the committed shards' markers."""
+
+    def on_engine_ready(self, engine: Engine) -> None:  # noqa: B027 (optional hook)
+        """Called once the engine is built (e.g. to remember its tokenizer's special tokens)."""
+
+    # -- the job
+
+    @property
+    def shards(self) -> list[int]:
+        return job_shards(self.num_shards, self.job)
+
+    def prepare(self) -> list[int]:
+        """Record the parameters, stage this part's input once, and list its unfinished shards."""
+        self.store.claim({**self.params(), "kind": str(self.kind)})
+        if not self.store.is_staged(self.job):
+            self.stage(self.shards)
+        return [k for k in self.shards if not self.store.is_done(k, self.num_shards)]
+
+    def run(self) -> list[ShardOutcome]:
+        """Stage, answer this part's unfinished shards, then write the manifest."""
+        pending = set(self.prepare())
+        try:
+            committed = self.answer_shards([k for k in self.shards if k in pending])
+        finally:
+            self.close()
+        self.write_manifest()
+        return [
+            ShardOutcome(
+                k, skipped=k not in committed, stats=stats.to_dict() if (stats := committed.get(k)) else None
+            )
+            for k in self.shards
+        ]
+
+    def run_shard(self, index: int) -> Any:
+        """Answer one staged shard and commit it; safe on any worker that sees the run directory."""
+        return self.answer_shards([index])[index]
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = self.engine_factory()
+            self.on_engine_ready(self._engine)
+        return self._engine
+
+    def engine_description(self) -> dict[str, Any] | None:
+        """What the engine says about itself, for a shard's marker (None before it is built)."""
+        return self._engine.describe() if self._engine is not None else None
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.close()
+            self._engine = None
+
+    def write_manifest(self) -> dict[str, Any]:
+        return self.store.write_manifest(build_manifest(self.store, type(self)))
+
+
+def sum_markers(
+    markers: Iterable[Mapping[str, Any]], numbers: Iterable[str], counters: Iterable[str]
+) -> tuple[Counter[str], dict[str, Counter[str]]]:
+    """The sums of the ``numbers`` fields and the merged ``counters`` fields of shard markers."""
+    markers = list(markers)
+    totals: Counter[str] = Counter()
+    for name in numbers:
+        totals[name] = sum(marker.get(name, 0) for marker in markers)
+    merged = {name: Counter() for name in counters}
+    for marker in markers:
+        for name in merged:
+            merged[name].update(marker.get(name) or {})
+    return totals, merged
+
+
+def build_manifest(store: RunStore, job_class: type[ShardedJob]) -> dict[str, Any]:
+    """A run's manifest: its parameters, kind, shards, input report, the kind's counts, throughput."""
+    params = store.params()
+    markers = store.markers()
+    staged = store.staged_reports()
+    totals, _ = sum_markers(markers, ("prompt_tokens", "completion_tokens", "generation_seconds"), ())
+    seconds = totals["generation_seconds"]
+    tokens = totals["prompt_tokens"] + totals["completion_tokens"]
+    engines = [marker["engine"] for marker in markers if marker.get("engine")]
+    body = job_class.manifest_body(markers)
+    throughput = {
+        "generation_seconds": round(seconds, 3),
+        "tokens_per_second": round(tokens / seconds, 2) if seconds else None,
+        **body.pop("throughput", {}),
+    }
+    return {
+        "wildchat50m_version": __version__,
+        "kind": params.get("kind"),
+        "params": params,
+        "shards": {
+            "total": params["num_shards"],
+            "finished": len(markers),
+            "staged_rows": sum(sum(report["rows_per_shard"].values()) for report in staged),
+        },
+        "input": staged[0]["reader"] if staged else {},
+        "skip_reasons": (staged[0]["reader"].get("reasons", {}) if staged else {}),
+        **body,
+        "prompt_tokens": totals["prompt_tokens"],
+        "completion_tokens": totals["completion_tokens"],
+        "throughput": throughput,
+        "accelerators": markers[0].get("accelerators") if markers else None,
+        "engine": engines[0] if engines else None,
+        "libraries": library_versions(),
+    }
+
+
+def library_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in ("pyarrow", "datasets", "torch", "transformers", "vllm", "httpx2", "httpx"):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def accelerators() -> dict[str, Any]:
+    """What the answers were computed on, as far as can be told without importing torch needlessly."""
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        names = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+        return {"kind": "gpu", "count": len(names), "names": sorted(set(names))}
+    return {"kind": "cpu", "count": 1, "names": [_cpu_name()]}
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+            if line.startswith("model name"):
+                return f"{line.split(':', 1)[1].strip()} ({os.cpu_count()} cores)"
+    except OSError:
+        pass
+    return f"{platform.machine()} ({os.cpu_count()} cores)"
