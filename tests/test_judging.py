@@ -25,6 +25,7 @@ from wildchat50m.engines.openai_compat import OpenAIEngine
 from wildchat50m.engines.vllm_engine import token_logprobs_from_output
 from wildchat50m.schema import JUDGMENT_SCHEMA, OUTPUT_SCHEMA
 from wildchat50m.synthetic import synthetic_conversations
+from wildchat50m.workflows import run_job
 
 
 def top(**probabilities: float) -> list[tuple[str, float]]:
@@ -204,7 +205,7 @@ def judgment_rows(run_dir: Path) -> list[dict[str, Any]]:
 def test_the_job_reads_scores_where_the_judge_wrote_them_or_forces_the_prefix(target, tmp_path):
     engine = ScriptedJudge()
     job = judging.JudgmentJob(settings_for(target), tmp_path / "judgments", lambda: engine)
-    manifest = job.run()
+    manifest = run_job(job)
     rows = judgment_rows(job.store.root)
 
     assert job.store.root.name == "judgments--Factuality--scripted--some-dgm"
@@ -242,7 +243,7 @@ def test_a_killed_job_resumes_without_asking_the_judge_again(target, tmp_path):
     with pytest.raises(KeyboardInterrupt):
         judging.JudgmentJob(settings_for(target), out, lambda: first).run()
     second = ScriptedJudge()
-    manifest = judging.JudgmentJob(settings_for(target), out, lambda: second).run()
+    manifest = run_job(judging.JudgmentJob(settings_for(target), out, lambda: second))
 
     asked_first = {r.key for r in first.requests}
     asked_second = {r.key for r in second.requests}
@@ -261,7 +262,7 @@ def test_a_killed_job_resumes_without_asking_the_judge_again(target, tmp_path):
 
 def test_limit_takes_the_first_conversations_by_hash(target, tmp_path):
     job = judging.JudgmentJob(settings_for(target, limit=2), tmp_path / "judgments", ScriptedJudge)
-    manifest = job.run()
+    manifest = run_job(job)
     hashes = sorted({r["conversation_hash"] for r in judgment_rows(job.store.root)})
     all_hashes = sorted(pq.read_table(target[1][0], columns=["conversation_hash"]).column(0).to_pylist())
     assert hashes == all_hashes[:2]

@@ -174,7 +174,9 @@ class Generator(ShardedJob):
         self.store.stage(reader.batches(), self.job, shards, self.num_shards, shard_of, lambda: reader.report)
 
     def detached(self) -> Generator:
-        return Generator(self.settings, self.store.root.parent, None, self.engine_factory, job=self.job)
+        return Generator(
+            self.settings, self.store.root.parent.resolve(), None, self.engine_factory, job=self.job
+        )
 
     def on_engine_ready(self, engine: Engine) -> None:
         self.store.save_special_tokens((engine.tokenizer or CharTokenizer()).special_tokens)

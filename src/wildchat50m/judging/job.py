@@ -246,7 +246,7 @@ class JudgmentJob(ShardedJob):
         )
 
     def detached(self) -> JudgmentJob:
-        return JudgmentJob(self.settings, self.store.root.parent, self.engine_factory, job=self.job)
+        return JudgmentJob(self.settings, self.store.root.parent.resolve(), self.engine_factory, job=self.job)
 
     @classmethod
     def manifest_body(cls, markers: list[dict[str, Any]]) -> dict[str, Any]:
