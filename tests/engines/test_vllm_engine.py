@@ -204,7 +204,7 @@ def test_killed_five_times_the_run_resumes_to_the_uninterrupted_answers(vllm, sa
 def checks(vllm, tmp_path_factory) -> dict:
     """The engine-level checks of ``helpers/vllm_checks.py``, run on one vLLM instance."""
     root = tmp_path_factory.mktemp("vllm-checks")
-    script = Path(__file__).parent / "helpers" / "vllm_checks.py"
+    script = Path(__file__).parents[1] / "helpers" / "vllm_checks.py"
     subprocess.run(
         [vllm["python"], str(script), str(tiny_chat_model("tiny-vllm")), str(root / "checks.json")],
         check=True, capture_output=True, cwd=root, env=vllm_env(vllm, root, **IN_PROCESS), timeout=1800,
