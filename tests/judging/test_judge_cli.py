@@ -17,8 +17,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from commands import wildchat50m
 from datasets import load_dataset
+from helpers.commands import wildchat50m
 from wildchat50m.builders.repository import check_repository
 
 from wildchat50m.schema import JUDGMENT_SCHEMA

@@ -18,7 +18,7 @@ from wildchat50m.resources import malformed_sample_file, sample_dir, sample_file
 from wildchat50m.schema import WILDCHAT_SCHEMA
 from wildchat50m.source import ConversationReader
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

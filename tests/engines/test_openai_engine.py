@@ -1,6 +1,6 @@
 """The ``openai`` engine against a real local HTTP server that speaks the chat completions API.
 
-The server (``openai_server.py``) answers deterministically and fails on
+The server (``helpers/openai_server.py``) answers deterministically and fails on
 demand, so every test can say exactly what a run must return: each request
 answered once, faults retried away, hopeless requests reported as errors.
 """
@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Iterator
 
 import pytest
-from openai_server import (
+from helpers.openai_server import (
     DROP,
     HANG,
     MALFORMED_JSON,

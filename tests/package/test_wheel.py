@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 HEAVY = ("torch", "vllm", "ray", "gradio", "axolotl", "lm_eval", "transformers")
 
 CHECK_INSTALLED = """

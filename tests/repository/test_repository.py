@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from commands import wildchat50m
 from datasets import load_dataset
+from helpers.commands import wildchat50m
 from wildchat50m.builders.repository import (
     BuildError,
     build_repository,
@@ -241,7 +241,7 @@ print(json.dumps({
 
 
 def test_the_repository_loads_under_datasets_4_8_4_as_axolotl_pins_it(work, tmp_path):
-    from pinned_envs import pinned_python
+    from helpers.pinned_envs import pinned_python
 
     python = pinned_python("datasets-4.8.4.txt")
     result = subprocess.run(

@@ -17,7 +17,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from openai_server import FakeChatServer
+from helpers.openai_server import FakeChatServer
 
 from wildchat50m import judging
 from wildchat50m.engines.base import ChatRequest, ChatResult, Sampling, TokenLogprob

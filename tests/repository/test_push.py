@@ -8,7 +8,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from hub_stub import HubStub
+from helpers.hub_stub import HubStub
 
 TOKEN = "hf_stubTokenThatMustNeverBePrinted0123"
 REPO_ID = "wildchat50m-test/pushed"

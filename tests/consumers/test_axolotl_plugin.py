@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 from datasets import load_from_disk
-from pinned_envs import checkout_site, pinned_python
+from helpers.pinned_envs import checkout_site, pinned_python
 from transformers import AutoTokenizer
 from wildchat50m.builders.repository import build_repository
 

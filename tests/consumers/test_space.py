@@ -19,9 +19,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
-from commands import wildchat50m
+from helpers.commands import wildchat50m
+from helpers.space_server import ARTIFACTS, CHROMIUM_ARGS, chromium, serve_space
 from rouge_score import rouge_scorer
-from space_server import ARTIFACTS, CHROMIUM_ARGS, chromium, serve_space
 from wildchat50m.builders.search_index import query_terms
 from wildchat50m.spaces.viewer.lookup import Repository, SearchFilters
 from wildchat50m.spaces.viewer.readme import render_space_readme
@@ -514,7 +514,7 @@ def test_answers_of_one_dgm_are_searched_when_it_has_an_answers_index(demo, tmp_
 def test_the_space_opens_a_hub_repository_by_id_and_reads_little_per_lookup(demo, tmp_path):
     """The stub Hub serves the pushed repository with range requests; the test counts the bytes."""
     from gradio_client import Client
-    from hub_stub import HubStub
+    from helpers.hub_stub import HubStub
 
     repo, _ = demo
     token = "hf_stubTokenForTheSpace0123456789"

@@ -168,7 +168,7 @@ def test_self_history_generates_in_waves_on_the_dgms_own_answers(tmp_path, cli):
 
 
 def test_an_openai_compatible_server_is_resumed_after_it_fails(tmp_path, cli, expected_inputs):
-    from openai_server import FakeChatServer, http_error
+    from helpers.openai_server import FakeChatServer, http_error
 
     out = tmp_path / "remote"
     first_prompt = next(iter(expected_inputs.values()))["conversation"][0]["content"]

@@ -29,9 +29,9 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from commands import wildchat50m
 from datasets import load_dataset
-from pinned_envs import checkout_site, pinned_python
+from helpers.commands import wildchat50m
+from helpers.pinned_envs import checkout_site, pinned_python
 
 from wildchat50m.requests import turns_of
 from wildchat50m.source import ConversationReader, Filters
@@ -202,9 +202,9 @@ def test_killed_five_times_the_run_resumes_to_the_uninterrupted_answers(vllm, sa
 
 @pytest.fixture(scope="module")
 def checks(vllm, tmp_path_factory) -> dict:
-    """The engine-level checks of ``vllm_checks.py``, run on one vLLM instance."""
+    """The engine-level checks of ``helpers/vllm_checks.py``, run on one vLLM instance."""
     root = tmp_path_factory.mktemp("vllm-checks")
-    script = Path(__file__).parent / "vllm_checks.py"
+    script = Path(__file__).parents[1] / "helpers" / "vllm_checks.py"
     subprocess.run(
         [vllm["python"], str(script), str(tiny_chat_model("tiny-vllm")), str(root / "checks.json")],
         check=True, capture_output=True, cwd=root, env=vllm_env(vllm, root, **IN_PROCESS), timeout=1800,

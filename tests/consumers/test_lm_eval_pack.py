@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from pinned_envs import checkout_site, pinned_python
+from helpers.pinned_envs import checkout_site, pinned_python
 
 from wildchat50m import heldout
 from wildchat50m.registry import load_registry

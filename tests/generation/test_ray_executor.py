@@ -49,7 +49,7 @@ def test_ray_replicas_give_the_local_answers_and_a_rerun_finds_nothing_to_do(tmp
 
 
 def test_a_failed_shard_stops_the_ray_run_and_the_rerun_resumes(tmp_path, cli):
-    from openai_server import FakeChatServer, http_error
+    from helpers.openai_server import FakeChatServer, http_error
 
     inputs = list(ConversationReader(None, Filters(sample=16, seed=3)).rows())
     out = tmp_path / "remote"

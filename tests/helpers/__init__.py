@@ -1,0 +1,1 @@
+"""Shared helpers of the test suite: the real CLI, stub servers, pinned environments."""
