@@ -476,12 +476,8 @@ class _JobStream:
 def outcome_of(result: ChatResult, truncated: bool, cut: bool) -> TurnOutcome:
     """A journaled outcome from an engine result and how its prompt was fitted."""
     return TurnOutcome(
-        text=None if result.failed else result.text,
-        finish_reason=result.finish_reason,
-        prompt_tokens=result.prompt_tokens,
-        completion_tokens=result.completion_tokens,
+        **result.stored(),
         cumulative_logprob=result.cumulative_logprob,
-        error=result.error,
         prompt_truncated=truncated,
         current_cut=cut,
     )

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import random
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from helpers.kills import kill_at_random_moments
 
 from wildchat50m.generate import GenerationSettings, Generator
 from wildchat50m.records import KNOWN_TEMPLATE_TOKENS
@@ -120,20 +118,7 @@ def test_a_rerun_with_other_parameters_is_refused(baseline, cli):
 def test_killed_ten_times_the_run_resumes_to_the_same_answers(baseline, tmp_path):
     out = tmp_path / "killed"
     command = [sys.executable, "-m", "wildchat50m", "generate", *SLICE, *FAST, "--out", str(out), "--quiet"]
-    rng = random.Random(11)
-    kills = 0
-    while kills < 10:
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(1.0, 4.0))
-        if process.poll() is not None:
-            # Finished before the kill: start over so every kill lands mid-run.
-            assert process.returncode == 0
-            for path in sorted(out.rglob("*"), reverse=True):
-                path.unlink() if path.is_file() else path.rmdir()
-            continue
-        os.kill(process.pid, signal.SIGKILL)
-        process.wait()
-        kills += 1
+    kill_at_random_moments(command, out, kills=10, seconds=(1.0, 4.0), rng=random.Random(11))
     subprocess.run(command, check=True, capture_output=True)
 
     assert answers_by_hash(out / "tiny-a") == answers_by_hash(baseline)

@@ -8,10 +8,8 @@ import csv
 import json
 import os
 import random
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pyarrow as pa
@@ -19,6 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 from datasets import load_dataset
 from helpers.commands import wildchat50m
+from helpers.kills import kill_at_random_moments
 from wildchat50m.builders.repository import check_repository
 
 from wildchat50m.schema import JUDGMENT_SCHEMA
@@ -90,6 +89,10 @@ JUDGE_TINY_A = (
 )  # fmt: skip
 
 
+#: Judgment columns computed from logprobs.
+FLOATS = ("score_probs", "expected_score", "score_mass")
+
+
 def judgments_by_key(run_dir: Path) -> dict[tuple[str, int], dict]:
     rows = read_rows(run_dir)
     keyed = {(r["conversation_hash"], r["turn"]): r for r in rows}
@@ -102,7 +105,7 @@ def test_judge_parts_split_like_a_slurm_array_and_a_killed_run_resumes_to_the_sa
     config = "judgments--Factuality--tiny-a--tiny-a"
     for part in ("0/2", "1/2"):
         wildchat50m(*JUDGE_TINY_A, "--target", target, "--shard", part, "--out", "parts", cwd=work)
-    # The second part's manifest covers the whole run: every shard of both parts is committed.
+    # A Slurm array task finds its part in the environment: task 1 of 2 owns shards 1 and 3.
     wildchat50m(*JUDGE_TINY_A, "--target", target, "--out", "slurm", cwd=work,
                 env={"SLURM_ARRAY_TASK_ID": "1", "SLURM_ARRAY_TASK_COUNT": "2"})  # fmt: skip
     slurm_shards = sorted(p.name for p in (work / "slurm" / config / "data").glob("*.parquet"))
@@ -114,29 +117,28 @@ def test_judge_parts_split_like_a_slurm_array_and_a_killed_run_resumes_to_the_sa
     command = [sys.executable, "-m", "wildchat50m", *JUDGE_TINY_A, "--target", target, "--out", "killed"]
     environment = {**os.environ, "HF_HOME": str(work / "hf-home")}
     run = work / "killed" / config
-    rng = random.Random(7)
-    kills = kept_across_kills = 0
-    while kills < 5:
-        process = subprocess.Popen(command, cwd=work, env=environment, stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.DEVNULL)  # fmt: skip
-        time.sleep(rng.uniform(3.0, 8.0))
-        if process.poll() is not None:
-            # Finished before the kill: start over so every kill lands mid-run.
-            assert process.returncode == 0
-            for path in sorted(run.rglob("*"), reverse=True):
-                path.unlink() if path.is_file() else path.rmdir()
-            continue
-        os.kill(process.pid, signal.SIGKILL)
-        process.wait()
-        kills += 1
+    kept: list[int] = []
+
+    def count_kept() -> None:
         # What a kill does not lose: judgments journaled, and shards committed.
-        kept_across_kills += len(list(run.glob("data/*.parquet"))) + sum(
-            len(journal.read_text(encoding="utf-8").splitlines()) for journal in run.glob("journal/*.jsonl")
+        journaled = sum(
+            len(path.read_text(encoding="utf-8").splitlines()) for path in run.glob("journal/*.jsonl")
         )
+        kept.append(journaled + len(list(run.glob("data/*.parquet"))))
+
+    kill_at_random_moments(command, run, kills=5, seconds=(3.0, 8.0), rng=random.Random(7), cwd=work,
+                           env=environment, after_kill=count_kept)  # fmt: skip
     subprocess.run(command, cwd=work, env=environment, check=True, capture_output=True)
 
-    assert judgments_by_key(run) == parts
-    assert kept_across_kills > 0, "no kill landed after a judgment was journaled"
+    resumed = judgments_by_key(run)
+    assert resumed.keys() == parts.keys()
+    for key, row in resumed.items():
+        # Scores are read from logprobs: batches differ after a kill, so their last bits may too.
+        assert {k: v for k, v in row.items() if k not in FLOATS} == {
+            k: v for k, v in parts[key].items() if k not in FLOATS
+        }
+        assert row["expected_score"] == pytest.approx(parts[key]["expected_score"], abs=1e-4)
+    assert sum(kept) > 0, "no kill landed after a judgment was journaled"
     assert not list(run.rglob("*.partial")) and not list(run.glob("journal/*.jsonl"))
     manifest = json.loads((run / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["kind"] == "judgment" and manifest["shards"]["finished"] == 4

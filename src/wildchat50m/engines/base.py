@@ -115,6 +115,17 @@ class ChatResult:
     def failed(self) -> bool:
         return self.error is not None
 
+    def stored(self) -> dict[str, Any]:
+        """What every kind of run keeps of a result: its text (None when it failed), finish
+        reason, token counts and error."""
+        return {
+            "text": None if self.failed else self.text,
+            "finish_reason": self.finish_reason,
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "error": self.error,
+        }
+
 
 class Tokenizer(Protocol):
     """What the token budget needs of a model's tokenizer."""

@@ -143,11 +143,7 @@ def _top(token: TokenLogprob) -> list[list[Any]]:
 def judgment_entry(result: ChatResult) -> Entry:
     """What is kept of the judge's answer: text, counts, and the top logprobs at the score position."""
     entry = Entry(
-        text=None if result.failed else result.text,
-        finish_reason=result.finish_reason,
-        prompt_tokens=result.prompt_tokens,
-        completion_tokens=result.completion_tokens,
-        error=result.error,
+        **result.stored(),
         score_top=None,
         ten_top=None,
         logprobs_missing=False,
