@@ -58,6 +58,8 @@ def make_run(run_dir, rows, shards):
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
     from space_lookup import answered_table, base_table, phrase_text, user_prompts
+    from wildchat50m.generate import answers_run_params
+    from wildchat50m.jobs import RunKind
     from wildchat50m.runstore import RunStore, atomic_write_text, shard_name
     from wildchat50m.source import shard_of
 
@@ -66,10 +68,12 @@ def make_run(run_dir, rows, shards):
     base = base_table(rows, 0)
     table = answered_table(base, user_prompts(base, text, rng), "bench-dgm", text, rng)
     store = RunStore(run_dir)
-    store.claim({"dgm": "bench-dgm", "model": None, "engine": "synthetic", "history_mode": "original",
-                 "source": "bench/build_memory.py", "num_shards": shards, "system_prompt": None, "seed": 0,
-                 "temperature": None, "top_p": None, "max_model_len": None, "max_new_tokens": None,
-                 "max_input_tokens": None, "logprobs": None})
+    store.claim(
+        answers_run_params(
+            "bench-dgm", kind=RunKind.GENERATION, engine="synthetic", source="bench/build_memory.py",
+            num_shards=shards, seed=0,
+        )
+    )  # fmt: skip
     which = pa.array([shard_of(h, shards) for h in table.column("conversation_hash").to_pylist()])
     for index in range(shards):
         part = table.filter(pc.equal(which, index))

@@ -39,6 +39,8 @@ from wildchat50m.builders.repository import MAX_ROW_GROUP_BYTES, build_repositor
 from wildchat50m.spaces.viewer.lookup import Repository, local_files
 
 from wildchat50m import layout
+from wildchat50m.generate import answers_run_params
+from wildchat50m.jobs import RunKind
 from wildchat50m.registry import load_registry
 from wildchat50m.runstore import RUN_FILE, RunStore, atomic_write_text, shard_name
 from wildchat50m.schema import OUTPUT_MESSAGE, OUTPUT_SCHEMA
@@ -131,11 +133,10 @@ def write_run(run_dir: Path, config: str, table: pa.Table) -> None:
     """A finished one-shard run in the run-store layout, as `generate` would leave it."""
     store = RunStore(run_dir)
     store.claim(
-        {"dgm": config, "model": None, "engine": "synthetic", "history_mode": "original",
-         "source": "bench/space_lookup.py", "num_shards": 1, "system_prompt": None, "seed": 0,
-         "temperature": None, "top_p": None, "max_model_len": None, "max_new_tokens": None,
-         "max_input_tokens": None, "logprobs": None}
-    )  # fmt: skip
+        answers_run_params(
+            config, kind=RunKind.GENERATION, engine="synthetic", source="bench/space_lookup.py", seed=0
+        )
+    )
     output = store.output_path(0, 1)
     output.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(table, output, compression="none")

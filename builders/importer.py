@@ -280,27 +280,6 @@ def _prepare_run_dir(run_dir: Path) -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
 
 
-def run_params(config: str, source: str, model: str | None) -> dict[str, Any]:
-    """The run's parameters: the release as its source, sampling settings unknown (null)."""
-    return {
-        "kind": str(RunKind.IMPORTED),
-        "dgm": config,
-        "model": model,
-        "engine": IMPORTED_ENGINE,
-        "history_mode": RELEASE_HISTORY_MODE,
-        "source": source,
-        "num_shards": 1,
-        "system_prompt": None,
-        "seed": None,
-        "temperature": None,
-        "top_p": None,
-        "max_model_len": None,
-        "max_new_tokens": None,
-        "max_input_tokens": None,
-        "logprobs": None,
-    }
-
-
 def write_import_run(
     source: str | Path,
     config: str,
@@ -311,12 +290,16 @@ def write_import_run(
     batch_size: int = 1000,
 ) -> ImportReport:
     """Convert the release into a finished one-shard run at ``run_dir``, streaming batch by batch."""
-    from wildchat50m.generate import write_manifest
+    from wildchat50m.generate import answers_run_params, write_manifest
 
     run_dir = Path(run_dir)
     _prepare_run_dir(run_dir)
     store = RunStore(run_dir)
-    store.claim(run_params(config, str(source), model))
+    store.claim(
+        answers_run_params(
+            config, kind=RunKind.IMPORTED, engine=IMPORTED_ENGINE, source=str(source), model=model
+        )
+    )
     report = ImportReport(source=str(source), config=config, run_dir=run_dir)
     output = store.output_path(0, 1)
     output.parent.mkdir(parents=True, exist_ok=True)

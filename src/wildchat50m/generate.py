@@ -115,6 +115,26 @@ class GenerationSettings:
         )
 
 
+def answers_run_params(
+    dgm: str,
+    *,
+    kind: RunKind,
+    engine: str,
+    source: str,
+    model: str | None = None,
+    num_shards: int = 1,
+    seed: int | None = None,
+) -> dict[str, Any]:
+    """The parameters of a run of answers not made by :class:`Generator` (an imported release, a
+    synthetic run for benchmarks): history ``original``, sampling settings unknown (null)."""
+    return {
+        "kind": str(kind), "dgm": dgm, "model": model, "engine": engine, "history_mode": "original",
+        "source": source, "num_shards": num_shards, "system_prompt": None, "seed": seed,
+        "temperature": None, "top_p": None, "max_model_len": None, "max_new_tokens": None,
+        "max_input_tokens": None, "logprobs": None,
+    }  # fmt: skip
+
+
 @dataclass(frozen=True)
 class EngineSpec:
     """A picklable recipe for an engine, so that executors can build one per worker."""

@@ -50,9 +50,10 @@ class RunKind(enum.StrEnum):
     @classmethod
     def of(cls, params: Mapping[str, Any]) -> RunKind:
         kind = params.get("kind")
-        if kind is None:
+        if kind not in {member.value for member in cls}:
             raise InvalidSettingError(
-                "the run's parameters record no kind: it was written by an older version; run it again"
+                f"the run's parameters record kind {kind!r}, not one of {', '.join(cls)}: "
+                "a run written by an older version must be run again"
             )
         return cls(kind)
 

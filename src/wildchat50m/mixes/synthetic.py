@@ -96,18 +96,15 @@ def write_config_run(
     template_rows: int = 4096,
 ) -> Path:
     """A finished one-shard run of ``dgm`` answering synthetic conversations 0..rows-1; returns its folder."""
-    from wildchat50m.generate import write_manifest
+    from wildchat50m.generate import answers_run_params, write_manifest
 
     run_dir = Path(runs) / dgm
     store = RunStore(run_dir)
     store.claim(
-        {
-            "kind": str(RunKind.GENERATION), "dgm": dgm, "model": f"synthetic/{dgm}", "engine": "synthetic",
-            "history_mode": "original",
-            "source": "wildchat50m.mixes.synthetic", "num_shards": 1, "system_prompt": None, "seed": 0,
-            "temperature": None, "top_p": None, "max_model_len": None, "max_new_tokens": None,
-            "max_input_tokens": None, "logprobs": None,
-        }
+        answers_run_params(
+            dgm, kind=RunKind.GENERATION, engine="synthetic", source="wildchat50m.mixes.synthetic",
+            model=f"synthetic/{dgm}", seed=0,
+        )
     )  # fmt: skip
     template = pa.Table.from_pylist(
         _template_rows(dgm, min(template_rows, rows), answer_chars, failed_every), schema=OUTPUT_SCHEMA
