@@ -248,7 +248,7 @@ def test_a_killed_job_resumes_without_asking_the_judge_again(target, tmp_path):
     asked_first = {r.key for r in first.requests}
     asked_second = {r.key for r in second.requests}
     assert asked_first and not asked_first & asked_second
-    assert manifest["shards"] == {"total": 2, "finished": 2}
+    assert manifest["shards"] == {"total": 2, "finished": 2, "staged_rows": 6}
     fresh = ScriptedJudge()
     judging.JudgmentJob(settings_for(target), tmp_path / "fresh", lambda: fresh).run()
     assert asked_first | asked_second == {r.key for r in fresh.requests}

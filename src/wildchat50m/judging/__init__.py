@@ -55,7 +55,6 @@ from wildchat50m.judging.job import (
     judgment_config_name,
     target_digests,
     target_files,
-    write_judgment_manifest,
 )
 from wildchat50m.judging.read import judgment_files, read_judgments
 from wildchat50m.judging.scores import (
@@ -90,6 +89,5 @@ __all__ = [
     "score_distribution",
     "target_digests",
     "target_files",
-    "write_judgment_manifest",
     "zero_follows",
 ]

@@ -22,7 +22,6 @@ from wildchat50m.jobs import (
     JobIncomplete,
     RunKind,
     ShardedJob,
-    build_manifest,
     run_kind,
     sum_markers,
 )
@@ -495,11 +494,3 @@ def _chosen_hashes(files: Sequence[Path], limit: int | None) -> tuple[set[str], 
 def target_digests(files: Sequence[Path]) -> dict[str, str]:
     """File name -> sha256: recorded in the run's parameters, so a changed target is not resumed."""
     return {path.name: file_sha256(path) for path in files}
-
-
-# ---------------------------------------------------------------- manifest
-
-
-def write_judgment_manifest(store: RunStore) -> dict[str, Any]:
-    """Write the manifest of a judgment run from its committed shards."""
-    return store.write_manifest(build_manifest(store, JudgmentJob))
