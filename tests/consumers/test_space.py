@@ -235,7 +235,7 @@ def test_space_export_writes_a_folder_pointing_at_the_dataset(cli, tmp_path):
 
 
 def test_space_refuses_what_it_cannot_show(cli, tmp_path):
-    assert "holds no data/ folder" in cli("space", str(tmp_path), expect=1).stderr
+    assert "(no data/ folder)" in cli("space", str(tmp_path), expect=1).stderr
     offline = cli("space", "someone/not-here", expect=1).stderr  # the tests run with HF_HUB_OFFLINE=1
     assert "cannot list the files of the Hub dataset someone/not-here" in offline
 

@@ -14,6 +14,7 @@ import pytest
 
 pytest.importorskip("ray")
 
+from helpers.judgments import assert_same_judgments, judgments_by_turn
 from test_generate import FAST, answers_by_hash, output_rows
 
 from wildchat50m.source import ConversationReader, Filters
@@ -84,9 +85,8 @@ def test_a_judgment_run_on_ray_gives_the_local_judgments(tmp_path, cli):
     assert "answering 4 shard(s) on Ray with 2 replica(s)" in first.stderr
 
     config = "judgments--Factuality--tiny-a--tiny-a"
-    local, distributed = output_rows(tmp_path / "local" / config), output_rows(tmp_path / "ray" / config)
-    key = lambda row: (row["conversation_hash"], row["turn"])  # noqa: E731
-    assert sorted(distributed, key=key) == sorted(local, key=key)
+    local = judgments_by_turn(tmp_path / "local" / config)
+    assert_same_judgments(judgments_by_turn(tmp_path / "ray" / config), local)
     manifest = json.loads((tmp_path / "ray" / config / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["kind"] == "judgment" and manifest["shards"]["finished"] == 4
     assert manifest["judgments"] == len(local)
