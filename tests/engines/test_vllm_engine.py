@@ -206,7 +206,7 @@ def test_killed_five_times_the_run_resumes_to_the_uninterrupted_answers(vllm, sa
 
     answers = answers_by_hash(run)
     uninterrupted = answers_by_hash(sample_run / "runs" / "tiny-vllm")
-    assert len(answers) == 90 and answers == {key: uninterrupted[key] for key in answers}
+    assert len(answers) == 120 and answers == {key: uninterrupted[key] for key in answers}
     rows = output_rows(run)
     assert len({r["conversation_hash"] for r in rows}) == len(rows)
     assert not list(run.rglob("*.partial")) and not list((run / "journal").glob("*.jsonl"))
@@ -344,11 +344,12 @@ def test_the_openai_engine_against_vllm_serve_gives_the_offline_engines_answers(
 
 
 def test_the_judge_scores_a_repository_with_the_vllm_engine(vllm, sample_run, sample_repo):
-    # vLLM caps top logprobs at its max_logprobs (20 by default); the engine argument raises the cap.
+    # vLLM caps top logprobs at its max_logprobs (20 by default); the engine argument raises the cap
+    # to the tiny model's whole vocabulary, so the score digits are among them wherever they rank.
     run_in_vllm(
         vllm, "judge", "--judge", "tiny-vllm", "--engine", "vllm", "--target", "repo/data/tiny-vllm",
-        "--factor", "Factuality", "--limit", "6", "--max-new-tokens", "16", "--top-logprobs", "64",
-        "--gpu-memory-utilization", "0.1", "--engine-arg", "max_logprobs=64",
+        "--factor", "Factuality", "--limit", "6", "--max-new-tokens", "16", "--top-logprobs", "3072",
+        "--gpu-memory-utilization", "0.1", "--engine-arg", "max_logprobs=3072",
         "--engine-arg", "enable_chunked_prefill=false", "--engine-arg", "enforce_eager=true",
         "--num-shards", "2", "--out", "judgments", "--quiet", cwd=sample_run, **IN_PROCESS,
     )  # fmt: skip
