@@ -360,7 +360,7 @@ def test_the_judge_scores_a_repository_with_the_vllm_engine(vllm, sample_run, sa
     assert judged and all(r["status"] in ("parsed", "unparsed") and r["judgment"] for r in judged)
     assert any(r["score_probs"] is not None for r in judged)
     manifest = json.loads((run / "manifest.json").read_text(encoding="utf-8"))
-    assert manifest["engine"]["engine_kwargs"]["max_logprobs"] == 64
+    assert manifest["engine"]["engine_kwargs"]["max_logprobs"] == 3072
 
 
 def test_an_unknown_engine_argument_fails_before_anything_is_staged_or_loaded(vllm, tmp_path):
