@@ -6,8 +6,8 @@ Data, one engine replica per actor. The run store's guarantees do not depend
 on the executor: the driver stages the input once (:meth:`ShardedJob.prepare`),
 every shard is answered and committed atomically by exactly one worker
 (:meth:`ShardedJob.run_shard`, with its journal), and the driver writes the
-manifest at the end. A Ray run may be
-killed and re-run, with or without Ray, like a local one.
+manifest at the end. A Ray run may be killed and re-run, with or without Ray,
+like a local one.
 
 Ray is imported only when :func:`run_on_ray` is called. Workers must see the
 run directory (a shared file system on a multi-node cluster) and the model.
