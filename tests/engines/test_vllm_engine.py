@@ -27,11 +27,11 @@ import urllib.request
 from collections import Counter
 from pathlib import Path
 
-import pyarrow.parquet as pq
 import pytest
 from datasets import load_dataset
 from helpers.commands import wildchat50m
 from helpers.pinned_envs import checkout_site, pinned_python
+from helpers.runs import answers_by_hash, output_rows
 
 from wildchat50m.requests import turns_of
 from wildchat50m.source import ConversationReader, Filters
@@ -76,19 +76,6 @@ def run_in_vllm(vllm: dict[str, str], *args: str, cwd: Path, **extra: str) -> su
     )  # fmt: skip
     assert result.returncode == 0, f"exit {result.returncode}\n{result.stdout}\n{result.stderr[-6000:]}"
     return result
-
-
-def output_rows(run: Path) -> list[dict]:
-    return [row for f in sorted((run / "data").glob("*.parquet")) for row in pq.read_table(f).to_pylist()]
-
-
-def answers_by_hash(run: Path) -> dict[str, list]:
-    return {
-        row["conversation_hash"]: [
-            (m["content"], m["finish_reason"]) for m in row["conversation"] if m["role"] == "assistant"
-        ]
-        for row in output_rows(run)
-    }
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 from helpers.kills import kill_at_random_moments
+from helpers.runs import answers_by_hash, output_rows
 
 from wildchat50m.generate import GenerationSettings, Generator
 from wildchat50m.records import KNOWN_TEMPLATE_TOKENS
@@ -21,20 +22,6 @@ from wildchat50m.source import ConversationReader, Filters
 #: A small, varied slice of the embedded sample (long prompts, many turns, several languages).
 SLICE = ("--sample", "48", "--seed", "3")
 FAST = ("--max-new-tokens", "12", "--max-model-len", "384", "--temperature", "0", "--num-shards", "4")
-
-
-def output_rows(run: Path) -> list[dict]:
-    files = sorted((run / "data").glob("*.parquet"))
-    return [row for f in files for row in pq.read_table(f).to_pylist()]
-
-
-def answers_by_hash(run: Path) -> dict[str, list]:
-    return {
-        row["conversation_hash"]: [
-            (m["content"], m["finish_reason"]) for m in row["conversation"] if m["role"] == "assistant"
-        ]
-        for row in output_rows(run)
-    }
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,8 @@ import pytest
 pytest.importorskip("ray")
 
 from helpers.judgments import assert_same_judgments, judgments_by_turn
-from test_generate import FAST, answers_by_hash, output_rows
+from helpers.runs import answers_by_hash, output_rows
+from test_generate import FAST
 
 from wildchat50m.source import ConversationReader, Filters
 
