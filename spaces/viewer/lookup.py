@@ -408,13 +408,7 @@ class Repository:
 
     def judgment_configs(self, target: str) -> list[str]:
         """The judgment configs whose target is ``target`` (``judgments--<factor>--<judge>--<target>``)."""
-        from wildchat50m.layout import JUDGMENT_PREFIX, is_judgment_config
-
-        return [
-            config
-            for config in self.configs
-            if is_judgment_config(config) and config[len(JUDGMENT_PREFIX) :].split("--", 2)[-1] == target
-        ]
+        return [config for config in self.configs if layout.judgment_target(config) == target]
 
     def judgments(self, conversation_hash: str, targets: Sequence[str]) -> dict[str, list[Judgment]]:
         """Target config -> the verdicts of every judgment config on its answers to this conversation.

@@ -82,6 +82,13 @@ def is_judgment_config(config: str) -> bool:
     return config.startswith(JUDGMENT_PREFIX)
 
 
+def judgment_target(config: str) -> str | None:
+    """The target config a judgment config judges (the last part of its name); None for other configs."""
+    if not is_judgment_config(config):
+        return None
+    return config[len(JUDGMENT_PREFIX) :].split("--", 2)[-1]
+
+
 def read_front_matter(readme: Path) -> dict[str, Any]:
     """The YAML front matter of a card ({} when there is none)."""
     if not readme.exists():
