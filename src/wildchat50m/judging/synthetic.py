@@ -54,7 +54,8 @@ def write_judgment_run(runs: Path, table: pa.Table, *, judge: str, factor: str, 
         "judge": judge, "model": f"synthetic/{judge}", "engine": "synthetic", "factor": factor,
         "factor_description": factor, "factor_rubric": factor, "target": target, "target_path": "",
         "target_files": {}, "temperature": 0.0, "top_p": 1.0, "seed": 0, "max_new_tokens": 512,
-        "top_logprobs": 20, "max_chars": 6000, "limit": None, "num_shards": 1, "engine_options": {},
+        "top_logprobs": 20, "max_chars": 6000, "max_model_len": None, "limit": None, "num_shards": 1,
+        "engine_options": {},
         "config": config, "kind": str(RunKind.JUDGMENT),
     }  # fmt: skip
     store.claim(params)
