@@ -310,7 +310,7 @@ class _File:
         ]
         if not groups:
             return None
-        table = self.handle.read_row_groups(groups, columns=list(columns), use_threads=False)
+        table = self.handle.read_row_groups(groups, columns=list(columns), use_threads=True)
         hashes = table.column("conversation_hash")
         mask = None
         if low is not None:
@@ -408,18 +408,53 @@ def _answers(table: pa.Table) -> _Answers:
     return _Answers(turns, messages, offsets)
 
 
+#: Turns per conversation in a bucket's integer key (``hash rank * STRIDE + turn``), far above any real count.
+STRIDE = 1 << 24
+
+
+def _keys(hashes: Any, turns: Any, universe: pa.Array, what: str) -> np.ndarray:
+    """The integer key of each (conversation_hash, turn) in a bucket: the hash's rank among the bucket's
+    sorted hashes, then the turn; -1 for a hash no DGM's answers hold. A key seen twice is an error."""
+    codes = _numpy(pc.index_in(hashes, value_set=universe), -1).astype(np.int64)
+    keys = np.where(codes < 0, -1, codes * STRIDE + _numpy(turns, 0).astype(np.int64))
+    valid = keys[keys >= 0]
+    if len(np.unique(valid)) != len(valid):
+        raise PairsError(f"{what} holds the same (conversation_hash, turn) twice; rebuild it")
+    return keys
+
+
+def _aligned(candidates: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """Per candidate key, the position of the same key in ``keys`` (-1 when absent)."""
+    index = np.full(len(candidates), -1, dtype=np.int64)
+    valid = np.flatnonzero(keys >= 0)
+    places = np.searchsorted(candidates, keys[valid])
+    index[places] = valid
+    return index
+
+
+def _gather(values: np.ndarray, index: np.ndarray, fill: Any) -> np.ndarray:
+    """``values[index]`` where ``index >= 0``, else ``fill``."""
+    if len(values) == 0:
+        return np.full(len(index), fill, dtype=values.dtype if values.dtype != object else object)
+    return np.where(index >= 0, values[np.maximum(index, 0)], fill)
+
+
 def _scores(
-    tables: Mapping[str, pa.Table | None], judgments: Mapping[str, JudgmentConfig], kind: ScoreKind
-) -> pa.Table | None:
-    """(conversation_hash, turn, score): the mean over the factors; a turn any factor lacks is left out.
+    tables: Mapping[str, pa.Table | None],
+    judgments: Mapping[str, JudgmentConfig],
+    kind: ScoreKind,
+    universe: pa.Array,
+    candidates: np.ndarray,
+) -> np.ndarray:
+    """Per candidate: the mean score over the factors; NaN when any factor has no usable score.
 
     The rows' own target, judge and factor are checked against the config's recorded facts.
     """
-    merged = None
-    for number, (factor, table) in enumerate(sorted(tables.items())):
+    total = np.zeros(len(candidates))
+    for factor, table in sorted(tables.items()):
         facts = judgments[factor]
         if table is None:
-            return None
+            return np.full(len(candidates), np.nan)
         for column, expected in (("target", facts.target), ("judge", facts.judge), ("factor", facts.factor)):
             seen = pc.unique(table.column(column)).to_pylist()
             if any(value != expected for value in seen):
@@ -429,33 +464,14 @@ def _scores(
                     "it scores other answers than its name says (rebuild it from its judgment run)"
                 )
         if kind == "written":
-            value = pc.if_else(
-                pc.equal(table.column("status"), "parsed"), pc.cast(table.column("score"), pa.float64()), None
-            )
+            parsed = pc.equal(table.column("status"), "parsed")
+            value = pc.if_else(parsed, pc.cast(table.column("score"), pa.float64()), None)
         else:
             value = table.column("expected_score")
-        part = pa.table(
-            {
-                "conversation_hash": table.column("conversation_hash"),
-                "turn": table.column("turn"),
-                f"s{number}": value,
-            }
-        )
-        part = part.filter(pc.is_valid(part.column(f"s{number}")))
-        merged = part if merged is None else merged.join(part, KEYS, join_type="inner")
-    if merged is None:
-        return None
-    columns = [merged.column(name) for name in merged.column_names if name.startswith("s")]
-    total = columns[0]
-    for column in columns[1:]:
-        total = pc.add(total, column)
-    return pa.table(
-        {
-            "conversation_hash": merged.column("conversation_hash"),
-            "turn": merged.column("turn"),
-            "score": pc.divide(total, float(len(columns))),
-        }
-    )
+        keys = _keys(table.column("conversation_hash"), table.column("turn"), universe, facts.config)
+        index = _aligned(candidates, keys)
+        total += _gather(_numpy(value, np.nan).astype(float), index, np.nan)
+    return total / len(tables)
 
 
 def _numpy(column: Any, fill: Any) -> np.ndarray:
@@ -474,7 +490,7 @@ class _Bucket:
 
 def _pair_bucket(
     answers: list[_Answers | None],
-    scores: list[pa.Table | None],
+    tables: list[dict[str, pa.Table | None]],
     plan: PairsPlan,
     rules: PairRules,
     combos: pa.Array,
@@ -483,47 +499,30 @@ def _pair_bucket(
     present = [a for a in answers if a is not None]
     if not present:
         return _Bucket(PAIR_SCHEMA.empty_table(), Counter(), 0, 0)
-    keyed = pa.concat_tables([a.turns.select([*KEYS, "language", "toxic", "turns"]) for a in present])
-    keyed = keyed.append_column("members", pa.array(np.ones(keyed.num_rows, np.int64)))
-    candidates = keyed.group_by(KEYS, use_threads=False).aggregate(
-        [("language", "min"), ("toxic", "max"), ("turns", "max"), ("members", "sum")]
-    )
-    candidates = candidates.sort_by([(k, "ascending") for k in KEYS])
-    n = len(plan.dgms)
-    for index, (dgm_answers, dgm_scores) in enumerate(zip(answers, scores, strict=True)):
-        columns = {
-            "failed": pa.array(np.ones(0, bool)),
-            "chars": pa.array(np.zeros(0, np.int64)),
-            "answer": pa.array([], pa.string()),
-            "row": pa.array(np.zeros(0, np.int64)),
-            "user_position": pa.array(np.zeros(0, np.int64)),
-        }
-        side = (
-            dgm_answers.turns.select([*KEYS, *columns])
-            if dgm_answers is not None
-            else pa.table(
-                {"conversation_hash": pa.array([], pa.string()), "turn": pa.array([], pa.int64()), **columns}
-            )
-        )
-        side = side.rename_columns([*KEYS, *(f"{name}_{index}" for name in columns)])
-        candidates = candidates.join(side, KEYS, join_type="left outer", use_threads=False)
-        score = (
-            dgm_scores
-            if dgm_scores is not None
-            else pa.table(
-                {
-                    "conversation_hash": pa.array([], pa.string()),
-                    "turn": pa.array([], pa.int64()),
-                    "score": pa.array([], pa.float64()),
-                }
-            )
-        )
-        candidates = candidates.join(
-            score.rename_columns([*KEYS, f"score_{index}"]), KEYS, join_type="left outer", use_threads=False
-        )
-    candidates = candidates.sort_by([(k, "ascending") for k in KEYS])
-    count = candidates.num_rows
-    members = _numpy(candidates.column("members_sum"), 0)
+    universe = pc.unique(pa.chunked_array([a.turns.column("conversation_hash") for a in present]))
+    universe = universe.take(pc.sort_indices(universe))
+    keys = [
+        _keys(a.turns.column("conversation_hash"), a.turns.column("turn"), universe, dgm)
+        if a is not None
+        else np.zeros(0, np.int64)
+        for a, dgm in zip(answers, plan.dgms, strict=True)
+    ]
+    candidates, members = np.unique(np.concatenate(keys), return_counts=True)
+    count, n = len(candidates), len(plan.dgms)
+    index = [_aligned(candidates, k) for k in keys]
+    # The conversation's own columns are the same in every config: read them from the first holding it.
+    source = np.argmax(np.stack([i >= 0 for i in index], axis=1), axis=1)
+
+    def column(name: str, fill: Any, convert: Any = None) -> np.ndarray:
+        picked = np.full(count, fill, dtype=object if isinstance(fill, str) else type(fill))
+        for d, a in enumerate(answers):
+            if a is None:
+                continue
+            values = a.turns.column(name) if convert is None else convert(a.turns.column(name))
+            mine = source == d
+            picked[mine] = _gather(_numpy(values, fill), index[d], fill)[mine]
+        return picked
+
     reason = np.full(count, "", dtype=object)
 
     def assign(mask: np.ndarray, code: str) -> None:
@@ -531,40 +530,54 @@ def _pair_bucket(
 
     assign(members < n, MixReason.NOT_IN_EVERY_CONFIG)
     if rules.languages:
+        wanted = pa.array(list(rules.languages))
         assign(
-            ~_numpy(
-                pc.is_in(candidates.column("language_min"), pa.array(list(rules.languages))), False
-            ).astype(bool),
+            ~column("language", False, lambda c: pc.is_in(c, value_set=wanted)).astype(bool),
             Filtered.LANGUAGE,
         )
     if rules.exclude_toxic:
-        assign(_numpy(candidates.column("toxic_max"), False).astype(bool), Filtered.TOXIC)
+        assign(column("toxic", False).astype(bool), Filtered.TOXIC)
     if rules.max_turns is not None:
-        assign(_numpy(candidates.column("turns_max"), 0) > rules.max_turns, Filtered.TOO_MANY_TURNS)
-    turn = _numpy(candidates.column("turn"), 0)
+        assign(column("turns", 0) > rules.max_turns, Filtered.TOO_MANY_TURNS)
+    turn = candidates % STRIDE
     if rules.turns == "first":
         assign(turn > 0, PairReason.NOT_FIRST_TURN)
-    failed = np.stack([_numpy(candidates.column(f"failed_{i}"), True).astype(bool) for i in range(n)], axis=1)
+
+    def per_dgm(name: str, fill: Any) -> np.ndarray:
+        return np.stack(
+            [
+                _gather(_numpy(a.turns.column(name), fill), index[d], fill)
+                if a is not None
+                else np.full(count, fill)
+                for d, a in enumerate(answers)
+            ],
+            axis=1,
+        )
+
+    failed = per_dgm("failed", True).astype(bool)
     assign(failed.any(axis=1), PairReason.FAILED_ANSWER)
     score = np.stack(
-        [_numpy(candidates.column(f"score_{i}"), np.nan).astype(float) for i in range(n)], axis=1
+        [
+            _scores(tables[d], plan.judgments[dgm], rules.score, universe, candidates)
+            for d, dgm in enumerate(plan.dgms)
+        ],
+        axis=1,
     )
     assign(np.isnan(score).any(axis=1), PairReason.NO_JUDGMENT)
-    chars = np.stack([_numpy(candidates.column(f"chars_{i}"), 0).astype(np.int64) for i in range(n)], axis=1)
-    safe = np.where(np.isnan(score), -np.inf, score)
-    best_score, worst_score = safe.max(axis=1), np.where(np.isnan(score), np.inf, score).min(axis=1)
+    chars = per_dgm("chars", 0).astype(np.int64)
+    high = np.where(np.isnan(score), -np.inf, score)
+    low = np.where(np.isnan(score), np.inf, score)
+    best_score, worst_score = high.max(axis=1), low.min(axis=1)
     # Among equal scores the shorter answer is the better one and the longer the worse; then DGM order.
-    best = np.argmin(np.where(safe == best_score[:, None], chars, np.iinfo(np.int64).max), axis=1)
-    worst = np.argmax(
-        np.where(np.where(np.isnan(score), np.inf, score) == worst_score[:, None], chars, -1), axis=1
-    )
+    best = np.argmin(np.where(high == best_score[:, None], chars, np.iinfo(np.int64).max), axis=1)
+    worst = np.argmax(np.where(low == worst_score[:, None], chars, -1), axis=1)
     rows = np.arange(count)
     tie = best_score == worst_score
     if rules.ties == "skip":
         assign(tie, PairReason.TIE)
     else:
         assign(tie & (chars[rows, best] >= chars[rows, worst]), PairReason.TIE)
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore"):
         margin = score[rows, best] - score[rows, worst]
         assign(margin < rules.min_margin, PairReason.MARGIN)
         ratio = chars[rows, best] / np.maximum(chars[rows, worst], 1)
@@ -573,23 +586,18 @@ def _pair_bucket(
     keep = reason == ""
     reasons = Counter(str(code) for code in reason[~keep])
     kept = np.flatnonzero(keep)
+    kept_index = [None if a is None else i[kept] for a, i in zip(answers, index, strict=True)]
     pairs = _pair_rows(
-        candidates.take(pa.array(kept)),
-        answers,
-        best[kept],
-        worst[kept],
-        score[kept],
-        margin[kept],
-        ratio[kept],
-        plan,
-        combos,
-        combo_factors,
-    )
+        candidates[kept], universe, kept_index, answers, best[kept], worst[kept], score[kept],
+        margin[kept], ratio[kept], plan, combos, combo_factors,
+    )  # fmt: skip
     return _Bucket(pairs, reasons, count, int((members == n).sum()))
 
 
 def _pair_rows(
-    kept: pa.Table,
+    keys: np.ndarray,
+    universe: pa.Array,
+    index: list[np.ndarray | None],
     answers: list[_Answers | None],
     best: np.ndarray,
     worst: np.ndarray,
@@ -600,25 +608,29 @@ def _pair_rows(
     combos: pa.Array,
     combo_factors: pa.Array,
 ) -> pa.Table:
-    count = kept.num_rows
+    count = len(keys)
     if count == 0:
         return PAIR_SCHEMA.empty_table()
-    n = len(plan.dgms)
     rows = np.arange(count)
-    chosen_text = pc.choose(
-        pa.array(best, pa.int8()), *[kept.column(f"answer_{i}").combine_chunks() for i in range(n)]
-    )
-    rejected_text = pc.choose(
-        pa.array(worst, pa.int8()), *[kept.column(f"answer_{i}").combine_chunks() for i in range(n)]
-    )
+    # Every DGM answered every kept turn; its columns are taken in the kept turns' order.
+    held = [(a.turns, i) for a, i in zip(answers, index, strict=True) if a is not None and i is not None]
+    texts = [turns.column("answer").take(pa.array(i)).combine_chunks() for turns, i in held]
+    chosen_text = pc.choose(pa.array(best, pa.int8()), *texts)
+    rejected_text = pc.choose(pa.array(worst, pa.int8()), *texts)
     # The prompt: the chosen DGM's conversation up to and including the user turn.
-    messages = pa.concat_arrays([a.messages if a is not None else pa.array([], MIX_MESSAGE) for a in answers])
-    bases = np.cumsum([0, *[len(a.messages) if a is not None else 0 for a in answers]])[:-1]
-    row = np.stack([_numpy(kept.column(f"row_{i}"), 0) for i in range(n)], axis=1)[rows, best]
-    start = _starts(answers, bases, best, row)
-    length = (
-        np.stack([_numpy(kept.column(f"user_position_{i}"), 0) for i in range(n)], axis=1)[rows, best] + 1
+    messages = pa.concat_arrays([a.messages for a in answers if a is not None])
+    bases = np.cumsum([0, *[len(a.messages) for a in answers if a is not None]])[:-1]
+    row = np.stack([_numpy(turns.column("row").take(pa.array(i)), 0) for turns, i in held], axis=1)[
+        rows, best
+    ]
+    position = np.stack(
+        [_numpy(turns.column("user_position").take(pa.array(i)), 0) for turns, i in held], axis=1
     )
+    length = position[rows, best] + 1
+    start = np.zeros(count, dtype=np.int64)
+    for d, a in enumerate(a for a in answers if a is not None):
+        mine = best == d
+        start[mine] = a.offsets[row[mine]] + bases[d]
     prompt_offsets = np.concatenate([[0], np.cumsum(length)])
     take = np.repeat(start - prompt_offsets[:-1], length) + np.arange(prompt_offsets[-1])
     prompt = pa.ListArray.from_arrays(pa.array(prompt_offsets, pa.int32()), messages.take(pa.array(take)))
@@ -630,11 +642,12 @@ def _pair_rows(
             single, pa.StructArray.from_arrays([assistant, text], fields=list(MIX_MESSAGE))
         )
 
+    n = len(plan.dgms)
     names = pa.array(plan.dgms, pa.string())
     return pa.table(
         {
-            "conversation_hash": kept.column("conversation_hash"),
-            "turn": kept.column("turn"),
+            "conversation_hash": universe.take(pa.array(keys // STRIDE)),
+            "turn": pa.array(keys % STRIDE, pa.int64()),
             "prompt": prompt,
             "chosen": one_message(chosen_text),
             "rejected": one_message(rejected_text),
@@ -646,22 +659,12 @@ def _pair_rows(
             "rejected_score": pa.array(score[rows, worst], pa.float64()),
             "margin": pa.array(margin, pa.float64()),
             "length_ratio": pa.array(ratio, pa.float64()),
-            "language": kept.column("language_min"),
+            "language": held[0][0]
+            .column("language")
+            .take(pa.array(index[0] if index[0] is not None else [])),
         },
         schema=PAIR_SCHEMA,
     )
-
-
-def _starts(
-    answers: list[_Answers | None], bases: np.ndarray, best: np.ndarray, row: np.ndarray
-) -> np.ndarray:
-    """Where each pair's chosen conversation starts in the concatenated messages."""
-    start = np.zeros(len(best), dtype=np.int64)
-    for index, dgm_answers in enumerate(answers):
-        mine = best == index
-        if dgm_answers is not None and mine.any():
-            start[mine] = dgm_answers.offsets[row[mine]] + bases[index]
-    return start
 
 
 # ---------------------------------------------------------------- the build
@@ -723,15 +726,11 @@ def build_pairs(
     try:
         for number, (low, high) in enumerate(bounds):
             answers = [_read_answers(answer_files[dgm], low, high) for dgm in plan.dgms]
-            scores = [
-                _scores(
-                    {f: _read(judgment_files[dgm][f], low, high, JUDGMENT_COLUMNS) for f in plan.factors},
-                    plan.judgments[dgm],
-                    rules.score,
-                )
+            tables = [
+                {f: _read(judgment_files[dgm][f], low, high, JUDGMENT_COLUMNS) for f in plan.factors}
                 for dgm in plan.dgms
             ]
-            bucket = _pair_bucket(answers, scores, plan, rules, combos, combo_factors)
+            bucket = _pair_bucket(answers, tables, plan, rules, combos, combo_factors)
             reasons.update(bucket.reasons)
             candidates += bucket.candidates
             common += bucket.common

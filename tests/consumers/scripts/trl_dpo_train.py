@@ -38,8 +38,8 @@ print(
             "losses": [entry["loss"] for entry in trainer.state.log_history if "loss" in entry],
             "columns": tokenized.column_names,
             "prompts": [tokenizer.decode(row[prompt_column]) for row in tokenized],
-            "hashes": dataset["conversation_hash"],
-            "turns": dataset["turn"],
+            "hashes": list(dataset["conversation_hash"]),
+            "turns": list(dataset["turn"]),
         }
     )
 )
