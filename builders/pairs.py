@@ -345,11 +345,16 @@ def bucket_bounds(files: Sequence[_File], per_bucket: int) -> list[tuple[str | N
 class _Answers:
     """One DGM's answers in a bucket, one row per user turn."""
 
-    turns: (
-        pa.Table
-    )  # conversation_hash, turn, language, toxic, turns, failed, chars, answer, row, user_position
+    #: conversation_hash, turn, language, toxic, turns, failed, chars, answer (its message's position
+    #: in ``messages``), row, user_position
+    turns: pa.Table
     messages: pa.StructArray  # role/content of every message of the bucket's conversations, flattened
     offsets: np.ndarray  # where each conversation's messages start in ``messages``
+
+    def answer_texts(self, index: np.ndarray) -> pa.Array:
+        """The answers of the turns at ``index`` (positions in ``turns``)."""
+        at = self.turns.column("answer").combine_chunks().take(pa.array(index))
+        return pc.struct_field(self.messages, "content").take(at)
 
 
 def _answers(table: pa.Table) -> _Answers:
@@ -375,18 +380,11 @@ def _answers(table: pa.Table) -> _Answers:
     )
     answer_index = np.where(answered, following, 0)
     contents = pc.struct_field(flat, "content")
-    finish = pc.struct_field(flat, "finish_reason")
-    answer = contents.take(pa.array(answer_index))
-    chars = np.asarray(
-        pc.fill_null(pc.utf8_length(pc.utf8_trim_whitespace(answer)), 0).to_numpy(zero_copy_only=False)
-    )
-    errored = np.asarray(
-        pc.fill_null(pc.equal(finish.take(pa.array(answer_index)), "error"), False).to_numpy(
-            zero_copy_only=False
-        ),
-        dtype=bool,
-    )
-    failed = ~answered | errored | (chars == 0)
+    # Per message, without copying any text: its length, whether it is blank, whether it failed.
+    lengths = _numpy(pc.utf8_length(contents), 0).astype(np.int64)
+    blank = _numpy(pc.match_substring_regex(contents, r"^\s*$"), True).astype(bool)
+    errored = _numpy(pc.equal(pc.struct_field(flat, "finish_reason"), "error"), False).astype(bool)
+    failed = ~answered | errored[answer_index] | blank[answer_index]
     rows = pa.array(parents[user_at])
     turns = pa.table(
         {
@@ -396,10 +394,8 @@ def _answers(table: pa.Table) -> _Answers:
             "toxic": table.column("toxic").take(rows),
             "turns": pc.cast(table.column("turn").take(rows), pa.int64()),
             "failed": pa.array(failed),
-            "chars": pa.array(
-                np.asarray(pc.fill_null(pc.utf8_length(answer), 0).to_numpy(zero_copy_only=False)), pa.int64()
-            ),
-            "answer": answer,
+            "chars": pa.array(np.where(answered, lengths[answer_index], 0), pa.int64()),
+            "answer": pa.array(answer_index, pa.int64()),
             "row": rows,
             "user_position": pa.array(position[user_at], pa.int64()),
         }
@@ -613,8 +609,9 @@ def _pair_rows(
         return PAIR_SCHEMA.empty_table()
     rows = np.arange(count)
     # Every DGM answered every kept turn; its columns are taken in the kept turns' order.
-    held = [(a.turns, i) for a, i in zip(answers, index, strict=True) if a is not None and i is not None]
-    texts = [turns.column("answer").take(pa.array(i)).combine_chunks() for turns, i in held]
+    present = [(a, i) for a, i in zip(answers, index, strict=True) if a is not None and i is not None]
+    held = [(a.turns, i) for a, i in present]
+    texts = [a.answer_texts(i) for a, i in present]
     chosen_text = pc.choose(pa.array(best, pa.int8()), *texts)
     rejected_text = pc.choose(pa.array(worst, pa.int8()), *texts)
     # The prompt: the chosen DGM's conversation up to and including the user turn.
