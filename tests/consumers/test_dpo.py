@@ -124,7 +124,7 @@ def test_axolotl_preprocesses_the_dpo_example_over_the_pairs_config(dpo, tmp_pat
         flash_attention=False, gradient_checkpointing=False, dataset_prepared_path=str(tmp_path / "prepared"),
         output_dir=str(tmp_path / "out"),
     )  # fmt: skip
-    config["datasets"][0].update(path=str(dpo["root"] / "repo"), name=CONFIG)
+    config["datasets"][0].update(path=str(dpo["root"] / "repo" / "data" / CONFIG))
     path = tmp_path / "dpo.yml"
     path.write_text(yaml.safe_dump(config))
     result = subprocess.run(
