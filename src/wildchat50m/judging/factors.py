@@ -167,6 +167,13 @@ def judge_messages(
         return JudgePrompt(
             render(conversation, question, answer), False, cut, count(conversation, question, answer)
         )
+    alone = count([], question, answer)
+    if alone > max_input_tokens:
+        conversation = []  # the judged turn alone is over: no earlier turn can stay
+    # Drop the oldest turns by their own token counts first (one encoding each), then by exact counts.
+    sizes = [len(tokenizer.encode(m["content"])) + 2 for m in conversation]
+    while len(conversation) > 2 and alone + sum(sizes) > max_input_tokens:
+        conversation, sizes = conversation[2:], sizes[2:]
     while len(conversation) > 2 and not fits(conversation):
         conversation = conversation[2:]
     for position in range(len(conversation)):
