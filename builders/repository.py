@@ -44,7 +44,9 @@ from wildchat50m.layout import (
     RepositoryError,
     data_file_name,
     data_files_pattern,
+    is_answer_config,
     is_judgment_config,
+    is_pairs_config,
 )
 from wildchat50m.registry import Registry, UnknownDGMError, load_registry
 from wildchat50m.resources import cards_dir
@@ -498,11 +500,26 @@ def build_repository(
             raise BuildError(f"--default {default_config!r} is not a config; configs: {', '.join(configs)}")
         chosen = None
     # A DGM's config is the better default: it is what most users load.
-    report.default_config = chosen or next((c for c in configs if not is_judgment_config(c)), None)
+    report.default_config = chosen or next((c for c in configs if is_answer_config(c)), None)
     report.default_config = report.default_config or (configs[0] if configs else None)
     report.configs = configs
     atomic_write_text(repo / README, render_card(repo, name=name, default_config=report.default_config))
     return report
+
+
+def publish_config(repo: Path, staged: Path, config: str, *, name: str = DEFAULT_NAME) -> None:
+    """Swap a config written in full at ``staged`` (data files and manifest) in at ``data/<config>``,
+    then render the card again; the other configs and the default are left as they were.
+
+    Builders of derived configs (preference pairs) write into a staging folder and call this last,
+    so a build that fails leaves the repository as it was.
+    """
+    repo = Path(repo)
+    _replace_folder(staged, repo / "data" / config)
+    configs = Repository(repo).configs()
+    default = _current_default(repo)
+    default = default if default in configs else next((c for c in configs if is_answer_config(c)), None)
+    atomic_write_text(repo / README, render_card(repo, name=name, default_config=default))
 
 
 def _config_of(manifest: Mapping[str, Any]) -> str:
@@ -663,6 +680,30 @@ def judgment_card_rows(summaries: Sequence[Mapping[str, Any]]) -> list[dict[str,
     return rows
 
 
+def pairs_card_rows(summaries: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
+    """One formatted row per preference-pairs config, in config order."""
+    rows = []
+    for s in summaries:
+        rules = s["rules"]
+        rows.append(
+            {
+                "config": s["config"],
+                "rule": " vs ".join(rules["dgms"])
+                if rules["rule"] == "a_vs_b"
+                else (f"best vs worst of {', '.join(rules['dgms'])}"),
+                "score": " + ".join(rules["factors"]) + (" (mean)" if len(rules["factors"]) > 1 else ""),
+                "judges": ", ".join(s["judges"]),
+                "turns": rules["turns"],
+                "rows": _thousands(s["rows"]),
+                "candidates": _thousands(s["candidates"]),
+                "left_out": ", ".join(f"{k} {v:,}" for k, v in s["reasons"].items() if v) or "–",
+                "mean_margin": _thousands(s["mean_margin"], 2),
+                "controls": rules["summary"],
+            }
+        )
+    return rows
+
+
 def render_card(repo: Path, *, name: str = DEFAULT_NAME, default_config: str | None = None) -> str:
     """README.md for the repository as it is on disk; same files in, same bytes out."""
     import jinja2
@@ -673,7 +714,8 @@ def render_card(repo: Path, *, name: str = DEFAULT_NAME, default_config: str | N
     ]
     total_rows = sum(s["rows"] for s in summaries)
     judgments = [s for s in summaries if is_judgment_config(s["config"])]
-    answers = [s for s in summaries if not is_judgment_config(s["config"])]
+    pairs = [s for s in summaries if is_pairs_config(s["config"])]
+    answers = [s for s in summaries if is_answer_config(s["config"])]
     generated = loading_metadata(repo, configs, default_config)
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(cards_dir())),
@@ -690,6 +732,7 @@ def render_card(repo: Path, *, name: str = DEFAULT_NAME, default_config: str | N
         example_config=default_config or (configs[0] if configs else "CONFIG"),
         rows=card_rows(answers),
         judgment_rows=judgment_card_rows(judgments),
+        pairs_rows=pairs_card_rows(pairs),
         total_rows=total_rows,
         size_category=_size_category(total_rows),
         generated_yaml=yaml.safe_dump(generated, sort_keys=False, allow_unicode=True, width=1000).rstrip(
@@ -724,9 +767,10 @@ def check_repository(repo: Path, *, name: str = DEFAULT_NAME) -> list[str]:
         problems.append(f"{config}: declared in README.md but data/{config}/ is missing")
     for config in sorted(set(on_disk) - set(declared)):
         problems.append(f"{config}: data/{config}/ exists but README.md does not declare it")
-    references: dict[bool, tuple[str, pa.Schema]] = {}
+    references: dict[str, tuple[str, pa.Schema]] = {}
     for config in on_disk:
         judgment = is_judgment_config(config)
+        kind = "judgments" if judgment else "pairs" if is_pairs_config(config) else "answers"
         files = Repository(repo).files_of(config)
         if not files:
             problems.append(f"{config}: no {SPLIT}-*.parquet files under data/{config}/")
@@ -737,12 +781,12 @@ def check_repository(repo: Path, *, name: str = DEFAULT_NAME) -> list[str]:
         if missing or count != len(files):
             problems.append(f"{config}: shards missing or misnamed (expected {count}, missing {missing})")
         rows, hashes = 0, []
-        # A judgment config's key is (conversation_hash, turn); it is checked against the other
-        # judgment configs' schema, never against the DGM configs'.
-        key_columns = ["conversation_hash", "turn"] if judgment else ["conversation_hash"]
+        # A judgment or pairs config's key is (conversation_hash, turn); each is checked against the
+        # schema of the other configs of its kind, never against the DGM configs'.
+        key_columns = ["conversation_hash"] if kind == "answers" else ["conversation_hash", "turn"]
         for path in files:
             schema = pq.read_schema(path).remove_metadata()
-            reference = references.setdefault(judgment, (config, schema))
+            reference = references.setdefault(kind, (config, schema))
             if not schema.equals(reference[1]):
                 problems.append(f"{config}: {path.name} has another schema than config {reference[0]}")
             rows += pq.read_metadata(path).num_rows

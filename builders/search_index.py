@@ -51,7 +51,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from wildchat50m.errors import WildChat50mError
-from wildchat50m.layout import Repository, is_judgment_config
+from wildchat50m.layout import Repository, is_answer_config
 from wildchat50m.runstore import atomic_write_text
 
 INDEX_DIR = "index"
@@ -157,7 +157,7 @@ def freshness(state: dict[str, Any] | None, fingerprints: dict[str, str]) -> Fre
         return Freshness(
             False, "this repository has no search index (build it with `wildchat50m index REPO`)"
         )
-    current = {config: value for config, value in fingerprints.items() if not is_judgment_config(config)}
+    current = {config: value for config, value in fingerprints.items() if is_answer_config(config)}
     indexed = state.get("configs") or {}
     changed = sorted(c for c in current if c in indexed and indexed[c] != current[c])
     added = sorted(set(current) - set(indexed))

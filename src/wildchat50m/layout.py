@@ -6,6 +6,7 @@
     data/<config>/train-00000-of-00003.parquet the config's rows, sorted by conversation_hash
     data/<config>/manifest.json                the facts the card shows about the config
     data/judgments--<factor>--<judge>--<target>/...   a judgment config, same layout
+    data/pairs--<name>/...                     a preference-pairs config (``wildchat50m pairs``)
 
 ``builders/`` writes this layout with the names defined here; mixes, analyses, the held-out
 split, the lm-eval pack and the Space read it through :class:`Repository`, so they all see the
@@ -33,6 +34,7 @@ DATA_FILE = re.compile(rf"^{SPLIT}-(\d{{5}})-of-(\d{{5}})\.parquet$")
 #: A Hub repository id, ``owner/name``.
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 JUDGMENT_PREFIX = "judgments--"
+PAIRS_PREFIX = "pairs--"
 
 
 class RepositoryError(WildChat50mError):
@@ -80,6 +82,20 @@ def judgment_config_name(factor_slug: str, judge: str, target: str) -> str:
 
 def is_judgment_config(config: str) -> bool:
     return config.startswith(JUDGMENT_PREFIX)
+
+
+def pairs_config_name(name: str) -> str:
+    """``pairs--<name>``: the config of one set of preference pairs."""
+    return name if name.startswith(PAIRS_PREFIX) else f"{PAIRS_PREFIX}{name}"
+
+
+def is_pairs_config(config: str) -> bool:
+    return config.startswith(PAIRS_PREFIX)
+
+
+def is_answer_config(config: str) -> bool:
+    """A config of one DGM's answers: neither judgments nor preference pairs."""
+    return not (is_judgment_config(config) or is_pairs_config(config))
 
 
 def judgment_target(config: str) -> str | None:
@@ -157,11 +173,14 @@ class Repository:
         return folder_data_files(self.root / DATA_DIR / config)
 
     def answer_configs(self) -> list[str]:
-        """The configs that hold a DGM's answers (not judgments)."""
-        return [config for config in self.configs() if not is_judgment_config(config)]
+        """The configs that hold a DGM's answers (not judgments, not preference pairs)."""
+        return [config for config in self.configs() if is_answer_config(config)]
 
     def judgment_configs(self) -> list[str]:
         return [config for config in self.configs() if is_judgment_config(config)]
+
+    def pairs_configs(self) -> list[str]:
+        return [config for config in self.configs() if is_pairs_config(config)]
 
     def data_files(self, config: str) -> list[Path]:
         """The data files of ``config``, in order; an error lists the configs there are."""

@@ -78,3 +78,27 @@ DESCRIPTIONS.update(
         MixReason.NOT_IN_EVERY_CONFIG: "a blend needs the conversation answered by every DGM",
     }
 )
+
+
+class PairReason(StrEnum):
+    """Why a candidate turn (one user turn every paired DGM answered) did not become a preference pair."""
+
+    NO_JUDGMENT = "no_judgment"
+    TIE = "tie"
+    MARGIN = "below_min_margin"
+    LENGTH = "chosen_too_long"
+    FAILED_ANSWER = "failed_answer"
+    NOT_FIRST_TURN = "not_first_turn"
+
+
+DESCRIPTIONS.update(
+    {
+        PairReason.NO_JUDGMENT: "a DGM's answer has no usable score on every factor (not judged, unparsed, "
+        "judge error)",
+        PairReason.TIE: "the best and the worst score are equal (tie policy `skip`)",
+        PairReason.MARGIN: "chosen score minus rejected score is under --min-margin",
+        PairReason.LENGTH: "the chosen answer is longer than --max-length-ratio times the rejected one",
+        PairReason.FAILED_ANSWER: "a DGM failed the turn (no answer) or the answer is empty",
+        PairReason.NOT_FIRST_TURN: "a later turn, and --turns first takes only the first",
+    }
+)

@@ -126,7 +126,7 @@ class CharTokenizer:
         return ()
 
 
-def _cut(tokenizer: Tokenizer, text: str, keep: int, where: Literal["tail", "middle"]) -> str:
+def cut_text(tokenizer: Tokenizer, text: str, keep: int, where: Literal["tail", "middle"]) -> str:
     """``text`` reduced to about ``keep`` tokens of its end (or its head and tail around a mark)."""
     if isinstance(tokenizer, CharTokenizer):
         chars = int(keep * tokenizer.chars_per_token)
@@ -145,7 +145,7 @@ def _cut(tokenizer: Tokenizer, text: str, keep: int, where: Literal["tail", "mid
     )
 
 
-def _largest_fitting(fits: Any, upper: int) -> int:
+def largest_fitting(fits: Any, upper: int) -> int:
     """The largest k in [0, upper] with fits(k) true, for a monotone predicate (0 if none)."""
     low, high = 0, upper
     while low < high:
@@ -157,7 +157,7 @@ def _largest_fitting(fits: Any, upper: int) -> int:
     return low
 
 
-def _replaced(messages: list[Message], position: int, content: str) -> list[Message]:
+def replaced_content(messages: list[Message], position: int, content: str) -> list[Message]:
     return [*messages[:position], {**messages[position], "content": content}, *messages[position + 1 :]]
 
 
@@ -181,20 +181,20 @@ def fit_prompt(messages: Sequence[Message], tokenizer: Tokenizer, max_input_toke
         if count(history, current) <= max_input_tokens:
             break
         original = history[position]["content"]
-        if count(_replaced(history, position, ""), current) > max_input_tokens:
-            history = _replaced(history, position, "")
+        if count(replaced_content(history, position, ""), current) > max_input_tokens:
+            history = replaced_content(history, position, "")
             continue
 
         def fits(
             keep: int, snapshot: list[Message] = history, position: int = position, text: str = original
         ) -> bool:
             return (
-                count(_replaced(snapshot, position, _cut(tokenizer, text, keep, "tail")), current)
+                count(replaced_content(snapshot, position, cut_text(tokenizer, text, keep, "tail")), current)
                 <= max_input_tokens
             )
 
-        keep = _largest_fitting(fits, len(tokenizer.encode(original)))
-        history = _replaced(history, position, _cut(tokenizer, original, keep, "tail"))
+        keep = largest_fitting(fits, len(tokenizer.encode(original)))
+        history = replaced_content(history, position, cut_text(tokenizer, original, keep, "tail"))
     if count(history, current) > max_input_tokens:
         history = []
     tokens = count(history, current)
@@ -205,10 +205,10 @@ def fit_prompt(messages: Sequence[Message], tokenizer: Tokenizer, max_input_toke
 
     def current_fits(keep: int) -> bool:
         return (
-            count([], {**current, "content": _cut(tokenizer, current["content"], keep, "middle")})
+            count([], {**current, "content": cut_text(tokenizer, current["content"], keep, "middle")})
             <= max_input_tokens
         )
 
-    keep = _largest_fitting(current_fits, size)
-    current = {**current, "content": _cut(tokenizer, current["content"], keep, "middle")}
+    keep = largest_fitting(current_fits, size)
+    current = {**current, "content": cut_text(tokenizer, current["content"], keep, "middle")}
     return FittedPrompt([*system, current], True, True, count([], current))

@@ -178,3 +178,32 @@ MIX_SCHEMA = pa.schema(
         ("last_turn", pa.int64()),
     ]
 )
+
+
+# ---------------------------------------------------------------- preference pairs
+
+#: One preference pair for DPO: two DGMs' answers to the same user turn, the one a judge scored higher
+#: (``chosen``) against the one it scored lower (``rejected``). ``prompt`` holds the messages up to and
+#: including that user turn, ``chosen`` and ``rejected`` one assistant message each: the conversational
+#: preference format TRL's ``DPOTrainer`` reads. ``(conversation_hash, turn)`` is the key; ``turn`` is
+#: 0-based, as in judgments. ``judgment_configs`` are the configs the scores were read from (the chosen
+#: DGM's, then the rejected DGM's), ``factors`` the factors averaged into each score;
+#: ``margin = chosen_score - rejected_score``, ``length_ratio`` = chosen characters / rejected characters.
+PAIR_SCHEMA = pa.schema(
+    [
+        ("conversation_hash", pa.string()),
+        ("turn", pa.int64()),
+        ("prompt", pa.list_(MIX_MESSAGE)),
+        ("chosen", pa.list_(MIX_MESSAGE)),
+        ("rejected", pa.list_(MIX_MESSAGE)),
+        ("chosen_dgm", pa.string()),
+        ("rejected_dgm", pa.string()),
+        ("judgment_configs", pa.list_(pa.string())),
+        ("factors", pa.list_(pa.string())),
+        ("chosen_score", pa.float64()),
+        ("rejected_score", pa.float64()),
+        ("margin", pa.float64()),
+        ("length_ratio", pa.float64()),
+        ("language", pa.string()),
+    ]
+)

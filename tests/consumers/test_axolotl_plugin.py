@@ -1,7 +1,7 @@
 """The Axolotl plugin, run by Axolotl itself (`axolotl preprocess`) in its own pinned environment.
 
-The environment (axolotl 0.19.0, datasets 4.8.4, transformers 5.16.1, CPU
-torch) is built once from ``tests/envs/axolotl-0.19.0.txt`` and cached
+The environment (axolotl 0.21.0 on Python 3.12, datasets 5.0.1, transformers 5.20.1, CPU
+torch) is built once from ``tests/envs/axolotl-0.21.0.txt`` and cached
 outside the clone; this checkout goes on its ``PYTHONPATH``. The example
 YAMLs shipped with the plugin are adapted to a tiny local model and a
 repository built here from synthetic runs.
@@ -36,7 +36,7 @@ IGNORED = -100
 def axolotl(tmp_path_factory) -> dict:
     """Axolotl's interpreter, this checkout as a site dir, a tiny model, a repository and two fixture sets."""
     root = tmp_path_factory.mktemp("axolotl")
-    python = pinned_python("axolotl-0.19.0.txt")
+    python = pinned_python("axolotl-0.21.0.txt")
     run = write_config_run(root / "runs", "Qwen2.5-72B", 120, answer_chars=200, failed_every=10)
     build_repository(root / "repo", [run])
     write_mmlu_auxiliary_train(root / "mmlu.parquet", 60)

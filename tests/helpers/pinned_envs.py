@@ -8,7 +8,9 @@ a changed pin builds a new one. A requirements file pins ``torch==2.13.0``
 when the stack needs torch: that is the CPU build these machines hold, where a
 bare ``torch`` would pull several GB of CUDA wheels. A line ``# uninstall: a b``
 in the file names packages that pip brings along but that break the stack; they
-are removed after the install.
+are removed after the install. A line ``# python: 3.12`` builds the environment with that
+interpreter (``python3.12`` on ``PATH``) instead of the one running the tests, for a stack
+that needs a newer Python than the project's (Axolotl 0.21 requires 3.12).
 
 The project itself is never installed into a cached environment (several
 checkouts share it): ``checkout_site`` installs this checkout, without
@@ -33,7 +35,11 @@ CHECKOUT = Path(__file__).resolve().parents[2]
 def pinned_python(requirements: str) -> Path:
     """The interpreter of the environment built from ``tests/envs/<requirements>``."""
     spec = ENVS / requirements
-    digest = hashlib.sha256(spec.read_bytes() + sys.version.encode()).hexdigest()[:12]
+    interpreter = _interpreter(spec.read_text())
+    version = subprocess.run(
+        [interpreter, "-c", "import sys; print(sys.version)"], capture_output=True, text=True, check=True
+    ).stdout
+    digest = hashlib.sha256(spec.read_bytes() + version.strip().encode()).hexdigest()[:12]
     cache = Path(os.environ.get("WILDCHAT50M_CACHE", Path.home() / ".cache" / "wildchat50m"))
     target = cache / "test-envs" / f"{spec.stem}-{digest}"
     python = target / "bin" / "python"
@@ -43,13 +49,35 @@ def pinned_python(requirements: str) -> Path:
         if (target / ".complete").exists():
             return python
         shutil.rmtree(target, ignore_errors=True)
-        venv.EnvBuilder(with_pip=True, clear=True).create(target)
+        if interpreter == sys.executable:
+            venv.EnvBuilder(with_pip=True, clear=True).create(target)
+        else:
+            subprocess.run([interpreter, "-m", "venv", "--clear", str(target)], check=True)
         subprocess.run([python, "-m", "pip", "install", "--quiet", "-r", str(spec)], check=True)
         unwanted = _uninstall_directive(spec.read_text())
         if unwanted:
             subprocess.run([python, "-m", "pip", "uninstall", "--quiet", "-y", *unwanted], check=True)
         (target / ".complete").write_text(spec.read_text())
     return python
+
+
+def _interpreter(requirements: str) -> str:
+    """The interpreter a ``# python: X.Y`` line asks for, else this one.
+
+    Looked for on ``PATH``, then among pyenv's versions (a pyenv shim of a version that is not
+    the active one only prints an error).
+    """
+    for line in requirements.splitlines():
+        if line.startswith("# python:"):
+            version = line.removeprefix("# python:").strip()
+            wanted = f"python{version}"
+            pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
+            candidates = [shutil.which(wanted), *sorted(map(str, pyenv.glob(f"{version}.*/bin/{wanted}")))]
+            for candidate in filter(None, candidates):
+                if subprocess.run([candidate, "-c", "pass"], capture_output=True).returncode == 0:
+                    return candidate
+            raise RuntimeError(f"this environment needs {wanted} (on PATH, or installed with pyenv)")
+    return sys.executable
 
 
 def _uninstall_directive(requirements: str) -> list[str]:

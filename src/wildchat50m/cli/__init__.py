@@ -23,6 +23,7 @@ from wildchat50m.cli.generate import generate, runs
 from wildchat50m.cli.index import index
 from wildchat50m.cli.judge import judge
 from wildchat50m.cli.mix import mix
+from wildchat50m.cli.pairs import pairs
 from wildchat50m.cli.read import dgms, read
 from wildchat50m.cli.repository import build, import_command, push
 from wildchat50m.cli.space import space
@@ -72,6 +73,7 @@ for command in (
     index,
     judge,
     mix,
+    pairs,
     space,
 ):
     cli.add_command(command)

@@ -66,6 +66,12 @@ from wildchat50m.workflows import run_job
     show_default=True,
     help="Question and answer are each cut to this many characters (head and tail kept, flagged).",
 )
+@click.option(
+    "--max-model-len",
+    type=click.IntRange(min=128),
+    help="The judge's context in tokens (default: the registry's). Every prompt is fitted to it, "
+    "leaving room for the judgment and the forced 'Score: ' continuation.",
+)
 @click.option("--num-shards", type=click.IntRange(min=1), default=4, show_default=True)
 @shard_option("Judge part I of N of the shards; parts never overlap (a Slurm array sets it too).")
 @executor_options
@@ -111,14 +117,17 @@ def judge(ctx: click.Context, **options: Any) -> None:
             max_new_tokens=options["max_new_tokens"],
             top_logprobs=options["top_logprobs"],
             max_chars=options["max_chars"],
+            max_model_len=options["max_model_len"],
             limit=options["limit"],
             num_shards=options["num_shards"],
             engine_options={k: v for k, v in engine_options.items() if v is not None},
         )
+        # The engine takes the context the prompts are fitted to.
+        context = {**engine_options, "max_model_len": settings.max_model_len}
         job = judging.JudgmentJob(
             settings,
             options["out"],
-            EngineSpec(engine, settings.model, engine_options, dgm.generation),
+            EngineSpec(engine, settings.model, context, dgm.generation),
             job=job_part(options),
             progress=progress,
             log=lambda m: click.echo(m, err=True),

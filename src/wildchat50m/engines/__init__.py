@@ -20,7 +20,7 @@ def make_engine(name: str, model: str, options: dict[str, Any], generation: Any 
     if name == "transformers":
         from wildchat50m.engines.transformers_engine import TransformersEngine
 
-        keys = ("device", "dtype", "batch_size")
+        keys = ("device", "dtype", "batch_size", "max_model_len")
         return TransformersEngine(model, **{k: given[k] for k in keys if k in given})
     if name == "openai":
         from wildchat50m.engines.openai_compat import OpenAIEngine

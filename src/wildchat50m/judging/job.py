@@ -45,10 +45,14 @@ from wildchat50m.judging.scores import (
     zero_follows,
 )
 from wildchat50m.registry import DGM
-from wildchat50m.requests import turn_key, turns_of
+from wildchat50m.requests import CharTokenizer, turn_key, turns_of
 from wildchat50m.runstore import Journal, RunStore, ShardCounts, file_sha256
 from wildchat50m.schema import JUDGMENT_SCHEMA, OUTPUT_SCHEMA
 from wildchat50m.source import shard_of
+
+#: Room kept besides the judgment for the forced continuation: ``\nScore: `` (and ``1`` for the ten
+#: probe) after the judgment's text, the template's assistant header, and the two tokens generated.
+FORCED_CONTINUATION_TOKENS = 24
 
 
 class JudgingIncomplete(JobIncomplete):
@@ -77,6 +81,7 @@ class JudgeSettings:
     max_new_tokens: int = 512
     top_logprobs: int = 20
     max_chars: int = 6000
+    max_model_len: int | None = None
     limit: int | None = None
     num_shards: int = 4
     engine_options: dict[str, Any] = field(default_factory=dict)
@@ -100,8 +105,10 @@ class JudgeSettings:
         model = model or judge.hf_id
         if not model:
             raise InvalidSettingError(f"{judge.config} has no Hugging Face id; pass --model")
+        if overrides.get("max_model_len") is None and judge.generation is not None:
+            overrides["max_model_len"] = judge.generation.max_model_len
         name, files = target_files(target)
-        return cls(
+        settings = cls(
             judge=judge.config,
             model=model,
             engine=engine,
@@ -113,6 +120,23 @@ class JudgeSettings:
             target_files=target_digests(files),
             **{key: value for key, value in overrides.items() if value is not None},
         )
+        budget = settings.max_input_tokens
+        if budget is not None and budget < 64:
+            raise InvalidSettingError(
+                f"a judge context of {settings.max_model_len} tokens leaves {budget} for the prompt after "
+                f"--max-new-tokens {settings.max_new_tokens} and the forced 'Score: ' continuation; "
+                "raise --max-model-len or lower --max-new-tokens"
+            )
+        return settings
+
+    @property
+    def max_input_tokens(self) -> int | None:
+        """The judge prompt's budget, by generation's rule (0.75 of the context, and room for the
+        answer), less room for the forced ``Score: `` continuation that follows the judgment."""
+        if self.max_model_len is None:
+            return None
+        room = self.max_model_len - self.max_new_tokens - FORCED_CONTINUATION_TOKENS
+        return min(int(self.max_model_len * 0.75), room)
 
     @property
     def config(self) -> str:
@@ -178,6 +202,9 @@ class JudgmentStats(ShardCounts):
     statuses: Counter[str] = field(default_factory=Counter)
     score_sources: Counter[str] = field(default_factory=Counter)
     distribution_flags: Counter[str] = field(default_factory=Counter)
+    #: Judge prompts fitted to the judge's context: ``fitted`` (the conversation before the judged
+    #: turn shortened) and ``cut`` (the judged message or answer itself cut).
+    prompt_fit: Counter[str] = field(default_factory=Counter)
 
 
 @dataclass
@@ -198,6 +225,7 @@ class _Item:
     turn: int
     messages: list[dict[str, str]] | None
     cut: bool
+    fitted: bool = False
 
 
 class JudgmentJob(ShardedJob):
@@ -253,13 +281,15 @@ class JudgmentJob(ShardedJob):
         totals, counters = sum_markers(
             markers,
             ("conversations", "judgments"),
-            ("statuses", "score_sources", "distribution_flags", "errors"),
+            ("statuses", "score_sources", "distribution_flags", "errors", "prompt_fit"),
         )
         statuses = counters.pop("statuses")
+        fit = counters.pop("prompt_fit")
         return {
             "conversations": totals["conversations"],
             "judgments": totals["judgments"],
             "statuses": {status: statuses.get(status, 0) for status in STATUSES},
+            "prompt_fit": {"fitted": fit.get("fitted", 0), "cut": fit.get("cut", 0)},
             **{name: dict(sorted(counter.items())) for name, counter in counters.items()},
         }
 
@@ -373,6 +403,7 @@ class JudgmentJob(ShardedJob):
         settings = self.settings
         factor = settings.factor_entry
         items, answered = [], {}
+        tokenizer = (self.engine.tokenizer or CharTokenizer()) if settings.max_input_tokens else None
         for row in rows:
             conversation = row["conversation"]
             for turn in turns_of(conversation):
@@ -382,8 +413,20 @@ class JudgmentJob(ShardedJob):
                     items.append(_Item(key, row["conversation_hash"], turn.index, None, False))
                     continue
                 question = conversation[turn.user_position]["content"] or ""
-                messages, cut = judge_messages(factor, question, answer["content"], settings.max_chars)
-                items.append(_Item(key, row["conversation_hash"], turn.index, messages, cut))
+                prompt = judge_messages(
+                    factor,
+                    question,
+                    answer["content"],
+                    settings.max_chars,
+                    history=conversation[: turn.user_position],
+                    tokenizer=tokenizer,
+                    max_input_tokens=settings.max_input_tokens,
+                )
+                items.append(
+                    _Item(
+                        key, row["conversation_hash"], turn.index, prompt.messages, prompt.cut, prompt.fitted
+                    )
+                )
                 answered[key] = answer
         return items, answered
 
@@ -404,6 +447,8 @@ class JudgmentJob(ShardedJob):
             if record["score_source"]:
                 stats.score_sources[record["score_source"]] += 1
             stats.distribution_flags.update(record["distribution_flags"] or [])
+            if item.messages is not None and (item.fitted or item.cut):
+                stats.prompt_fit["cut" if item.cut else "fitted"] += 1
             if record["error"]:
                 stats.errors[record["error"]] += 1
         stats.conversations = len({item.conversation_hash for item in items})

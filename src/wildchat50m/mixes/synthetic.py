@@ -94,8 +94,13 @@ def write_config_run(
     answer_chars: int = 300,
     failed_every: int = 97,
     template_rows: int = 4096,
+    offset: int = 0,
 ) -> Path:
-    """A finished one-shard run of ``dgm`` answering synthetic conversations 0..rows-1; returns its folder."""
+    """A finished one-shard run of ``dgm`` answering synthetic conversations 0..rows-1; returns its folder.
+
+    With ``offset`` the hashes are those of conversations ``offset..offset+rows-1`` (the text is
+    the same): a DGM that answered other conversations than the rest.
+    """
     from wildchat50m.generate import answers_run_params, write_manifest
 
     run_dir = Path(runs) / dgm
@@ -117,7 +122,7 @@ def write_config_run(
     with pq.ParquetWriter(output, OUTPUT_SCHEMA, compression="zstd") as writer:
         for start in range(0, rows, template.num_rows):
             size = min(template.num_rows, rows - start)
-            hashes = pa.array([conversation_hash(start + i) for i in range(size)], pa.string())
+            hashes = pa.array([conversation_hash(offset + start + i) for i in range(size)], pa.string())
             chunk = template.slice(0, size).set_column(position, "conversation_hash", hashes)
             writer.write_table(chunk)
             messages = pc.list_flatten(chunk.column("conversation"))
