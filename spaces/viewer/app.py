@@ -185,6 +185,9 @@ class Viewer:
             return "", "", f"⚠️ no chosen DGM holds {conversation_hash}"
         missing = [config for config in chosen if config not in found]
         status = f"{len(found)} DGM(s) side by side" + (f"; not in {', '.join(missing)}" if missing else "")
+        unmapped = self.repository.unmapped(chosen)
+        if unmapped:
+            status += f"; no row-group map for {', '.join(unmapped)}, so their files' footers were read"
         link = view_link(conversation_hash, list(found))
         if any(c.toxic for c in found.values()) and not include_toxic:
             return render.toxic_notice(), link, "this conversation is flagged toxic: hidden"
@@ -220,7 +223,7 @@ def build_app(source: str | None = None) -> Any:
         gr.Markdown(
             f"# WildChat-50m side by side\nOne WildChat conversation answered by {MIN_DGMS} to {MAX_DGMS} "
             f"DGMs, turn by turn. Repository: `{repository.source}` ({len(repository.configs)} configs).\n\n"
-            f"Search: {repository.index_status}."
+            f"Search: {repository.index_status}. Lookups: {repository.maps_status}."
             + (
                 f" Answers can be searched for: {', '.join(repository.answer_configs)}."
                 if repository.answer_configs

@@ -259,7 +259,7 @@ def check_hash(value: str) -> str:
 class Repository:
     """Read-only queries over one repository; one DuckDB connection, reused and guarded by a lock."""
 
-    def __init__(self, files: RepositoryFiles, *, threads: int | None = None):
+    def __init__(self, files: RepositoryFiles, *, threads: int | None = None, use_maps: bool = True):
         self.files = files
         self.source = files.source
         self._lock = threading.Lock()
@@ -269,6 +269,7 @@ class Repository:
         self._config_of = {path: config for config, paths in files.files.items() for path in paths}
         self._open_files: dict[str, tuple[Any, list[tuple[str, str]], threading.Lock]] = {}
         self._files_lock = threading.Lock()
+        self.maps, self.maps_status = _open_maps(files) if use_maps else ({}, "row-group maps not used")
         self._largest: str | None = None
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="wildchat50m-lookup")
 
@@ -357,11 +358,8 @@ class Repository:
 
     def _locate(self, config: str, conversation_hash: str) -> dict[str, Any] | None:
         """The shown columns of the conversation's row in ``config`` (None when the config lacks it)."""
-        for path in self.files.files[config]:
-            parquet, ranges, file_lock = self._parquet_file(path)
-            group = bisect.bisect_left([high for _, high in ranges], conversation_hash)
-            if group >= len(ranges) or ranges[group][0] > conversation_hash:
-                continue
+        for path, group in self._row_groups(config, conversation_hash)[:1]:
+            parquet, _, file_lock = self._parquet_file(path)
             with file_lock:  # one reader per open file at a time; sessions may ask for the same one
                 table = parquet.read_row_group(group, columns=SHOWN_COLUMNS, use_threads=False)
             column = table.column("conversation_hash").to_pylist()
@@ -370,6 +368,47 @@ class Repository:
                 return None
             return table.slice(row, 1).to_pylist()[0]
         return None
+
+    def _mapped_range(self, path: str, group: int) -> tuple[str, str] | None:
+        """The (lowest, highest) hash of row group ``group`` of ``path`` by its footer (None if no such group)."""
+        ranges = self._parquet_file(path)[1]
+        return ranges[group] if 0 <= group < len(ranges) else None
+
+    def opened_files(self) -> list[str]:
+        """The files whose footers have been read so far (kept open for the next lookup)."""
+        with self._files_lock:
+            return sorted(self._open_files)
+
+    def unmapped(self, configs: Sequence[str]) -> list[str]:
+        """Which of ``configs`` have no valid row-group map (their lookups read every footer)."""
+        return [config for config in configs if config not in self.maps]
+
+    def _row_groups(self, config: str, conversation_hash: str) -> list[tuple[str, int]]:
+        """(path, row group) of every row group of ``config`` whose hash range holds the hash.
+
+        Through the config's row-group map when it has a valid one: only the
+        footer of the file it names is opened, and the row group's statistics
+        there must be the map's, or the map is dropped (the status says so) and
+        every footer of the config is read, as without a map.
+        """
+        mapped = self.maps.get(config)
+        if mapped is not None:
+            located = mapped.locate(conversation_hash)
+            if all(self._mapped_range(path, group) == (low, high) for path, group, low, high in located):
+                return [(path, group) for path, group, _, _ in located]
+            with self._files_lock:
+                self.maps.pop(config, None)
+                self.maps_status = (
+                    f"row-group map of {config} disagrees with its files: reading their footers instead"
+                    " (run `wildchat50m index REPO`)"
+                )
+        found = []
+        for path in self.files.files[config]:
+            ranges = self._parquet_file(path)[1]
+            for group, (low, high) in enumerate(ranges):
+                if low <= conversation_hash <= high:
+                    found.append((path, group))
+        return found
 
     def _open_source(self, path: str) -> Any:
         """What pyarrow reads a file from: the path, or for the Hub an HTTP file read by ranges."""
@@ -440,13 +479,11 @@ class Repository:
         import pyarrow.compute as pc
 
         rows: list[dict[str, Any]] = []
-        for path in self.files.files[config]:
-            parquet, ranges, file_lock = self._parquet_file(path)
-            for group, (low, high) in enumerate(ranges):
-                if low <= conversation_hash <= high:
-                    with file_lock:
-                        table = parquet.read_row_group(group, columns=list(columns), use_threads=False)
-                    rows += table.filter(pc.equal(table["conversation_hash"], conversation_hash)).to_pylist()
+        for path, group in self._row_groups(config, conversation_hash):
+            parquet, _, file_lock = self._parquet_file(path)
+            with file_lock:
+                table = parquet.read_row_group(group, columns=list(columns), use_threads=False)
+            rows += table.filter(pc.equal(table["conversation_hash"], conversation_hash)).to_pylist()
         return rows
 
     def configs_with(self, conversation_hash: str) -> list[str]:
@@ -547,6 +584,9 @@ class Repository:
 
     def largest_config(self) -> str:
         """The config with the most rows (by the files' metadata; the first by name on a tie)."""
+        if self._largest is None and set(self.maps) >= set(self.configs):
+            rows_of = {config: self.maps[config].num_rows for config in self.configs}
+            self._largest = sorted(self.configs, key=lambda config: -rows_of[config])[0]
         if self._largest is None:
             counts = self._query(
                 "SELECT file_name, num_rows FROM parquet_file_metadata($files)",
@@ -645,6 +685,83 @@ class Repository:
             },
         )
         return dict(rows)
+
+
+class RowGroupMap:
+    """One config's row-group map, checked against the listing: (file, row group) for a hash."""
+
+    def __init__(self, paths: Sequence[str], table: Any) -> None:
+        by_name = {Path(path).name: path for path in paths}
+        self.paths = [by_name[name] for name in table.column("file").to_pylist()]
+        self.groups = table.column("row_group").to_pylist()
+        self.rows = table.column("num_rows").to_pylist()
+        self.firsts = table.column("first_hash").to_pylist()
+        self.lasts = table.column("last_hash").to_pylist()
+
+    def locate(self, conversation_hash: str) -> list[tuple[str, int, str, str]]:
+        """(path, row group, first, last) of every row group whose hash range holds ``conversation_hash``."""
+        found = []
+        position = bisect.bisect_left(self.lasts, conversation_hash)
+        while position < len(self.lasts) and self.firsts[position] <= conversation_hash:
+            found.append(
+                (self.paths[position], self.groups[position], self.firsts[position], self.lasts[position])
+            )
+            position += 1
+        return found
+
+    @property
+    def num_rows(self) -> int:
+        return sum(self.rows)
+
+
+def _open_maps(files: RepositoryFiles) -> tuple[dict[str, RowGroupMap], str]:
+    """The configs' row-group maps that match their files, and a sentence naming the ones that do not.
+
+    A map is used only if it lists exactly the config's files with their sizes
+    (the listing's names and sizes, as the index's fingerprints compare them), in
+    order, with sorted, non-null hash ranges; any other map is left out and the
+    config's lookups read its files' footers instead.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from wildchat50m.builders.rowgroup_map import listed_files, map_path
+
+    maps: dict[str, RowGroupMap] = {}
+    missing: list[str] = []
+    stale: list[str] = []
+    for config, paths in files.files.items():
+        path = map_path(files.index_dir, config) if files.index_dir is not None else None
+        if path is None or not path.exists():
+            missing.append(config)
+            continue
+        try:
+            table = pq.read_table(path)
+        except (pa.ArrowException, OSError):
+            stale.append(config)
+            continue
+        listed = [(Path(p).name, files.sizes.get(p, -1)) for p in paths]
+        firsts, lasts = table.column("first_hash").to_pylist(), table.column("last_hash").to_pylist()
+        bounds = [bound for pair in zip(firsts, lasts, strict=True) for bound in pair]
+        if listed_files(table) != listed or None in bounds or bounds != sorted(bounds):
+            stale.append(config)
+            continue
+        maps[config] = RowGroupMap(paths, table)
+    return maps, _maps_status(maps, missing, stale)
+
+
+def _maps_status(maps: Mapping[str, Any], missing: Sequence[str], stale: Sequence[str]) -> str:
+    problems = [
+        f"{label} for {', '.join(sorted(names))}"
+        for label, names in (("missing", missing), ("stale", stale))
+        if names
+    ]
+    if not problems:
+        return f"row-group maps of {len(maps)} config(s)"
+    return (
+        "row-group map " + "; ".join(problems) + ": reading their files' footers instead"
+        " (run `wildchat50m index REPO`)"
+    )
 
 
 def _open_index(files: RepositoryFiles) -> tuple[Any, str]:

@@ -624,3 +624,64 @@ def test_where_the_chosen_dgms_differ_most_is_ranked_from_the_index_stats(demo):
         (round(v, 6) for v in expected.values()), reverse=True
     )
     assert viewer.differ_most(["tiny-a"], False) == ([], "⚠️ pick 2 to 6 DGMs (got 1)")
+
+
+# ---------------------------------------------------------------- the row-group map
+
+
+def test_the_row_group_map_finds_the_rows_the_footers_find_opening_one_footer(demo, tmp_path):
+    """Many small shards and row groups; then a stale, a missing and a lying map, each noticed."""
+    from wildchat50m.spaces.viewer.app import Viewer
+    from wildchat50m.spaces.viewer.lookup import local_files
+
+    runs = demo[0].parent / "runs"
+    repo = tmp_path / "repo"
+    output = wildchat50m_output(
+        tmp_path, "build", str(runs / "tiny-a"), str(runs / "tiny-b"), "--repo", str(repo),
+        "--max-row-group-bytes", "6000", "--max-shard-bytes", "40000",
+    )  # fmt: skip
+    assert "row-group maps: 2 written" in output
+    files = {config: len(list((repo / "data" / config).glob("*.parquet"))) for config in ("tiny-a", "tiny-b")}
+    assert min(files.values()) >= 3
+    mapped = Repository.open(repo)
+    footers = Repository(local_files(repo), use_maps=False)
+    assert mapped.maps_status == "row-group maps of 2 config(s)"
+    hashes = sorted(rows(repo, "tiny-a"))
+    for conversation_hash in hashes:
+        assert mapped.conversation(conversation_hash, ["tiny-a", "tiny-b"]) == footers.conversation(
+            conversation_hash, ["tiny-a", "tiny-b"]
+        )
+    assert len(footers.opened_files()) == sum(files.values())  # every footer, for the first lookup already
+    first = Repository.open(repo)
+    first.conversation(hashes[-1], ["tiny-a", "tiny-b"])
+    assert len(first.opened_files()) == 2  # one footer per config: the file the map names
+
+    stale_file = sorted((repo / "data" / "tiny-a").glob("*.parquet"))[1]
+    pq.write_table(pq.read_table(stale_file), stale_file, row_group_size=3)  # same rows, other size
+    (repo / "index" / "rowgroups" / "tiny-b.parquet").unlink()
+    fallen_back, footers = Repository.open(repo), Repository(local_files(repo), use_maps=False)
+    assert fallen_back.maps_status == (
+        "row-group map missing for tiny-b; stale for tiny-a: reading their files' footers instead"
+        " (run `wildchat50m index REPO`)"
+    )
+    for conversation_hash in hashes[::5]:
+        assert fallen_back.conversation(conversation_hash, ["tiny-a", "tiny-b"]) == footers.conversation(
+            conversation_hash, ["tiny-a", "tiny-b"]
+        )
+    _, _, status = Viewer(fallen_back).show(hashes[0], ["tiny-a", "tiny-b"], True)
+    assert status.endswith("no row-group map for tiny-a, tiny-b, so their files' footers were read")
+
+    assert "row-group maps: 2 written" in wildchat50m_output(tmp_path, "index", str(repo))
+    lying = repo / "index" / "rowgroups" / "tiny-a.parquet"
+    table = pq.read_table(lying)
+    files_of_rows = table.column("file").to_pylist()
+    groups = [files_of_rows.count(name) for name in files_of_rows]
+    shifted = [(group + 1) % count for group, count in zip(table.column("row_group").to_pylist(), groups)]
+    # every hash now leads to the wrong row group of the right file; names, sizes and ranges untouched
+    pq.write_table(table.set_column(2, "row_group", pa.array(shifted, pa.int32())), lying)
+    misled, footers = Repository.open(repo), Repository(local_files(repo), use_maps=False)
+    assert misled.maps_status == "row-group maps of 2 config(s)"  # it lists the right files...
+    wanted = hashes[len(hashes) // 2]
+    assert misled.conversation(wanted, ["tiny-a"]) == footers.conversation(wanted, ["tiny-a"])
+    assert misled.maps_status.startswith("row-group map of tiny-a disagrees with its files")  # ...but lies
+    assert misled.unmapped(["tiny-a", "tiny-b"]) == ["tiny-a"]
