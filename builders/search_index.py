@@ -52,9 +52,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-
 from wildchat50m.builders.rowgroup_map import MapReport, write_rowgroup_maps
 from wildchat50m.builders.rowgroup_map import describe as describe_maps
+
 from wildchat50m.errors import WildChat50mError
 from wildchat50m.layout import Repository, is_judgment_config
 from wildchat50m.runstore import atomic_write_text

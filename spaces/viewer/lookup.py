@@ -26,6 +26,7 @@ import bisect
 import itertools
 import re
 import threading
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -40,6 +41,8 @@ HASH_PATTERN = re.compile(r"^[0-9a-f]{32}$")
 #: At most this many DGMs side by side.
 MAX_DGMS = 6
 MIN_DGMS = 2
+#: Rows (one conversation in one config) kept after a lookup, for views seen again.
+RECENT_ROWS = 256
 
 #: Message fields the viewer shows; the rest of the row (moderation, headers, IPs) is never read.
 SHOWN_MESSAGE_FIELDS = (
@@ -269,6 +272,8 @@ class Repository:
         self._config_of = {path: config for config, paths in files.files.items() for path in paths}
         self._open_files: dict[str, tuple[Any, list[tuple[str, str]], threading.Lock]] = {}
         self._files_lock = threading.Lock()
+        self._sources: dict[str, _SpanFile] = {}
+        self._recent: OrderedDict[tuple[str, str], dict[str, Any] | None] = OrderedDict()
         self.maps, self.maps_status = _open_maps(files) if use_maps else ({}, "row-group maps not used")
         self._largest: str | None = None
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="wildchat50m-lookup")
@@ -336,11 +341,13 @@ class Repository:
         in the footers (read once per file, then kept) name the one row group
         that can hold it; only the shown columns of that row group are read
         (one request over HTTP), and its hash column finds the row. Nothing else of the file is
-        touched, which is what keeps a lookup over the Hub to a few reads.
+        touched, which is what keeps a lookup over the Hub to a few reads. The
+        last :data:`RECENT_ROWS` rows read are kept, so a view seen again (a
+        link reopened, back from the list) reads nothing.
         """
         conversation_hash = check_hash(conversation_hash)
         chosen = self.check_configs(configs)
-        located = list(self._pool.map(lambda config: self._locate(config, conversation_hash), chosen))
+        located = list(self._pool.map(lambda config: self._recent_row(config, conversation_hash), chosen))
         found: dict[str, Conversation] = {}
         for config, row in zip(chosen, located, strict=True):
             if row is None:
@@ -356,12 +363,24 @@ class Repository:
             )
         return found
 
+    def _recent_row(self, config: str, conversation_hash: str) -> dict[str, Any] | None:
+        key = (config, conversation_hash)
+        with self._files_lock:
+            if key in self._recent:
+                self._recent.move_to_end(key)
+                return self._recent[key]
+        row = self._locate(config, conversation_hash)
+        with self._files_lock:
+            self._recent[key] = row
+            while len(self._recent) > RECENT_ROWS:
+                self._recent.popitem(last=False)
+        return row
+
     def _locate(self, config: str, conversation_hash: str) -> dict[str, Any] | None:
         """The shown columns of the conversation's row in ``config`` (None when the config lacks it)."""
         for path, group in self._row_groups(config, conversation_hash)[:1]:
-            parquet, _, file_lock = self._parquet_file(path)
-            with file_lock:  # one reader per open file at a time; sessions may ask for the same one
-                table = parquet.read_row_group(group, columns=SHOWN_COLUMNS, use_threads=False)
+            with self._file_lock(path):  # one reader per open file at a time; sessions may share one
+                table = self._read_row_group(path, group, SHOWN_COLUMNS)
             column = table.column("conversation_hash").to_pylist()
             row = bisect.bisect_left(column, conversation_hash)
             if row >= len(column) or column[row] != conversation_hash:
@@ -370,7 +389,7 @@ class Repository:
         return None
 
     def _mapped_range(self, path: str, group: int) -> tuple[str, str] | None:
-        """The (lowest, highest) hash of row group ``group`` of ``path`` by its footer (None if no such group)."""
+        """The (lowest, highest) hash of row group ``group`` of ``path`` by its footer (None if none)."""
         ranges = self._parquet_file(path)[1]
         return ranges[group] if 0 <= group < len(ranges) else None
 
@@ -415,9 +434,36 @@ class Repository:
         if path.startswith("hf://"):
             from huggingface_hub import HfFileSystem
 
-            # No read-ahead: pyarrow asks for exactly the column chunks it needs.
-            return HfFileSystem().open(path.removeprefix("hf://"), "rb", cache_type="none")
+            # No read-ahead: pyarrow asks for exactly the bytes it needs (the footer, then one span).
+            return _SpanFile(HfFileSystem().open(path.removeprefix("hf://"), "rb", cache_type="none"))
         return path
+
+    def _file_lock(self, path: str) -> threading.Lock:
+        return self._parquet_file(path)[2]
+
+    def _read_row_group(self, path: str, group: int, columns: list[str]) -> Any:
+        """Columns of one row group; over HTTP their bytes come in one request (one span of the file).
+
+        pyarrow would ask for each column chunk on its own, and each request costs a
+        round trip; the chunks of the shown columns lie side by side in a row group,
+        so one read of the span from the first to the last covers them.
+        """
+        parquet, _, _ = self._parquet_file(path)
+        source = self._sources.get(path)
+        if source is not None:
+            metadata = parquet.metadata.row_group(group)
+            wanted = tuple(columns)
+            starts, ends = [], []
+            for j in range(metadata.num_columns):
+                chunk = metadata.column(j)
+                if chunk.path_in_schema not in wanted:
+                    continue
+                start = chunk.dictionary_page_offset if chunk.has_dictionary_page else chunk.data_page_offset
+                starts.append(start)
+                ends.append(start + chunk.total_compressed_size)
+            if starts:
+                source.keep(min(starts), max(ends))
+        return parquet.read_row_group(group, columns=columns, use_threads=False)
 
     def _parquet_file(self, path: str) -> tuple[Any, list[tuple[str, str]], threading.Lock]:
         """An open file and the (lowest, highest) hash of each row group (kept for the next lookup)."""
@@ -425,7 +471,10 @@ class Repository:
 
         with self._files_lock:
             if path not in self._open_files:
-                parquet = pq.ParquetFile(self._open_source(path), pre_buffer=True)
+                source = self._open_source(path)
+                if isinstance(source, _SpanFile):
+                    self._sources[path] = source
+                parquet = pq.ParquetFile(source, pre_buffer=True)
                 metadata = parquet.metadata
                 column = next(
                     j
@@ -480,9 +529,8 @@ class Repository:
 
         rows: list[dict[str, Any]] = []
         for path, group in self._row_groups(config, conversation_hash):
-            parquet, _, file_lock = self._parquet_file(path)
-            with file_lock:
-                table = parquet.read_row_group(group, columns=list(columns), use_threads=False)
+            with self._file_lock(path):
+                table = self._read_row_group(path, group, list(columns))
             rows += table.filter(pc.equal(table["conversation_hash"], conversation_hash)).to_pylist()
         return rows
 
@@ -687,6 +735,56 @@ class Repository:
         return dict(rows)
 
 
+class _SpanFile:
+    """A remote file read by ranges that keeps one span in memory: the row group being read.
+
+    Reads inside the kept span are answered from it; any other read goes to the
+    underlying file (the footer, at open). Used under the open file's lock.
+    """
+
+    def __init__(self, handle: Any) -> None:
+        self.handle = handle
+        self.position = 0
+        self.start = 0
+        self.data = b""
+        self.closed = False
+
+    def keep(self, start: int, end: int) -> None:
+        if not (self.start <= start and end <= self.start + len(self.data)):
+            self.handle.seek(start)
+            self.start, self.data = start, self.handle.read(end - start)
+
+    def read(self, size: int = -1) -> bytes:
+        offset = self.position - self.start
+        if size >= 0 and offset >= 0 and offset + size <= len(self.data):
+            piece = self.data[offset : offset + size]
+        else:
+            self.handle.seek(self.position)
+            piece = self.handle.read(size)
+        self.position += len(piece)
+        return piece
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        if whence == 2:
+            self.position = self.handle.seek(offset, 2)
+        else:
+            self.position = offset if whence == 0 else self.position + offset
+        return self.position
+
+    def tell(self) -> int:
+        return self.position
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self.closed = True
+        self.handle.close()
+
+
 class RowGroupMap:
     """One config's row-group map, checked against the listing: (file, row group) for a hash."""
 
@@ -724,7 +822,6 @@ def _open_maps(files: RepositoryFiles) -> tuple[dict[str, RowGroupMap], str]:
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
-
     from wildchat50m.builders.rowgroup_map import listed_files, map_path
 
     maps: dict[str, RowGroupMap] = {}

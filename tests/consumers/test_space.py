@@ -676,7 +676,10 @@ def test_the_row_group_map_finds_the_rows_the_footers_find_opening_one_footer(de
     table = pq.read_table(lying)
     files_of_rows = table.column("file").to_pylist()
     groups = [files_of_rows.count(name) for name in files_of_rows]
-    shifted = [(group + 1) % count for group, count in zip(table.column("row_group").to_pylist(), groups)]
+    shifted = [
+        (group + 1) % count
+        for group, count in zip(table.column("row_group").to_pylist(), groups, strict=True)
+    ]
     # every hash now leads to the wrong row group of the right file; names, sizes and ranges untouched
     pq.write_table(table.set_column(2, "row_group", pa.array(shifted, pa.int32())), lying)
     misled, footers = Repository.open(repo), Repository(local_files(repo), use_maps=False)

@@ -83,6 +83,7 @@ class HubStub:
         self.lfs_uploads: list[str] = []
         self._commit_requests = 0
         self._fail_at: int | None = None
+        self._oids: dict[int, tuple[bytes, str]] = {}
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._server.daemon_threads = True
@@ -136,9 +137,17 @@ class HubStub:
         return path.endswith(LFS_SUFFIXES) or size >= self.lfs_threshold
 
     def oid(self, path: str, content: bytes) -> str:
-        """What preupload reports as a file's remote oid: sha256 for LFS files, git sha1 otherwise."""
+        """What preupload reports as a file's remote oid: sha256 for LFS files, git sha1 otherwise.
+
+        Kept per content object, so serving ranges of a large file does not hash it on every request.
+        """
+        kept = self._oids.get(id(content))
+        if kept is not None and kept[0] is content and self.is_lfs(path, len(content)):
+            return kept[1]
         if self.is_lfs(path, len(content)):
-            return hashlib.sha256(content).hexdigest()
+            oid = hashlib.sha256(content).hexdigest()
+            self._oids[id(content)] = (content, oid)
+            return oid
         return git_blob_sha1(content)
 
     def handle(self, method: str, path: str, query: dict[str, list[str]], body: bytes) -> tuple[int, Any]:
@@ -225,7 +234,7 @@ class HubStub:
         if self.is_lfs(path, len(content)):
             entry["oid"] = git_blob_sha1(b"lfs pointer for " + path.encode())
             entry["lfs"] = {
-                "oid": hashlib.sha256(content).hexdigest(),
+                "oid": self.oid(path, content),
                 "size": len(content),
                 "pointerSize": 134,
             }
