@@ -39,6 +39,7 @@ import json
 import math
 import os
 import random
+import resource
 import shutil
 import statistics
 import subprocess
@@ -181,7 +182,7 @@ def measure(args: argparse.Namespace) -> None:
             _, _, status = viewer.show(choices[view % len(choices)], rounds[number][1], True)
             seconds.append(time.perf_counter() - started)
             assert status.startswith(f"{DGMS} DGM(s) side by side"), status
-        phase(name, seconds=seconds)
+        phase(name, seconds=seconds, peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     repository.close()
 
 
@@ -278,7 +279,8 @@ def main() -> None:
         + ", ".join(f"{view['seconds']:.2f} s/{view['data_bytes'] / 1e6:.1f} MB" for view in new)
         + f"; seen again p50 {statistics.median(warm_ms):.1f} ms; another conversation of opened configs"
         f" p50 {statistics.median(other_ms):.1f} ms"
-        f" ({results['other'][0]['data_bytes'] / len(other_ms) / 1e6:.1f} MB a view)",
+        f" ({results['other'][0]['data_bytes'] / len(other_ms) / 1e6:.1f} MB a view);"
+        f" the Space's peak memory {results['other'][0]['peak_rss_mb']:.0f} MB",
         file=sys.stderr,
     )
     print(

@@ -213,25 +213,40 @@ def test_the_lookup_layer_returns_what_datasets_loads(demo):
     assert len(repository.search(SearchFilters(), limit=500)) == len(hits) - toxic.as_py()
 
 
-def test_the_space_folder_is_deployable_and_its_readme_comes_from_the_template():
+def test_the_space_folder_readme_comes_from_the_template_with_the_gradio_pin():
     from wildchat50m.resources import space_dir
 
     folder = space_dir() / "viewer"
     assert (folder / "README.md").read_text(encoding="utf-8") == render_space_readme()
     front = (folder / "README.md").read_text(encoding="utf-8").split("---")[1]
-    assert "sdk: gradio" in front and "app_file: app.py" in front and "sdk_version: 6." in front
-    assert (folder / "app.py").exists() and "wildchat-50m[space" in (folder / "requirements.txt").read_text()
+    pin = re.search(r"^gradio==(\S+)$", (folder / "requirements.txt").read_text(), re.M).group(1)
+    assert "sdk: gradio" in front and "app_file: app.py" in front and f"sdk_version: {pin}\n" in front
+    assert "2 vCPU, 16 GB RAM, ephemeral disk" in render_space_readme()
 
 
-def test_space_export_writes_a_folder_pointing_at_the_dataset(cli, tmp_path):
-    cli("space", "org/my-wildchat", "--export", str(tmp_path / "space"))
-    readme = (tmp_path / "space" / "README.md").read_text(encoding="utf-8")
+def test_space_export_writes_a_folder_that_needs_nothing_else(cli, tmp_path):
+    import tomllib
+    import zipfile
+
+    output = cli("space", "org/my-wildchat", "--export", str(tmp_path / "space")).stdout
+    folder = tmp_path / "space"
+    readme = (folder / "README.md").read_text(encoding="utf-8")
     assert "- org/my-wildchat" in readme and "sdk: gradio" in readme
-    assert sorted(p.name for p in (tmp_path / "space").iterdir()) == [
-        "README.md",
-        "app.py",
-        "requirements.txt",
-    ]
+    version = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())["project"]["version"]
+    wheel = f"wildchat_50m-{version}-py3-none-any.whl"
+    assert sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()) == [
+        "README.md", "app.py", "requirements.txt", f"wheels/{wheel}",
+    ]  # fmt: skip
+    assert wheel in output
+    requirements = (folder / "requirements.txt").read_text().splitlines()
+    assert requirements[0] == f"./wheels/{wheel}[space,analysis]"
+    assert re.search(r"sdk_version: (\S+)", readme).group(1) == next(
+        line.split("==")[1] for line in requirements if line.startswith("gradio==")
+    )
+    assert all("==" in line for line in requirements[1:])  # every other line a pin
+    with zipfile.ZipFile(folder / "wheels" / wheel) as archive:
+        assert "wildchat50m/spaces/viewer/app.py" in archive.namelist()
+    assert "is not a Hub dataset id" in cli("space", "not a hub id", "--export", "x", expect=1).stderr
 
 
 def test_space_refuses_what_it_cannot_show(cli, tmp_path):
