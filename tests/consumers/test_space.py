@@ -338,8 +338,15 @@ def test_a_reader_finds_a_conversation_and_reads_two_dgms_side_by_side(demo, bro
         page.goto(url)
         page.locator("#w50-words textarea, #w50-words input").first.fill(word)
         page.locator("#w50-search").click()
-        page.locator("#w50-results input").click()
-        page.get_by_role("option", name=re.compile(wanted["conversation_hash"][:10])).click()
+        hit = page.locator(f'.w50-hit[data-hash="{wanted["conversation_hash"]}"]')
+        hit.wait_for(timeout=30_000)
+        box = hit.bounding_box()
+        assert box is not None and box["y"] >= 0 and box["y"] + box["height"] <= 1000  # no scrolling needed
+        assert word.lower() in [m.lower() for m in hit.locator("mark").all_inner_texts()]
+        assert "tiny-a, tiny-b" in hit.inner_text() and f"{user_turns(wanted)} turn(s)" in hit.inner_text()
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "space-search-hits.png"))
+        hit.click()
         page.locator('.w50-cell[data-dgm="tiny-b"]').first.wait_for(timeout=30_000)
         turns = user_turns(wanted)
         for config in ("tiny-a", "tiny-b"):
@@ -348,8 +355,16 @@ def test_a_reader_finds_a_conversation_and_reads_two_dgms_side_by_side(demo, bro
             for index in range(turns):
                 assert cells.nth(index).is_visible() or cells.nth(index).count() == 1
         assert page.locator(".w50-turn").count() == turns
-        page.wait_for_function("window.location.search.includes('hash=')")
-        assert f"hash={wanted['conversation_hash']}" in page.url and "dgms=tiny-a,tiny-b" in page.url
+        assert f"hash={wanted['conversation_hash']}" in page.url and f"q={word}" in page.url
+        assert page.locator(".w50-back").count() == 1
+        viewed = page.url
+        page.go_back()
+        page.locator(f'.w50-hit[data-hash="{wanted["conversation_hash"]}"]').wait_for(timeout=30_000)
+        assert page.locator(".w50-cell").count() == 0  # back on the list
+        page.goto(viewed)
+        page.locator('.w50-cell[data-dgm="tiny-b"]').first.wait_for(timeout=30_000)
+        page.wait_for_function("window.location.search.includes('dgms=')")
+        assert "dgms=tiny-a,tiny-b" in page.url
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "space-side-by-side.png"), full_page=True)
 
