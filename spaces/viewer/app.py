@@ -518,16 +518,22 @@ def build_app(source: str | None = None) -> Any:
             return viewer.differences(chosen, checked)
 
         def restore(checked: bool, request: gr.Request) -> tuple[Any, ...]:
+            """The page as its link says; what the link does not set is left as it is (the reader
+            may have typed already while the page loaded)."""
             values = {key: value for key, value in (request.query_params.items() if request else [])}
             query = values.get("q", "")
             page_number = int(values["page"]) if values.get("page", "").isdigit() else 1
+            unchanged = gr.update()
             found = message = results = ""
             if query:
                 found, results, message = viewer.hits(query, include_toxic=checked, page=page_number)
+            typed = (query, page_number) if query else (unchanged, unchanged)
             if not values.get("hash"):
-                return query, page_number, found, "", picker(repository.configs, []), "", results, message
+                if not query:
+                    return (*typed, *[unchanged] * 6)
+                return (*typed, found, "", unchanged, "", results, message)
             found_hash, held, chosen, html, view_link_, message = viewer.open_link(urlencode(values), checked)
-            return query, page_number, "", found_hash, picker(held, chosen), html, view_link_, message
+            return (*typed, "", found_hash, picker(held, chosen), html, view_link_, message)
 
         downloads = tempfile.mkdtemp(prefix="wildchat50m-views-")
 
@@ -537,9 +543,8 @@ def build_app(source: str | None = None) -> Any:
                 data = viewer.view_json(value, chosen, checked)
             except ViewerError:
                 return gr.update(value=None), gr.update(value=None)
-            stem = (
-                Path(downloads) / f"{check_hash(value)}-{'-'.join(viewer.repository.check_configs(chosen))}"
-            )
+            names = "-".join(viewer.repository.check_configs(chosen))
+            stem = Path(downloads) / f"{check_hash(value)}-{names}"
             Path(f"{stem}.md").write_text(markdown, encoding="utf-8")
             Path(f"{stem}.json").write_text(data, encoding="utf-8")
             return gr.update(value=f"{stem}.md"), gr.update(value=f"{stem}.json")
