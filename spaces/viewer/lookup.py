@@ -41,6 +41,8 @@ HASH_PATTERN = re.compile(r"^[0-9a-f]{32}$")
 #: At most this many DGMs side by side.
 MAX_DGMS = 6
 MIN_DGMS = 2
+#: Column chunks of a row group closer than this are fetched in one request (a round trip costs more).
+GAP_BYTES = 64 * 1024
 #: Rows (one conversation in one config) kept after a lookup, for views seen again.
 RECENT_ROWS = 256
 
@@ -446,23 +448,22 @@ class Repository:
 
         pyarrow would ask for each column chunk on its own, and each request costs a
         round trip; the chunks of the shown columns lie side by side in a row group,
-        so one read of the span from the first to the last covers them.
+        so they are read as a few spans: chunks less than :data:`GAP_BYTES` apart in one.
         """
         parquet, _, _ = self._parquet_file(path)
         source = self._sources.get(path)
         if source is not None:
             metadata = parquet.metadata.row_group(group)
             wanted = tuple(columns)
-            starts, ends = [], []
+            ranges = []
             for j in range(metadata.num_columns):
                 chunk = metadata.column(j)
                 if chunk.path_in_schema not in wanted:
                     continue
                 start = chunk.dictionary_page_offset if chunk.has_dictionary_page else chunk.data_page_offset
-                starts.append(start)
-                ends.append(start + chunk.total_compressed_size)
-            if starts:
-                source.keep(min(starts), max(ends))
+                ranges.append((start, start + chunk.total_compressed_size))
+            if ranges:
+                source.keep(coalesced(ranges, GAP_BYTES))
         return parquet.read_row_group(group, columns=columns, use_threads=False)
 
     def _parquet_file(self, path: str) -> tuple[Any, list[tuple[str, str]], threading.Lock]:
@@ -736,31 +737,36 @@ class Repository:
 
 
 class _SpanFile:
-    """A remote file read by ranges that keeps one span in memory: the row group being read.
+    """A remote file read by ranges that keeps a few spans in memory: the row group being read.
 
-    Reads inside the kept span are answered from it; any other read goes to the
+    Reads inside a kept span are answered from it; any other read goes to the
     underlying file (the footer, at open). Used under the open file's lock.
     """
 
     def __init__(self, handle: Any) -> None:
         self.handle = handle
         self.position = 0
-        self.start = 0
-        self.data = b""
+        self.spans: list[tuple[int, bytes]] = []
         self.closed = False
 
-    def keep(self, start: int, end: int) -> None:
-        if not (self.start <= start and end <= self.start + len(self.data)):
+    def keep(self, ranges: Sequence[tuple[int, int]]) -> None:
+        """Read these (start, end) ranges, one request each, unless they are kept already."""
+        if all(any(s <= a and b <= s + len(d) for s, d in self.spans) for a, b in ranges):
+            return
+        spans = []
+        for start, end in ranges:
             self.handle.seek(start)
-            self.start, self.data = start, self.handle.read(end - start)
+            spans.append((start, self.handle.read(end - start)))
+        self.spans = spans
 
     def read(self, size: int = -1) -> bytes:
-        offset = self.position - self.start
-        if size >= 0 and offset >= 0 and offset + size <= len(self.data):
-            piece = self.data[offset : offset + size]
-        else:
-            self.handle.seek(self.position)
-            piece = self.handle.read(size)
+        for start, data in self.spans:
+            offset = self.position - start
+            if size >= 0 and offset >= 0 and offset + size <= len(data):
+                self.position += size
+                return data[offset : offset + size]
+        self.handle.seek(self.position)
+        piece = self.handle.read(size)
         self.position += len(piece)
         return piece
 
@@ -783,6 +789,17 @@ class _SpanFile:
     def close(self) -> None:
         self.closed = True
         self.handle.close()
+
+
+def coalesced(ranges: Sequence[tuple[int, int]], gap: int) -> list[tuple[int, int]]:
+    """``ranges`` sorted, with those less than ``gap`` bytes apart merged into one."""
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(ranges):
+        if merged and start - merged[-1][1] < gap:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
 
 
 class RowGroupMap:

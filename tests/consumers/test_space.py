@@ -587,7 +587,8 @@ def test_the_space_opens_a_hub_repository_by_id_and_reads_little_per_lookup(demo
                 assert status == "2 DGM(s) side by side" and html.count('class="w50-cell"') > 0
                 per_lookup.append((hub.bytes_sent("/data/") - before) / 2)
             assert hub.bytes_sent("/index/") == index_bytes
-    assert all(0 < sent <= 2 * 1024**2 for sent in per_lookup)
+    # the first lookup reads a footer and a row group; a later one in a row group already read, nothing
+    assert per_lookup[0] > 0 and all(sent <= 2 * 1024**2 for sent in per_lookup)
     assert max(per_lookup[1:]) < min(file_size.values())  # column chunks of one row group, not files
     print(f"bytes per config per lookup over the stub Hub: {per_lookup}")
 
