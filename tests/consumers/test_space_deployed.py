@@ -329,3 +329,15 @@ def test_the_downloads_hold_what_the_page_shows(space, repository, browser):
         for config in chosen:
             metadata = turn["answers"][config]
             assert f"finish reason {metadata['finish_reason']}" in markdown
+
+
+@pytest.mark.parametrize("count", [2, 4, 6])
+def test_where_they_differ_most_for_any_2_to_6_of_the_54(space, repository, count):
+    from gradio_client import Client
+
+    configs = config_names()
+    chosen = configs[count::9][:count]  # spread over the registry
+    choices, status = Client(space["url"], verbose=False).predict(chosen, False, api_name="/differ_most")
+    assert status == f"{len(choices)} conversation(s) where {', '.join(chosen)} differ most"
+    held = set.intersection(*(set(rows_of(repository, config)) for config in chosen))
+    assert choices and {value for _, value in choices} == held  # every one they all hold, ranked

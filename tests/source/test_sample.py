@@ -118,8 +118,8 @@ def test_the_demos_closing_hint_through_run_is_a_command_that_works_from_a_clone
 
     checkout = Path(__file__).resolve().parents[2]
     script = (checkout / "run").read_text(encoding="utf-8")
-    launcher = re.search(rf'^export {LAUNCHER_VARIABLE}="(.+)"$', script, re.M).group(1)
-    assert launcher == "./run cli"
+    launcher = re.search(r'^launcher="(.+)"$', script, re.M).group(1)
+    assert launcher == "./run cli" and f"demo) {LAUNCHER_VARIABLE}=$launcher exec" in script
     # The environment this suite runs in is the one `./run` made; point `run` at it so it reuses it.
     env = {**os.environ, "WILDCHAT50M_VENV": sys.prefix}
     stamp = subprocess.run(
