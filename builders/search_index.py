@@ -14,6 +14,9 @@ with the rest and the Space downloads it once at start.
     index/stats/<config>.parquet per conversation, what this DGM's answers add up to (completion
                                  tokens, answers cut at the length limit, flagged, failed): the
                                  Space ranks "where do they differ most" from these, decoding no text
+    index/rowgroups/<config>.parquet  the first and last hash of every row group of every file, so
+                                 the Space opens only the footer of the file holding a conversation
+                                 (builders/rowgroup_map.py; every config, judgments too)
 
 The prompts are the same in every config, so one document per conversation
 serves the whole repository. Which configs hold a conversation is recorded
@@ -49,6 +52,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from wildchat50m.builders.rowgroup_map import MapReport, write_rowgroup_maps
+from wildchat50m.builders.rowgroup_map import describe as describe_maps
 
 from wildchat50m.errors import WildChat50mError
 from wildchat50m.layout import Repository, is_answer_config
@@ -99,6 +104,7 @@ class IndexReport:
     """Config -> answer documents written, for the answers indexes built in this run."""
     seconds: float = 0.0
     size_bytes: int = 0
+    maps: MapReport | None = None
 
 
 # ---------------------------------------------------------------- text
@@ -550,6 +556,7 @@ def build_index(
             state.setdefault("answers", {})[config] = fingerprints[config]
             report.answers[config] = written
         atomic_write_text(index_dir / STATE_FILE, json.dumps(state, indent=1) + "\n")
+    report.maps = write_rowgroup_maps(repo, index_dir)
     report.seconds = time.perf_counter() - started
     report.size_bytes = _folder_size(index_dir)
     return report
@@ -565,6 +572,8 @@ def describe(report: IndexReport) -> str:
     }[report.mode]
     lines = [f"{report.repo}/index: {what} in {report.seconds:.1f} s, {report.size_bytes / 1e6:.1f} MB"]
     lines += [f"  answers of {config}: {count:,} conversations" for config, count in report.answers.items()]
+    if report.maps is not None:
+        lines.append(f"  {describe_maps(report.maps)}")
     return "\n".join(lines)
 
 
@@ -577,8 +586,13 @@ def update_search_index(repo: Path) -> str:
     import importlib.util
 
     if importlib.util.find_spec("tantivy") is None:
-        return f"search index not updated: install wildchat-50m[space], then `wildchat50m index {repo}`"
+        maps = describe_maps(write_rowgroup_maps(repo, Path(repo) / INDEX_DIR))
+        return (
+            f"search index not updated: install wildchat-50m[space], then `wildchat50m index {repo}`\n"
+            f"  {maps}"
+        )
     try:
         return describe(build_index(repo))
     except IndexBuildError as error:
-        return f"search index not updated: {error}"
+        maps = describe_maps(write_rowgroup_maps(repo, Path(repo) / INDEX_DIR))
+        return f"search index not updated: {error}\n  {maps}"

@@ -26,6 +26,7 @@ import bisect
 import itertools
 import re
 import threading
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -40,6 +41,10 @@ HASH_PATTERN = re.compile(r"^[0-9a-f]{32}$")
 #: At most this many DGMs side by side.
 MAX_DGMS = 6
 MIN_DGMS = 2
+#: Column chunks of a row group closer than this are fetched in one request (a round trip costs more).
+GAP_BYTES = 64 * 1024
+#: Rows (one conversation in one config) kept after a lookup, for views seen again.
+RECENT_ROWS = 256
 
 #: Message fields the viewer shows; the rest of the row (moderation, headers, IPs) is never read.
 SHOWN_MESSAGE_FIELDS = (
@@ -259,7 +264,7 @@ def check_hash(value: str) -> str:
 class Repository:
     """Read-only queries over one repository; one DuckDB connection, reused and guarded by a lock."""
 
-    def __init__(self, files: RepositoryFiles, *, threads: int | None = None):
+    def __init__(self, files: RepositoryFiles, *, threads: int | None = None, use_maps: bool = True):
         self.files = files
         self.source = files.source
         self._lock = threading.Lock()
@@ -269,6 +274,9 @@ class Repository:
         self._config_of = {path: config for config, paths in files.files.items() for path in paths}
         self._open_files: dict[str, tuple[Any, list[tuple[str, str]], threading.Lock]] = {}
         self._files_lock = threading.Lock()
+        self._sources: dict[str, _SpanFile] = {}
+        self._recent: OrderedDict[tuple[str, str], dict[str, Any] | None] = OrderedDict()
+        self.maps, self.maps_status = _open_maps(files) if use_maps else ({}, "row-group maps not used")
         self._largest: str | None = None
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="wildchat50m-lookup")
 
@@ -335,11 +343,13 @@ class Repository:
         in the footers (read once per file, then kept) name the one row group
         that can hold it; only the shown columns of that row group are read
         (one request over HTTP), and its hash column finds the row. Nothing else of the file is
-        touched, which is what keeps a lookup over the Hub to a few reads.
+        touched, which is what keeps a lookup over the Hub to a few reads. The
+        last :data:`RECENT_ROWS` rows read are kept, so a view seen again (a
+        link reopened, back from the list) reads nothing.
         """
         conversation_hash = check_hash(conversation_hash)
         chosen = self.check_configs(configs)
-        located = list(self._pool.map(lambda config: self._locate(config, conversation_hash), chosen))
+        located = list(self._pool.map(lambda config: self._recent_row(config, conversation_hash), chosen))
         found: dict[str, Conversation] = {}
         for config, row in zip(chosen, located, strict=True):
             if row is None:
@@ -355,15 +365,24 @@ class Repository:
             )
         return found
 
+    def _recent_row(self, config: str, conversation_hash: str) -> dict[str, Any] | None:
+        key = (config, conversation_hash)
+        with self._files_lock:
+            if key in self._recent:
+                self._recent.move_to_end(key)
+                return self._recent[key]
+        row = self._locate(config, conversation_hash)
+        with self._files_lock:
+            self._recent[key] = row
+            while len(self._recent) > RECENT_ROWS:
+                self._recent.popitem(last=False)
+        return row
+
     def _locate(self, config: str, conversation_hash: str) -> dict[str, Any] | None:
         """The shown columns of the conversation's row in ``config`` (None when the config lacks it)."""
-        for path in self.files.files[config]:
-            parquet, ranges, file_lock = self._parquet_file(path)
-            group = bisect.bisect_left([high for _, high in ranges], conversation_hash)
-            if group >= len(ranges) or ranges[group][0] > conversation_hash:
-                continue
-            with file_lock:  # one reader per open file at a time; sessions may ask for the same one
-                table = parquet.read_row_group(group, columns=SHOWN_COLUMNS, use_threads=False)
+        for path, group in self._row_groups(config, conversation_hash)[:1]:
+            with self._file_lock(path):  # one reader per open file at a time; sessions may share one
+                table = self._read_row_group(path, group, SHOWN_COLUMNS)
             column = table.column("conversation_hash").to_pylist()
             row = bisect.bisect_left(column, conversation_hash)
             if row >= len(column) or column[row] != conversation_hash:
@@ -371,14 +390,81 @@ class Repository:
             return table.slice(row, 1).to_pylist()[0]
         return None
 
+    def _mapped_range(self, path: str, group: int) -> tuple[str, str] | None:
+        """The (lowest, highest) hash of row group ``group`` of ``path`` by its footer (None if none)."""
+        ranges = self._parquet_file(path)[1]
+        return ranges[group] if 0 <= group < len(ranges) else None
+
+    def opened_files(self) -> list[str]:
+        """The files whose footers have been read so far (kept open for the next lookup)."""
+        with self._files_lock:
+            return sorted(self._open_files)
+
+    def unmapped(self, configs: Sequence[str]) -> list[str]:
+        """Which of ``configs`` have no valid row-group map (their lookups read every footer)."""
+        return [config for config in configs if config not in self.maps]
+
+    def _row_groups(self, config: str, conversation_hash: str) -> list[tuple[str, int]]:
+        """(path, row group) of every row group of ``config`` whose hash range holds the hash.
+
+        Through the config's row-group map when it has a valid one: only the
+        footer of the file it names is opened, and the row group's statistics
+        there must be the map's, or the map is dropped (the status says so) and
+        every footer of the config is read, as without a map.
+        """
+        mapped = self.maps.get(config)
+        if mapped is not None:
+            located = mapped.locate(conversation_hash)
+            if all(self._mapped_range(path, group) == (low, high) for path, group, low, high in located):
+                return [(path, group) for path, group, _, _ in located]
+            with self._files_lock:
+                self.maps.pop(config, None)
+                self.maps_status = (
+                    f"row-group map of {config} disagrees with its files: reading their footers instead"
+                    " (run `wildchat50m index REPO`)"
+                )
+        found = []
+        for path in self.files.files[config]:
+            ranges = self._parquet_file(path)[1]
+            for group, (low, high) in enumerate(ranges):
+                if low <= conversation_hash <= high:
+                    found.append((path, group))
+        return found
+
     def _open_source(self, path: str) -> Any:
         """What pyarrow reads a file from: the path, or for the Hub an HTTP file read by ranges."""
         if path.startswith("hf://"):
             from huggingface_hub import HfFileSystem
 
-            # No read-ahead: pyarrow asks for exactly the column chunks it needs.
-            return HfFileSystem().open(path.removeprefix("hf://"), "rb", cache_type="none")
+            # No read-ahead: pyarrow asks for exactly the bytes it needs (the footer, then one span).
+            return _SpanFile(HfFileSystem().open(path.removeprefix("hf://"), "rb", cache_type="none"))
         return path
+
+    def _file_lock(self, path: str) -> threading.Lock:
+        return self._parquet_file(path)[2]
+
+    def _read_row_group(self, path: str, group: int, columns: list[str]) -> Any:
+        """Columns of one row group; over HTTP their bytes come in one request (one span of the file).
+
+        pyarrow would ask for each column chunk on its own, and each request costs a
+        round trip; the chunks of the shown columns lie side by side in a row group,
+        so they are read as a few spans: chunks less than :data:`GAP_BYTES` apart in one.
+        """
+        parquet, _, _ = self._parquet_file(path)
+        source = self._sources.get(path)
+        if source is not None:
+            metadata = parquet.metadata.row_group(group)
+            wanted = tuple(columns)
+            ranges = []
+            for j in range(metadata.num_columns):
+                chunk = metadata.column(j)
+                if chunk.path_in_schema not in wanted:
+                    continue
+                start = chunk.dictionary_page_offset if chunk.has_dictionary_page else chunk.data_page_offset
+                ranges.append((start, start + chunk.total_compressed_size))
+            if ranges:
+                source.keep(coalesced(ranges, GAP_BYTES))
+        return parquet.read_row_group(group, columns=columns, use_threads=False)
 
     def _parquet_file(self, path: str) -> tuple[Any, list[tuple[str, str]], threading.Lock]:
         """An open file and the (lowest, highest) hash of each row group (kept for the next lookup)."""
@@ -386,7 +472,10 @@ class Repository:
 
         with self._files_lock:
             if path not in self._open_files:
-                parquet = pq.ParquetFile(self._open_source(path), pre_buffer=True)
+                source = self._open_source(path)
+                if isinstance(source, _SpanFile):
+                    self._sources[path] = source
+                parquet = pq.ParquetFile(source, pre_buffer=True)
                 metadata = parquet.metadata
                 column = next(
                     j
@@ -440,13 +529,10 @@ class Repository:
         import pyarrow.compute as pc
 
         rows: list[dict[str, Any]] = []
-        for path in self.files.files[config]:
-            parquet, ranges, file_lock = self._parquet_file(path)
-            for group, (low, high) in enumerate(ranges):
-                if low <= conversation_hash <= high:
-                    with file_lock:
-                        table = parquet.read_row_group(group, columns=list(columns), use_threads=False)
-                    rows += table.filter(pc.equal(table["conversation_hash"], conversation_hash)).to_pylist()
+        for path, group in self._row_groups(config, conversation_hash):
+            with self._file_lock(path):
+                table = self._read_row_group(path, group, list(columns))
+            rows += table.filter(pc.equal(table["conversation_hash"], conversation_hash)).to_pylist()
         return rows
 
     def configs_with(self, conversation_hash: str) -> list[str]:
@@ -547,6 +633,9 @@ class Repository:
 
     def largest_config(self) -> str:
         """The config with the most rows (by the files' metadata; the first by name on a tie)."""
+        if self._largest is None and set(self.maps) >= set(self.configs):
+            rows_of = {config: self.maps[config].num_rows for config in self.configs}
+            self._largest = sorted(self.configs, key=lambda config: -rows_of[config])[0]
         if self._largest is None:
             counts = self._query(
                 "SELECT file_name, num_rows FROM parquet_file_metadata($files)",
@@ -645,6 +734,148 @@ class Repository:
             },
         )
         return dict(rows)
+
+
+class _SpanFile:
+    """A remote file read by ranges that keeps a few spans in memory: the row group being read.
+
+    Reads inside a kept span are answered from it; any other read goes to the
+    underlying file (the footer, at open). Used under the open file's lock.
+    """
+
+    def __init__(self, handle: Any) -> None:
+        self.handle = handle
+        self.position = 0
+        self.spans: list[tuple[int, bytes]] = []
+        self.closed = False
+
+    def keep(self, ranges: Sequence[tuple[int, int]]) -> None:
+        """Read these (start, end) ranges, one request each, unless they are kept already."""
+        if all(any(s <= a and b <= s + len(d) for s, d in self.spans) for a, b in ranges):
+            return
+        spans = []
+        for start, end in ranges:
+            self.handle.seek(start)
+            spans.append((start, self.handle.read(end - start)))
+        self.spans = spans
+
+    def read(self, size: int = -1) -> bytes:
+        for start, data in self.spans:
+            offset = self.position - start
+            if size >= 0 and offset >= 0 and offset + size <= len(data):
+                self.position += size
+                return data[offset : offset + size]
+        self.handle.seek(self.position)
+        piece = self.handle.read(size)
+        self.position += len(piece)
+        return piece
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        if whence == 2:
+            self.position = self.handle.seek(offset, 2)
+        else:
+            self.position = offset if whence == 0 else self.position + offset
+        return self.position
+
+    def tell(self) -> int:
+        return self.position
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self.closed = True
+        self.handle.close()
+
+
+def coalesced(ranges: Sequence[tuple[int, int]], gap: int) -> list[tuple[int, int]]:
+    """``ranges`` sorted, with those less than ``gap`` bytes apart merged into one."""
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(ranges):
+        if merged and start - merged[-1][1] < gap:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+class RowGroupMap:
+    """One config's row-group map, checked against the listing: (file, row group) for a hash."""
+
+    def __init__(self, paths: Sequence[str], table: Any) -> None:
+        by_name = {Path(path).name: path for path in paths}
+        self.paths = [by_name[name] for name in table.column("file").to_pylist()]
+        self.groups = table.column("row_group").to_pylist()
+        self.rows = table.column("num_rows").to_pylist()
+        self.firsts = table.column("first_hash").to_pylist()
+        self.lasts = table.column("last_hash").to_pylist()
+
+    def locate(self, conversation_hash: str) -> list[tuple[str, int, str, str]]:
+        """(path, row group, first, last) of every row group whose hash range holds ``conversation_hash``."""
+        found = []
+        position = bisect.bisect_left(self.lasts, conversation_hash)
+        while position < len(self.lasts) and self.firsts[position] <= conversation_hash:
+            found.append(
+                (self.paths[position], self.groups[position], self.firsts[position], self.lasts[position])
+            )
+            position += 1
+        return found
+
+    @property
+    def num_rows(self) -> int:
+        return sum(self.rows)
+
+
+def _open_maps(files: RepositoryFiles) -> tuple[dict[str, RowGroupMap], str]:
+    """The configs' row-group maps that match their files, and a sentence naming the ones that do not.
+
+    A map is used only if it lists exactly the config's files with their sizes
+    (the listing's names and sizes, as the index's fingerprints compare them), in
+    order, with sorted, non-null hash ranges; any other map is left out and the
+    config's lookups read its files' footers instead.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from wildchat50m.builders.rowgroup_map import listed_files, map_path
+
+    maps: dict[str, RowGroupMap] = {}
+    missing: list[str] = []
+    stale: list[str] = []
+    for config, paths in files.files.items():
+        path = map_path(files.index_dir, config) if files.index_dir is not None else None
+        if path is None or not path.exists():
+            missing.append(config)
+            continue
+        try:
+            table = pq.read_table(path)
+        except (pa.ArrowException, OSError):
+            stale.append(config)
+            continue
+        listed = [(Path(p).name, files.sizes.get(p, -1)) for p in paths]
+        firsts, lasts = table.column("first_hash").to_pylist(), table.column("last_hash").to_pylist()
+        bounds = [bound for pair in zip(firsts, lasts, strict=True) for bound in pair]
+        if listed_files(table) != listed or None in bounds or bounds != sorted(bounds):
+            stale.append(config)
+            continue
+        maps[config] = RowGroupMap(paths, table)
+    return maps, _maps_status(maps, missing, stale)
+
+
+def _maps_status(maps: Mapping[str, Any], missing: Sequence[str], stale: Sequence[str]) -> str:
+    problems = [
+        f"{label} for {', '.join(sorted(names))}"
+        for label, names in (("missing", missing), ("stale", stale))
+        if names
+    ]
+    if not problems:
+        return f"row-group maps of {len(maps)} config(s)"
+    return (
+        "row-group map " + "; ".join(problems) + ": reading their files' footers instead"
+        " (run `wildchat50m index REPO`)"
+    )
 
 
 def _open_index(files: RepositoryFiles) -> tuple[Any, str]:

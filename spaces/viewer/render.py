@@ -13,11 +13,12 @@ other string the view shows (config names, flags, hashes) is HTML-escaped.
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
 from functools import cache
 from typing import Any
 
-from wildchat50m.spaces.viewer.lookup import Conversation, Judgment, Turn
+from wildchat50m.spaces.viewer.lookup import Conversation, Judgment, SearchHit, Turn
 
 ALLOWED_TAGS = {
     "a", "b", "blockquote", "br", "code", "del", "em", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i",
@@ -40,6 +41,14 @@ STYLE = """
 .w50-warning { border: 2px solid #c60; border-radius: 6px; padding: 10px; }
 .w50-sim-note { font-size: .85em; font-style: italic; opacity: .8; margin-top: 4px; }
 .w50-judgment { font-size: .85em; margin-top: 4px; }
+.w50-hits { display: flex; flex-direction: column; gap: 6px; }
+.w50-hit { display: block; border: 1px solid rgba(127,127,127,.3); border-radius: 6px; padding: 6px 10px;
+  color: inherit; text-decoration: none; }
+.w50-hit:hover { border-color: #66f; }
+.w50-hit mark { background: #ffe27a; color: #000; padding: 0 1px; }
+.w50-hit-meta { font-size: .8em; opacity: .75; }
+.w50-pages a, .w50-back { margin-right: 8px; }
+.w50-current { outline: 2px solid #66f; }
 </style>
 """
 
@@ -133,6 +142,10 @@ def side_by_side(
     conversations: Mapping[str, Conversation],
     missing: Sequence[str] = (),
     judgments: Mapping[str, Sequence[Judgment]] | None = None,
+    *,
+    turn_link: Callable[[int], str] | None = None,
+    current_turn: int | None = None,
+    back: str = "",
 ) -> str:
     """One column per config, one grid row per user turn so that turns line up across columns.
 
@@ -140,6 +153,8 @@ def side_by_side(
     single config left there is no pair to compare, so each turn says so
     instead of showing an empty similarity table. ``judgments`` (config ->
     verdicts) puts each judge's score and explanation under the answer judged.
+    ``turn_link(n)`` is the link to turn ``n`` (1-based), shown beside each turn;
+    ``current_turn`` is marked; ``back`` is HTML put above the view (a link to the results).
     """
     judgments = judgments or {}
     configs = list(conversations)
@@ -155,7 +170,7 @@ def side_by_side(
         + (" · redacted" if any(c.redacted for c in conversations.values()) else "")
         + "</div>"
     )
-    parts = [STYLE, '<div class="w50-view">', header]
+    parts = [STYLE, back, '<div class="w50-view">', header]
     parts.append(
         f'<div class="w50-grid" style="grid-template-columns: repeat({len(configs)}, minmax(0, 1fr));">'
     )
@@ -175,9 +190,15 @@ def side_by_side(
         lengths = " · ".join(
             f"{_escape(c)} {len(a or ''):,} chars" for c, a in zip(configs, answers, strict=True)
         )
+        marked = " w50-current" if current_turn == index + 1 else ""
+        anchor = (
+            f' <a class="w50-turn-link" href="{_escape(turn_link(index + 1))}">link to this turn</a>'
+            if turn_link is not None
+            else ""
+        )
         parts.append(
-            f'<div class="w50-turn" data-turn="{index + 1}">'
-            f'<div class="w50-label">Turn {index + 1} · user</div>{safe_markdown(prompt)}'
+            f'<div class="w50-turn{marked}" id="w50-turn-{index + 1}" data-turn="{index + 1}">'
+            f'<div class="w50-label">Turn {index + 1} · user{anchor}</div>{safe_markdown(prompt)}'
             f'<div class="w50-label">Answer lengths: {lengths}</div>'
             + (
                 similarity_table(configs, turn_similarity(answers))
@@ -223,3 +244,102 @@ def toxic_notice() -> str:
         + safe_markdown(content_warning())
         + "<p>Tick <i>Show toxic conversations</i> to read it.</p></div>"
     )
+
+
+WORD = re.compile(r"[^\W_]+")
+#: Beyond this many, a hit names how many DGMs hold it rather than each one.
+NAMED_DGMS = 6
+
+
+def highlighted(text: str, terms: Sequence[str], prefixes: Sequence[str] = ()) -> str:
+    """``text`` HTML-escaped, with the words that match a search term (or start with a prefix) marked."""
+    wanted = {term.lower() for term in terms}
+    starts = tuple(prefix.lower() for prefix in prefixes)
+    parts, position = [], 0
+    for match in WORD.finditer(text):
+        parts.append(_escape(text[position : match.start()]))
+        word = match.group(0)
+        lowered = word.lower()
+        hit = lowered in wanted or (starts and lowered.startswith(starts))
+        parts.append(f"<mark>{_escape(word)}</mark>" if hit else _escape(word))
+        position = match.end()
+    parts.append(_escape(text[position:]))
+    return "".join(parts)
+
+
+def search_hits(
+    hits: Sequence[SearchHit],
+    links: Sequence[str],
+    *,
+    status: str,
+    terms: Sequence[str] = (),
+    prefixes: Sequence[str] = (),
+    pages: Sequence[tuple[str, str]] = (),
+    reasons: Sequence[str] = (),
+) -> str:
+    """The results list of the main panel: each hit a link to its view, matched words marked.
+
+    ``links`` are the hits' view links, ``pages`` (label, link) pairs of the
+    result pages, ``reasons`` one line per hit said instead of its metadata
+    (for "where do they differ most").
+    """
+    parts = [STYLE, f'<div class="w50-hits"><div class="w50-hits-status">{_escape(status)}</div>']
+    for position, (hit, link) in enumerate(zip(hits, links, strict=True)):
+        held = ", ".join(hit.configs) if len(hit.configs) <= NAMED_DGMS else f"{len(hit.configs)} DGMs"
+        meta = (
+            _escape(reasons[position])
+            if position < len(reasons)
+            else f"{_escape(hit.language or 'unknown language')} · {hit.turns} turn(s)"
+            + (f" · held by {_escape(held)}" if hit.configs else "")
+            + (" · <b>toxic</b>" if hit.toxic else "")
+        )
+        parts.append(
+            f'<a class="w50-hit" href="{_escape(link)}" data-hash="{_escape(hit.conversation_hash)}">'
+            f'<div class="w50-hit-opening">{highlighted(hit.opening, terms, prefixes)}</div>'
+            f'<div class="w50-hit-meta"><code>{_escape(hit.conversation_hash[:10])}</code> · {meta}</div></a>'
+        )
+    if pages:
+        parts.append(
+            '<div class="w50-pages">'
+            + "".join(f'<a href="{_escape(link)}">{_escape(label)}</a>' for label, link in pages)
+            + "</div>"
+        )
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def view_markdown(view: Mapping[str, Any]) -> str:
+    """A view's data (``Viewer.view_data``) as a Markdown document."""
+    lines = [
+        f"# WildChat-50m conversation {view['conversation_hash']}",
+        "",
+        f"Repository: {view['repository']} · language: {view['language'] or 'unknown'}"
+        + (" · toxic" if view["toxic"] else "")
+        + f" · DGMs: {', '.join(view['dgms'])}",
+        "",
+    ]
+    if view["not_held_by"]:
+        lines += [f"Not held by: {', '.join(view['not_held_by'])}", ""]
+    for turn in view["turns"]:
+        lines += [f"## Turn {turn['turn']}", "", "### User", "", turn["user"] or "(none)", ""]
+        for config, answer in turn["answers"].items():
+            facts = [
+                f"finish reason {answer['finish_reason']}",
+                f"prompt tokens {answer['prompt_tokens']}",
+                f"completion tokens {answer['completion_tokens']}",
+            ]
+            if answer["prompt_truncated"]:
+                facts.append("prompt truncated")
+            if answer["flags"]:
+                facts.append("flags: " + ", ".join(answer["flags"]))
+            if answer["error"]:
+                facts.append(f"error: {answer['error']}")
+            lines += [f"### {config}", "", answer["answer"] or "(no answer)", "", f"*{'; '.join(facts)}*", ""]
+            for judgment in answer["judgments"]:
+                score = "unparsed" if judgment["score"] is None else f"{judgment['score']}/10"
+                lines += [
+                    f"- {judgment['judge']} · {judgment['factor']}: **{score}** — {judgment['explanation']}"
+                ]
+            if answer["judgments"]:
+                lines.append("")
+    return "\n".join(lines).rstrip() + "\n"

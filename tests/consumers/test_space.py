@@ -213,25 +213,40 @@ def test_the_lookup_layer_returns_what_datasets_loads(demo):
     assert len(repository.search(SearchFilters(), limit=500)) == len(hits) - toxic.as_py()
 
 
-def test_the_space_folder_is_deployable_and_its_readme_comes_from_the_template():
+def test_the_space_folder_readme_comes_from_the_template_with_the_gradio_pin():
     from wildchat50m.resources import space_dir
 
     folder = space_dir() / "viewer"
     assert (folder / "README.md").read_text(encoding="utf-8") == render_space_readme()
     front = (folder / "README.md").read_text(encoding="utf-8").split("---")[1]
-    assert "sdk: gradio" in front and "app_file: app.py" in front and "sdk_version: 6." in front
-    assert (folder / "app.py").exists() and "wildchat-50m[space" in (folder / "requirements.txt").read_text()
+    pin = re.search(r"^gradio==(\S+)$", (folder / "requirements.txt").read_text(), re.M).group(1)
+    assert "sdk: gradio" in front and "app_file: app.py" in front and f"sdk_version: {pin}\n" in front
+    assert "2 vCPU, 16 GB RAM, ephemeral disk" in render_space_readme()
 
 
-def test_space_export_writes_a_folder_pointing_at_the_dataset(cli, tmp_path):
-    cli("space", "org/my-wildchat", "--export", str(tmp_path / "space"))
-    readme = (tmp_path / "space" / "README.md").read_text(encoding="utf-8")
+def test_space_export_writes_a_folder_that_needs_nothing_else(cli, tmp_path):
+    import tomllib
+    import zipfile
+
+    output = cli("space", "org/my-wildchat", "--export", str(tmp_path / "space")).stdout
+    folder = tmp_path / "space"
+    readme = (folder / "README.md").read_text(encoding="utf-8")
     assert "- org/my-wildchat" in readme and "sdk: gradio" in readme
-    assert sorted(p.name for p in (tmp_path / "space").iterdir()) == [
-        "README.md",
-        "app.py",
-        "requirements.txt",
-    ]
+    version = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())["project"]["version"]
+    wheel = f"wildchat_50m-{version}-py3-none-any.whl"
+    assert sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()) == [
+        "README.md", "app.py", "requirements.txt", f"wheels/{wheel}",
+    ]  # fmt: skip
+    assert wheel in output
+    requirements = (folder / "requirements.txt").read_text().splitlines()
+    assert requirements[0] == f"./wheels/{wheel}[space,analysis]"
+    assert re.search(r"sdk_version: (\S+)", readme).group(1) == next(
+        line.split("==")[1] for line in requirements if line.startswith("gradio==")
+    )
+    assert all("==" in line for line in requirements[1:])  # every other line a pin
+    with zipfile.ZipFile(folder / "wheels" / wheel) as archive:
+        assert "wildchat50m/spaces/viewer/app.py" in archive.namelist()
+    assert "is not a Hub dataset id" in cli("space", "not a hub id", "--export", "x", expect=1).stderr
 
 
 def test_space_refuses_what_it_cannot_show(cli, tmp_path):
@@ -323,8 +338,15 @@ def test_a_reader_finds_a_conversation_and_reads_two_dgms_side_by_side(demo, bro
         page.goto(url)
         page.locator("#w50-words textarea, #w50-words input").first.fill(word)
         page.locator("#w50-search").click()
-        page.locator("#w50-results input").click()
-        page.get_by_role("option", name=re.compile(wanted["conversation_hash"][:10])).click()
+        hit = page.locator(f'.w50-hit[data-hash="{wanted["conversation_hash"]}"]')
+        hit.wait_for(timeout=30_000)
+        box = hit.bounding_box()
+        assert box is not None and box["y"] >= 0 and box["y"] + box["height"] <= 1000  # no scrolling needed
+        assert word.lower() in [m.lower() for m in hit.locator("mark").all_inner_texts()]
+        assert "tiny-a, tiny-b" in hit.inner_text() and f"{user_turns(wanted)} turn(s)" in hit.inner_text()
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "space-search-hits.png"))
+        hit.click()
         page.locator('.w50-cell[data-dgm="tiny-b"]').first.wait_for(timeout=30_000)
         turns = user_turns(wanted)
         for config in ("tiny-a", "tiny-b"):
@@ -333,8 +355,16 @@ def test_a_reader_finds_a_conversation_and_reads_two_dgms_side_by_side(demo, bro
             for index in range(turns):
                 assert cells.nth(index).is_visible() or cells.nth(index).count() == 1
         assert page.locator(".w50-turn").count() == turns
-        page.wait_for_function("window.location.search.includes('hash=')")
-        assert f"hash={wanted['conversation_hash']}" in page.url and "dgms=tiny-a,tiny-b" in page.url
+        assert f"hash={wanted['conversation_hash']}" in page.url and f"q={word}" in page.url
+        assert page.locator(".w50-back").count() == 1
+        viewed = page.url
+        page.go_back()
+        page.locator(f'.w50-hit[data-hash="{wanted["conversation_hash"]}"]').wait_for(timeout=30_000)
+        assert page.locator(".w50-cell").count() == 0  # back on the list
+        page.goto(viewed)
+        page.locator('.w50-cell[data-dgm="tiny-b"]').first.wait_for(timeout=30_000)
+        page.wait_for_function("window.location.search.includes('dgms=')")
+        assert "dgms=tiny-a,tiny-b" in page.url
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "space-side-by-side.png"), full_page=True)
 
@@ -557,7 +587,8 @@ def test_the_space_opens_a_hub_repository_by_id_and_reads_little_per_lookup(demo
                 assert status == "2 DGM(s) side by side" and html.count('class="w50-cell"') > 0
                 per_lookup.append((hub.bytes_sent("/data/") - before) / 2)
             assert hub.bytes_sent("/index/") == index_bytes
-    assert all(0 < sent <= 2 * 1024**2 for sent in per_lookup)
+    # the first lookup reads a footer and a row group; a later one in a row group already read, nothing
+    assert per_lookup[0] > 0 and all(sent <= 2 * 1024**2 for sent in per_lookup)
     assert max(per_lookup[1:]) < min(file_size.values())  # column chunks of one row group, not files
     print(f"bytes per config per lookup over the stub Hub: {per_lookup}")
 
@@ -624,3 +655,67 @@ def test_where_the_chosen_dgms_differ_most_is_ranked_from_the_index_stats(demo):
         (round(v, 6) for v in expected.values()), reverse=True
     )
     assert viewer.differ_most(["tiny-a"], False) == ([], "⚠️ pick 2 to 6 DGMs (got 1)")
+
+
+# ---------------------------------------------------------------- the row-group map
+
+
+def test_the_row_group_map_finds_the_rows_the_footers_find_opening_one_footer(demo, tmp_path):
+    """Many small shards and row groups; then a stale, a missing and a lying map, each noticed."""
+    from wildchat50m.spaces.viewer.app import Viewer
+    from wildchat50m.spaces.viewer.lookup import local_files
+
+    runs = demo[0].parent / "runs"
+    repo = tmp_path / "repo"
+    output = wildchat50m_output(
+        tmp_path, "build", str(runs / "tiny-a"), str(runs / "tiny-b"), "--repo", str(repo),
+        "--max-row-group-bytes", "6000", "--max-shard-bytes", "40000",
+    )  # fmt: skip
+    assert "row-group maps: 2 written" in output
+    files = {config: len(list((repo / "data" / config).glob("*.parquet"))) for config in ("tiny-a", "tiny-b")}
+    assert min(files.values()) >= 3
+    mapped = Repository.open(repo)
+    footers = Repository(local_files(repo), use_maps=False)
+    assert mapped.maps_status == "row-group maps of 2 config(s)"
+    hashes = sorted(rows(repo, "tiny-a"))
+    for conversation_hash in hashes:
+        assert mapped.conversation(conversation_hash, ["tiny-a", "tiny-b"]) == footers.conversation(
+            conversation_hash, ["tiny-a", "tiny-b"]
+        )
+    assert len(footers.opened_files()) == sum(files.values())  # every footer, for the first lookup already
+    first = Repository.open(repo)
+    first.conversation(hashes[-1], ["tiny-a", "tiny-b"])
+    assert len(first.opened_files()) == 2  # one footer per config: the file the map names
+
+    stale_file = sorted((repo / "data" / "tiny-a").glob("*.parquet"))[1]
+    pq.write_table(pq.read_table(stale_file), stale_file, row_group_size=3)  # same rows, other size
+    (repo / "index" / "rowgroups" / "tiny-b.parquet").unlink()
+    fallen_back, footers = Repository.open(repo), Repository(local_files(repo), use_maps=False)
+    assert fallen_back.maps_status == (
+        "row-group map missing for tiny-b; stale for tiny-a: reading their files' footers instead"
+        " (run `wildchat50m index REPO`)"
+    )
+    for conversation_hash in hashes[::5]:
+        assert fallen_back.conversation(conversation_hash, ["tiny-a", "tiny-b"]) == footers.conversation(
+            conversation_hash, ["tiny-a", "tiny-b"]
+        )
+    _, _, status = Viewer(fallen_back).show(hashes[0], ["tiny-a", "tiny-b"], True)
+    assert status.endswith("no row-group map for tiny-a, tiny-b, so their files' footers were read")
+
+    assert "row-group maps: 2 written" in wildchat50m_output(tmp_path, "index", str(repo))
+    lying = repo / "index" / "rowgroups" / "tiny-a.parquet"
+    table = pq.read_table(lying)
+    files_of_rows = table.column("file").to_pylist()
+    groups = [files_of_rows.count(name) for name in files_of_rows]
+    shifted = [
+        (group + 1) % count
+        for group, count in zip(table.column("row_group").to_pylist(), groups, strict=True)
+    ]
+    # every hash now leads to the wrong row group of the right file; names, sizes and ranges untouched
+    pq.write_table(table.set_column(2, "row_group", pa.array(shifted, pa.int32())), lying)
+    misled, footers = Repository.open(repo), Repository(local_files(repo), use_maps=False)
+    assert misled.maps_status == "row-group maps of 2 config(s)"  # it lists the right files...
+    wanted = hashes[len(hashes) // 2]
+    assert misled.conversation(wanted, ["tiny-a"]) == footers.conversation(wanted, ["tiny-a"])
+    assert misled.maps_status.startswith("row-group map of tiny-a disagrees with its files")  # ...but lies
+    assert misled.unmapped(["tiny-a", "tiny-b"]) == ["tiny-a"]

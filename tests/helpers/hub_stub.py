@@ -83,6 +83,10 @@ class HubStub:
         self.lfs_uploads: list[str] = []
         self._commit_requests = 0
         self._fail_at: int | None = None
+        self._oids: dict[int, tuple[bytes, str]] = {}
+        self._throttled: list[list[Any]] = []
+        self.throttled: list[tuple[int, str]] = []
+        """(status, path) of every request answered by :meth:`throttle` instead of served."""
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._server.daemon_threads = True
@@ -105,6 +109,23 @@ class HubStub:
     def fail_commit(self, nth: int) -> None:
         """Answer the ``nth`` commit request from now on (1 = the next one) with a 500."""
         self._fail_at = self._commit_requests + nth
+
+    def throttle(self, fragment: str, statuses: list[int]) -> None:
+        """Answer the next requests whose path contains ``fragment`` with ``statuses``, one each, in order.
+
+        429 comes with ``Retry-After: 0``; any other status as a plain error. Then they are served.
+        """
+        with self._lock:
+            self._throttled.append([fragment, list(statuses)])
+
+    def _throttled_status(self, path: str) -> int | None:
+        with self._lock:
+            for rule in self._throttled:
+                if rule[0] in path and rule[1]:
+                    status = rule[1].pop(0)
+                    self.throttled.append((status, path))
+                    return status
+        return None
 
     def files(self, repo_id: str, revision: str = "main") -> dict[str, bytes]:
         """The files of a branch (or ``refs/pr/N``) of a repository."""
@@ -136,9 +157,17 @@ class HubStub:
         return path.endswith(LFS_SUFFIXES) or size >= self.lfs_threshold
 
     def oid(self, path: str, content: bytes) -> str:
-        """What preupload reports as a file's remote oid: sha256 for LFS files, git sha1 otherwise."""
+        """What preupload reports as a file's remote oid: sha256 for LFS files, git sha1 otherwise.
+
+        Kept per content object, so serving ranges of a large file does not hash it on every request.
+        """
+        kept = self._oids.get(id(content))
+        if kept is not None and kept[0] is content and self.is_lfs(path, len(content)):
+            return kept[1]
         if self.is_lfs(path, len(content)):
-            return hashlib.sha256(content).hexdigest()
+            oid = hashlib.sha256(content).hexdigest()
+            self._oids[id(content)] = (content, oid)
+            return oid
         return git_blob_sha1(content)
 
     def handle(self, method: str, path: str, query: dict[str, list[str]], body: bytes) -> tuple[int, Any]:
@@ -225,7 +254,7 @@ class HubStub:
         if self.is_lfs(path, len(content)):
             entry["oid"] = git_blob_sha1(b"lfs pointer for " + path.encode())
             entry["lfs"] = {
-                "oid": hashlib.sha256(content).hexdigest(),
+                "oid": self.oid(path, content),
                 "size": len(content),
                 "pointerSize": 134,
             }
@@ -364,9 +393,20 @@ def _handler(stub: HubStub) -> type[BaseHTTPRequestHandler]:
 
         def _serve(self) -> None:
             url = urlsplit(self.path)
+            body = b"" if self.command in ("GET", "HEAD") else self._body()
+            throttled = stub._throttled_status(url.path)
+            if throttled is not None:
+                data = json.dumps({"error": "the stub was told to answer this request so"}).encode()
+                self.send_response(throttled)
+                if throttled == 429:
+                    self.send_header("Retry-After", "0")
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                return
             if self.command in ("GET", "HEAD") and self._download(url):
                 return
-            body = self._body()
             with stub._lock:
                 stub.requests.append(Request(self.command, url.path, parse_qs(url.query)))
                 needs_token = not url.path.startswith("/lfs-upload/")

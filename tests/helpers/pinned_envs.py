@@ -30,6 +30,7 @@ from pathlib import Path
 
 ENVS = Path(__file__).resolve().parents[1] / "envs"
 CHECKOUT = Path(__file__).resolve().parents[2]
+PIP_INSTALL = (sys.executable, "-m", "pip", "install", "--quiet")
 
 
 def pinned_python(requirements: str) -> Path:
@@ -88,6 +89,54 @@ def _uninstall_directive(requirements: str) -> list[str]:
         if line.startswith("# uninstall:")
         for name in line.removeprefix("# uninstall:").split()
     ]
+
+
+def space_python(folder: Path) -> Path:
+    """The interpreter of an environment built by installing an exported Space folder's requirements.txt.
+
+    Built once from inside ``folder`` (pip runs there, as a Space's build does, so the
+    wheel's relative path resolves) and cached under a name keyed by the third-party
+    pins and the wheel's own requirements, not by the wheel: it changes with every
+    commit. The project itself is uninstalled again afterwards; a test installs the
+    folder's wheel with ``--no-deps`` into its own directory (:func:`wheel_site`).
+    """
+    import zipfile
+
+    lines = (folder / "requirements.txt").read_text(encoding="utf-8").splitlines()
+    pins = [line for line in lines if not line.startswith("./")]
+    (wheel,) = sorted((folder / "wheels").glob("*.whl"))
+    with zipfile.ZipFile(wheel) as archive:
+        metadata = next(name for name in archive.namelist() if name.endswith(".dist-info/METADATA"))
+        described = archive.read(metadata).decode().splitlines()
+    requires = [line for line in described if line.startswith("Requires-")]
+    extras = [line.split("[", 1)[1] for line in lines if line.startswith("./")]
+    key = "\n".join([*pins, *requires, *extras, sys.version]).encode()
+    cache = Path(os.environ.get("WILDCHAT50M_CACHE", Path.home() / ".cache" / "wildchat50m"))
+    target = cache / "test-envs" / f"space-{hashlib.sha256(key).hexdigest()[:12]}"
+    python = target / "bin" / "python"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target.parent / f".{target.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if (target / ".complete").exists():
+            return python
+        shutil.rmtree(target, ignore_errors=True)
+        venv.EnvBuilder(with_pip=True, clear=True).create(target)
+        subprocess.run(
+            [python, "-m", "pip", "install", "--quiet", "-r", "requirements.txt"], cwd=folder, check=True
+        )
+        subprocess.run([python, "-m", "pip", "uninstall", "--quiet", "-y", "wildchat-50m"], check=True)
+        (target / ".complete").write_text(key.decode())
+    return python
+
+
+def wheel_site(folder: Path, directory: Path) -> Path:
+    """The exported folder's own wheel, installed without dependencies into ``directory`` (for PYTHONPATH)."""
+    (wheel,) = sorted((folder / "wheels").glob("*.whl"))
+    subprocess.run(
+        [*PIP_INSTALL, "--no-deps", "--target", str(directory), str(wheel)],
+        check=True,
+    )
+    return directory
 
 
 def checkout_site(directory: Path) -> Path:

@@ -94,3 +94,28 @@ def test_the_wheel_finds_its_files_and_imports_nothing_heavy(installed, tmp_path
         ).stdout
     )
     assert report["accepted"] >= 300 and report["rejected"] == 0
+
+
+def test_the_distributions_build_and_pass_twine_check(tmp_path):
+    """What a release uploads: an sdist and a wheel of the version in pyproject.toml, with the changelog."""
+    import tarfile
+    import tomllib
+
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["version"]
+    subprocess.run(
+        [sys.executable, "-m", "build", "--no-isolation", "--outdir", str(tmp_path), str(ROOT)],
+        check=True,
+        capture_output=True,
+    )
+    built = sorted(p.name for p in tmp_path.iterdir())
+    assert built == [f"wildchat_50m-{version}-py3-none-any.whl", f"wildchat_50m-{version}.tar.gz"]
+    checked = subprocess.run(
+        [sys.executable, "-m", "twine", "check", "--strict", *(str(tmp_path / name) for name in built)],
+        capture_output=True,
+        text=True,
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert checked.stdout.count("PASSED") == 2
+    with tarfile.open(tmp_path / f"wildchat_50m-{version}.tar.gz") as sdist:
+        assert f"wildchat_50m-{version}/CHANGELOG.md" in sdist.getnames()
+    assert f"## {version}" in (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -130,7 +131,7 @@ def test_changing_one_shard_sends_only_that_shard(push, hub: HubStub, repo_dir: 
 def test_an_interrupted_push_completes_when_run_again(push, hub: HubStub, repo_dir: Path):
     hub.fail_commit(2)
 
-    failed = push(expect=1)
+    failed = push("--retries", "0", expect=1)
 
     assert "push to wildchat50m-test/pushed failed" in failed.stderr
     assert list(hub.files(REPO_ID)) == ["data/a/train-00000-of-00001.parquet"]
@@ -173,3 +174,55 @@ def test_a_rejected_token_says_how_to_log_in_without_echoing_it(push, hub: HubSt
 
     assert "hf auth login" in result.stderr and "HF_TOKEN" in result.stderr
     assert hub.commits == []
+
+
+def test_a_push_answered_429_and_503_retries_and_completes(push, hub: HubStub, repo_dir: Path):
+    hub.throttle("/tree/", [429])
+    hub.throttle("/preupload/", [503])
+    hub.throttle("/commit/", [503, 429])
+
+    result = push()
+
+    assert hub.files(REPO_ID) == pushed_files(repo_dir)
+    assert sorted(status for status, _ in hub.throttled) == [429, 429, 503, 503]
+    # huggingface_hub asks again itself on some calls; the push's own backoff took the rest
+    retried = int(re.search(r"(\d+) request\(s\) retried after 429/5xx", result.stdout).group(1))
+    assert 1 <= retried <= 4
+    assert [commit.paths for commit in hub.commits] == [
+        ["data/a/train-00000-of-00001.parquet"], ["data/b/train-00000-of-00001.parquet"], ["README.md"],
+    ]  # fmt: skip
+
+
+def test_a_second_push_of_an_unchanged_repository_reads_no_file(push, hub: HubStub, repo_dir: Path):
+    import os
+
+    first = push()
+    assert "3 file(s) read to hash them" in first.stdout
+    shard = repo_dir / "data" / "a" / "train-00000-of-00001.parquet"
+    # Same size, same mtime, other bytes: only a push that reads the file could tell.
+    stat = shard.stat()
+    shard.write_bytes(b"x" * stat.st_size)
+    os.utime(shard, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    requests_before = len(hub.requests)
+
+    second = push()
+
+    assert "0 file(s) read to hash them" in second.stdout and "Nothing changed" in second.stdout
+    assert [r.path for r in hub.requests[requests_before:] if "/commit/" in r.path or "lfs" in r.path] == []
+    shard.write_bytes(b"y" * (stat.st_size + 1))  # a changed size is read, hashed and sent
+    third = push()
+    assert "1 file(s) read to hash them" in third.stdout and hub.commits[-1].paths == [
+        "data/a/train-00000-of-00001.parquet"
+    ]
+
+
+def test_a_dry_run_lists_the_commits_and_sends_nothing(push, hub: HubStub, repo_dir: Path):
+    result = push("--dry-run")
+
+    assert "Dry run: 3 file(s) would be sent" in result.stdout and "in 3 commit(s)" in result.stdout
+    assert "  commit 3: README.md" in result.stdout
+    assert hub.commits == [] and hub.lfs_uploads == [] and REPO_ID not in hub.repos
+    push()
+    write_shard(repo_dir / "data" / "b" / "train-00000-of-00001.parquet", ["changed"])
+    assert "  commit 1: data/b/train-00000-of-00001.parquet" in push("--dry-run").stdout
+    assert len(hub.commits) == 3

@@ -110,6 +110,31 @@ def test_demo_reads_the_sample_and_two_tiny_models_answer_it(cli, demo_output):
     cli("build", "--check", str(demo_output / "wildchat-50m"))
 
 
+def test_the_demos_closing_hint_through_run_is_a_command_that_works_from_a_clone(tmp_path):
+    """`./run demo` ends on `./run cli space wildchat-50m`; run it (its --help) as a newcomer would."""
+    import os
+
+    from wildchat50m.cli.demo import LAUNCHER_VARIABLE
+
+    checkout = Path(__file__).resolve().parents[2]
+    script = (checkout / "run").read_text(encoding="utf-8")
+    launcher = re.search(r'^launcher="(.+)"$', script, re.M).group(1)
+    assert launcher == "./run cli" and f"demo) {LAUNCHER_VARIABLE}=$launcher exec" in script
+    # The environment this suite runs in is the one `./run` made; point `run` at it so it reuses it.
+    env = {**os.environ, "WILDCHAT50M_VENV": sys.prefix}
+    stamp = subprocess.run(
+        "cat pyproject.toml run | sha256sum | cut -c1-16", shell=True, cwd=checkout, capture_output=True,
+        text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    if not (Path(sys.prefix) / f".installed-{stamp}").exists():
+        pytest.skip("the suite does not run in an environment `./run` made (`./run test` does)")
+    hinted = subprocess.run(
+        [*launcher.split(), "space", "--help"], cwd=checkout, env=env, capture_output=True, text=True
+    )
+    assert hinted.returncode == 0, hinted.stderr
+    assert "side by side" in hinted.stdout
+
+
 def test_read_writes_accepted_rows_and_rejections(cli, tmp_path):
     out, rejects = tmp_path / "kept.parquet", tmp_path / "rejects.jsonl"
     cli(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 import sys
 
@@ -9,6 +10,9 @@ import click
 
 from wildchat50m.cli.common import registry_of
 from wildchat50m.workflows import run_demo
+
+#: How the user starts this command line, as the closing hint should name it (``./run`` sets ``./run cli``).
+LAUNCHER_VARIABLE = "WILDCHAT50M_LAUNCHER"
 
 
 @click.command()
@@ -27,4 +31,6 @@ def demo(ctx: click.Context, out: str, repo: str) -> None:
     result = run_demo(out, repo, registry=registry_of(ctx), progress=sys.stderr.isatty(), log=click.echo)
     for name, (rows, turns) in result.loaded.items():
         click.echo(f'load_dataset("{repo}", "{name}"): {rows:,} rows, {turns:,} user turns answered')
-    click.echo(f"\nRead the answers side by side in the browser:\n  wildchat50m space {shlex.quote(repo)}")
+    # `./run` sets the launcher: on a fresh clone `wildchat50m` lives in .venv/, not on the PATH.
+    launcher = os.environ.get(LAUNCHER_VARIABLE) or "wildchat50m"
+    click.echo(f"\nRead the answers side by side in the browser:\n  {launcher} space {shlex.quote(repo)}")

@@ -180,6 +180,14 @@ def import_command(
     help="Hub endpoint, for mirrors and tests. Default: $HF_ENDPOINT, else https://huggingface.co.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--dry-run", is_flag=True, help="List what would be sent, in which commits; send nothing.")
+@click.option(
+    "--retries",
+    type=click.IntRange(min=0),
+    default=5,
+    show_default=True,
+    help="Times to ask again, with exponential backoff, when the Hub answers 429 or 5xx.",
+)
 def push(
     repo_dir: Path,
     repo_id: str,
@@ -189,6 +197,8 @@ def push(
     message: str | None,
     endpoint: str | None,
     as_json: bool,
+    dry_run: bool,
+    retries: int,
 ) -> None:
     """Upload a built dataset repository (README.md + data/<config>/) to the Hub.
 
@@ -207,11 +217,25 @@ def push(
         create_pr=create_pr,
         commit_message=message,
         endpoint=endpoint,
+        dry_run=dry_run,
+        retries=retries,
     )
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2))
         return
     where = f"{repo_id}@{report.revision}"
+    read = f"{len(report.hashed)} file(s) read to hash them, the others' hashes cached"
+    if report.retries:
+        read += f"; {report.retries} request(s) retried after 429/5xx"
+    if dry_run:
+        click.echo(
+            f"Dry run: {sum(map(len, report.planned))} file(s) would be sent to {where}"
+            f" in {len(report.planned)} commit(s); {len(report.skipped)} unchanged ({read})."
+        )
+        for number, paths in enumerate(report.planned, start=1):
+            click.echo(f"  commit {number}: " + ", ".join(paths))
+        return
+    click.echo(read)
     if report.nothing_changed:
         click.echo(
             f"Nothing changed: all {len(report.skipped)} file(s) are already on {where}; no commit made."

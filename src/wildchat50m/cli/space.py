@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import click
-
-SPACE_FILES = ("app.py", "requirements.txt")
 
 
 @click.command()
@@ -20,7 +17,12 @@ SPACE_FILES = ("app.py", "requirements.txt")
     type=click.Path(file_okay=False, path_type=Path),
     help="Write a deployable Space folder for SOURCE (a Hub id) to this directory instead of launching.",
 )
-def space(source: str, host: str, port: int, export_dir: Path | None) -> None:
+@click.option(
+    "--wheel",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="With --export: the wildchat-50m wheel to ship (default: built from this checkout).",
+)
+def space(source: str, host: str, port: int, export_dir: Path | None, wheel: Path | None) -> None:
     """Read one conversation answered by 2 to 6 DGMs side by side, in the browser.
 
     SOURCE is a repository built by `wildchat50m build` (a directory) or a
@@ -28,17 +30,19 @@ def space(source: str, host: str, port: int, export_dir: Path | None) -> None:
     pick the DGMs, and share the view: its link carries the hash and the DGMs.
     Searches use the repository's index (`wildchat50m index`, downloaded once
     from the Hub); without a fresh one the Space says so and scans instead.
-    With --export DIR, the Space folder (app.py, requirements.txt, README.md
-    whose front matter points at SOURCE) is written to DIR for `hf upload`.
+    With --export DIR, the Space folder is written to DIR for `hf upload`:
+    app.py, README.md whose front matter points at SOURCE, this project's
+    wheel under wheels/ and a requirements.txt that installs it with its
+    extras and the pinned libraries; the folder needs nothing else.
     """
-    from wildchat50m.spaces.viewer import readme
-
     if export_dir is not None:
-        export_dir.mkdir(parents=True, exist_ok=True)
-        for name in SPACE_FILES:
-            shutil.copyfile(readme.SPACE_DIR / name, export_dir / name)
-        (export_dir / "README.md").write_text(readme.render_space_readme(source), encoding="utf-8")
-        click.echo(f"{export_dir}: Space folder for {source}; deploy with `hf upload --repo-type space ...`")
+        from wildchat50m.spaces.viewer.deploy import export_space
+
+        exported = export_space(source, export_dir, wheel=wheel)
+        click.echo(
+            f"{exported.folder}: Space folder for {source} with {exported.wheel.name};"
+            f" deploy with `hf upload --repo-type space ORG/NAME {exported.folder}`"
+        )
         return
     from wildchat50m.spaces.viewer.app import build_app
 
