@@ -97,19 +97,38 @@ def run_manifest(store: RunStore) -> dict[str, Any]:
 
 
 def run_job(
-    job: ShardedJob, *, executor: str = "local", replicas: int = 1, ray_address: str | None = None
+    job: ShardedJob,
+    *,
+    executor: str = "local",
+    replicas: int | str | None = None,
+    ray_address: str | None = None,
 ) -> dict[str, Any]:
     """Run a generation or judgment job in this process (``local``) or on a Ray cluster.
 
+    ``replicas``: engine replicas, ``auto`` (one per group of tensor-parallel-size visible GPUs)
+    or a number; locally, more than one means as many worker processes (:func:`run_replicas`).
     Returns the run's manifest, which covers every part of the run finished so far.
     """
+    from wildchat50m.executors import default_gpus_per_replica, device_groups, visible_gpus
+
+    per_replica = max(1, int(default_gpus_per_replica(job.engine_factory)))
+    count = None if replicas == "auto" else int(replicas or 1)
     if executor == "ray":
         from wildchat50m.executors import run_on_ray
 
-        run_on_ray(job, replicas=replicas, address=ray_address)
+        if count is None:
+            count = len(device_groups(visible_gpus(), per_replica))
+        run_on_ray(job, replicas=count, address=ray_address)
     else:
-        job.run()
-    return job.write_manifest()
+        devices = device_groups(visible_gpus(), per_replica, count) if count != 1 else []
+        if len(devices) > 1:
+            from wildchat50m.executors import run_replicas
+
+            run_replicas(job, devices)
+        else:
+            job.run()
+    with job.storage_faults():
+        return job.write_manifest()
 
 
 @dataclass
