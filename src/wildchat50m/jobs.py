@@ -309,6 +309,10 @@ class ShardedJob(ABC):
                 committed.update(self.answer_shards(_chain(first, self._lease_shards(rest))))
             except LeaseLost as lost:
                 self.log(str(lost))
+        # A worker killed between a commit and its release left a lease behind: clear what is stale.
+        for index in self.shards:
+            if self.leases.path(shard_lease(index)).exists():
+                self.leases.remove_if_stale(shard_lease(index))
         return committed
 
     def _lease_shards(self, candidates: Iterable[int]) -> Iterator[int]:

@@ -45,6 +45,9 @@ LEASE_SUFFIX = ".lease"
 DEFAULT_LEASE_TIMEOUT = 300.0
 #: Heartbeats per timeout: a lease survives nine missed heartbeats in a row.
 HEARTBEATS_PER_TIMEOUT = 10
+#: A waiting worker looks again at least this often: one stat (staging) or one look per unfinished
+#: shard, only while no shard is free (the run's tail).
+MAX_POLL_SECONDS = 2.0
 
 
 class LeaseLost(WildChat50mError):
@@ -141,9 +144,13 @@ class Leases:
         self._thread: threading.Thread | None = None
 
     @property
-    def poll_seconds(self) -> float:
-        """How often a waiting worker looks again, and how often the heartbeat beats."""
+    def heartbeat_seconds(self) -> float:
         return self.timeout / HEARTBEATS_PER_TIMEOUT
+
+    @property
+    def poll_seconds(self) -> float:
+        """How often a waiting worker looks again (for a staged input, a committed or stale shard)."""
+        return min(self.heartbeat_seconds, MAX_POLL_SECONDS)
 
     def path(self, name: str) -> Path:
         return self.folder / f"{name}{LEASE_SUFFIX}"
@@ -158,7 +165,7 @@ class Leases:
             try:
                 descriptor = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
             except FileExistsError:
-                if not self._remove_if_stale(name):
+                if not self.remove_if_stale(name):
                     return False
                 continue
             with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
@@ -172,7 +179,7 @@ class Leases:
             return True
         return False
 
-    def _remove_if_stale(self, name: str) -> bool:
+    def remove_if_stale(self, name: str) -> bool:
         """Move a stale lease out of the way; True when the name may be free now."""
         path = self.path(name)
         state = read_lease(path)
@@ -185,7 +192,8 @@ class Leases:
             os.rename(path, aside)
         except FileNotFoundError:
             return True
-        if time.time() - aside.stat().st_mtime <= self.timeout and not state.holder_is_gone():
+        moved = read_lease(aside)
+        if moved is not None and not moved.stale(self.timeout):
             # Between the look and the rename its holder beat, or a new worker took it: put it back.
             with contextlib.suppress(FileExistsError):
                 os.link(aside, path)
@@ -240,7 +248,7 @@ class Leases:
             self._thread.start()
 
     def _beat(self) -> None:
-        while not self._stop.wait(self.poll_seconds):
+        while not self._stop.wait(self.heartbeat_seconds):
             with self._lock:
                 names = [name for name in self.held if name not in self.lost]
             for name in names:
