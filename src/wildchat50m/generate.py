@@ -27,6 +27,7 @@ from wildchat50m.engines.base import (
     ChatRequest,
     ChatResult,
     Engine,
+    EngineDied,
     Pause,
     Sampling,
     Tokenizer,
@@ -386,7 +387,7 @@ class _JobStream:
         results = self.generator.engine.generate(self._feed())
         self.last_answer_at = time.monotonic()
         try:
-            for result in results:
+            for result in self._until_engine_dies(results):
                 sent = self.in_flight.pop(result.key)
                 if sent.shard.index in self.dropped or self._drop_if_lost(sent.shard):
                     continue
@@ -412,6 +413,18 @@ class _JobStream:
                 "stored; finished answers are journaled. Check the engine or server, then run the same "
                 "command again."
             )
+
+    def _until_engine_dies(self, results: Iterable[ChatResult]) -> Iterator[ChatResult]:
+        """The engine's results; its death becomes one line: the cause, what was kept, how to resume."""
+        try:
+            yield from results
+        except EngineDied as died:
+            journaled = sum(len(shard.journal.entries) for shard in self.open.values())
+            raise EngineDied(
+                f"{died}. Kept: {len(self.committed)} shard(s) committed by this worker and "
+                f"{journaled} answer(s) journaled in the shards it had open. Resume with: "
+                f"{self.generator.resume_command}"
+            ) from None
 
     def close(self) -> None:
         for shard in self.open.values():
