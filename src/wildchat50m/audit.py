@@ -24,6 +24,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
+from wildchat50m.errors import WildChat50mError
 from wildchat50m.jobs import RunKind
 from wildchat50m.leases import DEFAULT_LEASE_TIMEOUT, LEASE_FOLDER, LeaseState, lease_states
 from wildchat50m.requests import turns_of
@@ -33,6 +34,10 @@ from wildchat50m.runstore import MANIFEST_FILE, RunStore, shard_name
 RATE_WINDOW_SECONDS = 300.0
 #: Manifest counts that must equal the sums of the shard markers (when the kind records them).
 SUMMED_COUNTS = ("conversations", "turns", "judgments", "prompt_tokens", "completion_tokens")
+
+
+class AuditError(WildChat50mError):
+    """A run does not prove itself: its audit found problems (listed in the message)."""
 
 
 @dataclass

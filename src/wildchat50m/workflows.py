@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from wildchat50m import tiny
+from wildchat50m.audit import AuditError, verify_run
 from wildchat50m.generate import (
     EngineSpec,
     GenerationSettings,
@@ -220,6 +221,15 @@ def run_demo(
         manifest = run_job(generator)
         log("\n" + run_summary(manifest, generator.store.root))
         result.runs[name] = generator.store.root
+    audits = [verify_run(root) for root in result.runs.values()]
+    problems = [audit.report() for audit in audits if not audit.ok]
+    if problems:
+        raise AuditError("\n".join(problems))
+    log(
+        f"\nwildchat50m runs verify {out}: {len(audits)} run(s) ok, "
+        f"{sum(a.conversations for a in audits):,} conversations, {sum(a.turns for a in audits):,} user "
+        "turns; each conversation once, every turn answered or failed with its kind, every checksum matches"
+    )
     built = build_repository(Path(repo), list(result.runs.values()), registry=registry)
     log("")
     for config, rows in sorted(built.built.items()):
