@@ -14,7 +14,7 @@ It also measures what a lease costs: taking and giving back one (an exclusive
 create, a read, an unlink) and one heartbeat (a read and a touch), on the
 file system of the run directory (``--dir``, default a temporary one).
 
-    .venv/bin/python bench/replicas.py [--replicas 4] [--conversations 1600] [--seconds 0.03]
+    .venv/bin/python bench/replicas.py [--replicas 4] [--conversations 3000] [--seconds 0.03]
 
 The last line is ``replicas=R speedup=X efficiency=X/R`` (efficiency = speed-up / R).
 """
@@ -106,7 +106,7 @@ def lease_costs(folder: Path, count: int = 500) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--replicas", type=int, default=4)
-    parser.add_argument("--conversations", type=int, default=1600)
+    parser.add_argument("--conversations", type=int, default=3000)
     parser.add_argument("--seconds", type=float, default=0.03, help="stand-in engine time per request")
     parser.add_argument("--num-shards", type=int, default=64)
     parser.add_argument("--dir", type=Path, help="where the runs go (default: a temporary directory)")
@@ -134,14 +134,19 @@ def main() -> None:
         many = time.perf_counter() - started
         markers = shared.store.markers()
         pids = {marker["worker"]["pid"] for marker in markers}
-        log(f"{args.replicas} workers: the same requests in {many:.2f} s; {len(markers)} shards by {len(pids)} workers")
+        first = min(marker["answered_from"] for marker in markers) - (time.time() - many)
+        log(
+            f"{args.replicas} workers: the same requests in {many:.2f} s; {len(markers)} shards by "
+            f"{len(pids)} workers; the first answer came {first:.2f} s after the start (spawning the "
+            f"replicas, importing the package)"
+        )
 
         take_and_give, heartbeat = lease_costs(root)
         per_shard = one / args.num_shards
         beats = per_shard / single.leases.heartbeat_seconds
         log(
-            f"a lease: {take_and_give * 1e6:.0f} us to take and give back, {heartbeat * 1e6:.0f} us per heartbeat "
-            f"(one every {single.leases.heartbeat_seconds:g} s); per shard of {per_shard:.2f} s: "
+            f"a lease: {take_and_give * 1e6:.0f} us to take and give back, {heartbeat * 1e6:.0f} us per "
+            f"heartbeat (one every {single.leases.heartbeat_seconds:g} s); per shard of {per_shard:.2f} s: "
             f"{(take_and_give + beats * heartbeat) * 1e6:.0f} us"
         )
     finally:

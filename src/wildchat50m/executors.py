@@ -163,7 +163,10 @@ def run_replicas(job: ShardedJob, devices: Sequence[str]) -> list[ShardOutcome]:
     job.prepare()
     job.close()
     detached = job.detached()
-    context = multiprocessing.get_context("spawn")
+    # Forked from a server process that loaded the package once (not from this process: it may hold
+    # threads, and CUDA must be initialised only in a replica, after its devices are set).
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["wildchat50m.executors"])
     processes = [
         context.Process(target=_replica_main, args=(detached, f"replica {i}", group), name=f"replica-{i}")
         for i, group in enumerate(devices)

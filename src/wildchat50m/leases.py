@@ -168,10 +168,10 @@ class Leases:
                 if not self.remove_if_stale(name):
                     return False
                 continue
+            # No fsync: the exclusive create is what claims the shard, and a lease lost in a machine
+            # crash is no loss (its holder died with the machine; another worker takes the shard).
             with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
                 json.dump(asdict(self.worker), handle)
-                handle.flush()
-                os.fsync(handle.fileno())
             with self._lock:
                 self.held[name] = path
                 self.lost.discard(name)
