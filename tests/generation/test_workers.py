@@ -26,9 +26,11 @@ from helpers.workers import (
     wait_for_lease_with_answers,
 )
 
+from wildchat50m.engines.base import PAUSE, ChatResult, EngineDied
 from wildchat50m.executors import device_groups
+from wildchat50m.generate import GenerationSettings, Generator
 from wildchat50m.requests import turns_of
-from wildchat50m.source import shard_of
+from wildchat50m.source import ConversationReader, Filters, shard_of
 
 #: 24 conversations in 6 shards: enough for three workers to share, small enough to be quick.
 RUN = (
@@ -242,3 +244,57 @@ def test_runs_show_tells_the_progress_of_a_run_in_progress(tmp_path, cli):
     assert re.search(
         r"answers +\d+ of 69 user turns; [\d.]+/s over the last 5 min; about \d+ (s|min) left", shown
     )
+
+
+class DyingEngine:
+    """An engine that answers ``lives`` requests, then dies as vLLM's does (``EngineDeadError``)."""
+
+    name = "dying"
+    tokenizer = None
+
+    def __init__(self, lives: int | None):
+        self.lives = lives
+
+    def generate(self, requests):
+        for request in requests:
+            if request is PAUSE:
+                continue
+            if self.lives is not None and self.lives <= 0:
+                raise EngineDied("vLLM's engine died: RuntimeError: CUDA error: an illegal memory access")
+            if self.lives is not None:
+                self.lives -= 1
+            yield ChatResult(
+                request.key, f"answer {request.key}", "stop", prompt_tokens=3, completion_tokens=2
+            )
+
+    def describe(self) -> dict:
+        return {"engine": self.name}
+
+    def close(self) -> None:
+        return None
+
+
+def test_a_dead_engine_ends_the_job_with_its_cause_what_was_kept_and_the_resume(tmp_path):
+    settings = GenerationSettings(
+        dgm="tiny-a", model="dying", engine="dying", num_shards=3, max_new_tokens=8, max_input_tokens=512,
+        max_model_len=1024,
+    )  # fmt: skip
+    reader = ConversationReader(None, Filters(sample=12, seed=7))
+    dying = Generator(settings, tmp_path, reader, lambda: DyingEngine(lives=9))
+    dying.resume_command = "wildchat50m generate --the-same-options"
+    with pytest.raises(EngineDied) as died:
+        dying.run()
+    message = str(died.value)
+    assert "\n" not in message
+    assert message.startswith(
+        "vLLM's engine died: RuntimeError: CUDA error: an illegal memory access. Kept: "
+    )
+    assert "answer(s) journaled" in message and message.endswith(
+        "Resume with: wildchat50m generate --the-same-options"
+    )
+    assert not list((tmp_path / "tiny-a" / "leases").glob("*"))
+
+    Generator(settings, tmp_path, None, lambda: DyingEngine(lives=None)).run()
+    rows = output_rows(tmp_path / "tiny-a")
+    assert len(rows) == 12
+    assert all(m["content"] for r in rows for m in r["conversation"] if m["role"] == "assistant")
