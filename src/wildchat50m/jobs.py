@@ -30,6 +30,7 @@ import time
 from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -217,7 +218,7 @@ class ShardedJob(ABC):
         """Whether another worker took over this worker's lease of shard ``index``."""
         return self._leases is not None and shard_lease(index) in self._leases.lost
 
-    def storage_faults(self) -> Any:
+    def storage_faults(self) -> AbstractContextManager[None]:
         """A context in which a full, read-only or unwritable run directory ends in one clear line."""
         return storage_faults(self.store.root, self.resume_command)
 
