@@ -418,8 +418,11 @@ class RunStore:
         if not output.exists():
             return f"{output} is missing"
         size = output.stat().st_size
-        if recorded.get("bytes") is not None and size != recorded["bytes"]:
-            return f"{output} is truncated ({size:,} of {recorded['bytes']:,} bytes)"
+        expected = recorded.get("bytes")
+        if expected is not None and size < expected:
+            return f"{output} is truncated ({size:,} of {expected:,} bytes)"
+        if expected is not None and size > expected:
+            return f"{output} is {size:,} bytes, its marker records {expected:,} (a wrong or damaged copy)"
         if file_sha256(output) != recorded["sha256"]:
             return f"{output} does not match its checksum (a damaged or partial copy)"
         return None
