@@ -55,9 +55,6 @@ from wildchat50m.source import ConversationReader, shard_of
 HISTORY_FAILED = "history_failed"
 #: Give up on a shard after this many transient failures in a row (the server is likely down).
 MAX_CONSECUTIVE_TRANSIENT = 64
-#: Shards one worker has open at once: the next is leased (and fed) while the last one finishes,
-#: and no more, so that the other shards stay free for other workers.
-MAX_OPEN_SHARDS = 2
 
 
 class GenerationIncomplete(JobIncomplete):
@@ -255,7 +252,8 @@ class Generator(ShardedJob):
 
         There is no barrier between shards: the next shard's requests are fed
         while the last ones of the previous shard are generated (``indices`` is
-        read lazily, so a leasing caller leases the next shard only then), and a
+        read lazily, so a leasing caller leases the next shard only when the
+        engine asks for more requests than the open shards hold), and a
         shard is committed the moment its last answer is journaled. A shard whose
         lease another worker took over is dropped, uncommitted. Raises
         :class:`GenerationIncomplete` at the end when requests failed transiently.
@@ -462,9 +460,6 @@ class _JobStream:
                     first_turns = iter(())
                     continue
                 yield self._send(*item)
-                continue
-            if len(self.open) >= MAX_OPEN_SHARDS and self.in_flight:
-                yield PAUSE
                 continue
             index = next(pending, None)
             if index is not None:
