@@ -527,7 +527,12 @@ def _config_of(manifest: Mapping[str, Any]) -> str:
     return RunKind.of(manifest["params"]).config_name(manifest["params"])
 
 
+#: The command that made each kind of run, for the fix of a damaged shard.
+_MAKER = {RunKind.GENERATION: "generate", RunKind.JUDGMENT: "judge", RunKind.IMPORTED: "import"}
+
+
 def _complete_manifest(store: RunStore) -> dict[str, Any]:
+    """A finished run's manifest, after checking every shard's file against its marker's size and checksum."""
     manifest = run_manifest(store)
     shards = manifest["shards"]
     if shards["finished"] != shards["total"]:
@@ -535,6 +540,14 @@ def _complete_manifest(store: RunStore) -> dict[str, Any]:
             f"{store.root}: {shards['finished']} of {shards['total']} shards finished; "
             "finish the run (run the same generate command again) before building"
         )
+    maker = _MAKER[RunKind.of(manifest["params"])]
+    for index in range(shards["total"]):
+        damage = store.shard_damage(index, shards["total"])
+        if damage is not None:
+            raise BuildError(
+                f"run {store.root}, shard {index}: {damage}. Nothing was written. Re-run the same "
+                f"`{maker}` command; it answers that shard again"
+            )
     return manifest
 
 

@@ -2,4 +2,6 @@
 
 from wildchat50m.cli import main
 
-main()
+# Guarded: the replicas of `generate --replicas` are spawned processes that import this module again.
+if __name__ == "__main__":
+    main()

@@ -10,9 +10,12 @@ engine, journaled as they complete, turned into records
 
 from __future__ import annotations
 
+import itertools
+import os
+import socket
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +27,7 @@ from wildchat50m.engines.base import (
     ChatRequest,
     ChatResult,
     Engine,
+    EngineDied,
     Pause,
     Sampling,
     Tokenizer,
@@ -41,6 +45,7 @@ from wildchat50m.jobs import (
     silent,
     sum_markers,
 )
+from wildchat50m.leases import DEFAULT_LEASE_TIMEOUT, LeaseLost
 from wildchat50m.records import TurnOutcome, build_record
 from wildchat50m.registry import DGM
 from wildchat50m.requests import CharTokenizer, fit_prompt, prompt_messages, turn_key, turns_of
@@ -165,12 +170,15 @@ class Generator(ShardedJob):
         job: tuple[int, int] = (0, 1),
         progress: bool = False,
         log: Log = silent,
+        lease_timeout: float = DEFAULT_LEASE_TIMEOUT,
     ):
         if settings.history_mode not in ("original", "self"):
             raise InvalidSettingError(
                 f"history mode must be 'original' or 'self', not {settings.history_mode!r}"
             )
-        super().__init__(settings, out, engine_factory, job=job, progress=progress, log=log)
+        super().__init__(
+            settings, out, engine_factory, job=job, progress=progress, log=log, lease_timeout=lease_timeout
+        )
         self.settings: GenerationSettings = settings
         self.reader = reader
 
@@ -195,7 +203,12 @@ class Generator(ShardedJob):
 
     def detached(self) -> Generator:
         return Generator(
-            self.settings, self.store.root.parent.resolve(), None, self.engine_factory, job=self.job
+            self.settings,
+            self.store.root.parent.resolve(),
+            None,
+            self.engine_factory,
+            job=self.job,
+            lease_timeout=self.lease_timeout,
         )
 
     def on_engine_ready(self, engine: Engine) -> None:
@@ -234,12 +247,15 @@ class Generator(ShardedJob):
         saved = self.store.special_tokens()
         return saved if saved is not None else tuple(self._tokenizer().special_tokens)
 
-    def answer_shards(self, indices: list[int]) -> dict[int, ShardStats]:
+    def answer_shards(self, indices: Iterable[int]) -> dict[int, ShardStats]:
         """Answer staged shards through one engine stream; returns the stats of the shards committed.
 
         There is no barrier between shards: the next shard's requests are fed
-        while the last ones of the previous shard are generated, and a shard is
-        committed the moment its last answer is journaled. Raises
+        while the last ones of the previous shard are generated (``indices`` is
+        read lazily, so a leasing caller leases the next shard only when the
+        engine asks for more requests than the open shards hold), and a
+        shard is committed the moment its last answer is journaled. A shard whose
+        lease another worker took over is dropped, uncommitted. Raises
         :class:`GenerationIncomplete` at the end when requests failed transiently.
         """
         stream = _JobStream(self, indices)
@@ -293,7 +309,13 @@ class Generator(ShardedJob):
                 for flag in message.get("flags") or ():
                     stats.flags[flag] += 1
         stats.generation_seconds = journal.generation_seconds()
-        extra = {"accelerators": accelerators(), "engine": self.engine_description()}
+        extra = {
+            "accelerators": accelerators(),
+            "engine": self.engine_description(),
+            "worker": worker_description(),
+            "answered_from": journal.first_at,
+            "committed_at": time.time(),
+        }
         self.store.commit(index, settings.num_shards, records, stats, extra)
         return stats
 
@@ -331,12 +353,14 @@ class _JobStream:
     but answers are outstanding, the feed yields :data:`PAUSE`.
     """
 
-    def __init__(self, generator: Generator, indices: list[int]):
+    def __init__(self, generator: Generator, indices: Iterable[int]):
         self.generator = generator
         self.settings = generator.settings
-        self.indices = list(indices)
+        self.indices = iter(indices)
         self.open: dict[int, _OpenShard] = {}
         self.committed: dict[int, ShardStats] = {}
+        #: Shards whose lease another worker took over: their answers are no longer this stream's.
+        self.dropped: set[int] = set()
         self.in_flight: dict[str, _InFlight] = {}
         self.follow_ups: deque[tuple[ChatRequest, _InFlight]] = deque()
         self.transient: Counter[str] = Counter()
@@ -344,14 +368,16 @@ class _JobStream:
         self.last_answer_at = 0.0
 
     def run(self) -> None:
-        if not self.indices:
+        first = next(self.indices, None)
+        if first is None:
             return
+        self.indices = itertools.chain([first], self.indices)
         from tqdm.auto import tqdm
 
         self.bar = tqdm(
             total=0,
             unit=" turns",
-            desc=f"{len(self.indices)} shard(s)",
+            desc="shards",
             disable=not self.generator.progress,
             mininterval=0.5,
         )
@@ -359,8 +385,10 @@ class _JobStream:
         results = self.generator.engine.generate(self._feed())
         self.last_answer_at = time.monotonic()
         try:
-            for result in results:
+            for result in self._until_engine_dies(results):
                 sent = self.in_flight.pop(result.key)
+                if sent.shard.index in self.dropped or self._drop_if_lost(sent.shard):
+                    continue
                 if is_transient(result.error):
                     self.transient[result.error or ""] += 1
                     in_a_row += 1
@@ -384,6 +412,18 @@ class _JobStream:
                 "command again."
             )
 
+    def _until_engine_dies(self, results: Iterable[ChatResult]) -> Iterator[ChatResult]:
+        """The engine's results; its death becomes one line: the cause, what was kept, how to resume."""
+        try:
+            yield from results
+        except EngineDied as died:
+            journaled = sum(len(shard.journal.entries) for shard in self.open.values())
+            raise EngineDied(
+                f"{died}. Kept: {len(self.committed)} shard(s) committed by this worker and "
+                f"{journaled} answer(s) journaled in the shards it had open. Resume with: "
+                f"{self.generator.resume_command}"
+            ) from None
+
     def close(self) -> None:
         for shard in self.open.values():
             shard.journal.close()
@@ -391,17 +431,34 @@ class _JobStream:
         if self.bar is not None:
             self.bar.close()
 
+    def _drop_if_lost(self, shard: _OpenShard) -> bool:
+        """Stop a shard whose lease another worker took over: no more requests, no commit."""
+        if not self.generator.lease_lost(shard.index):
+            return False
+        self.generator.log(
+            f"shard {shard.index}: another worker took over its lease; leaving it to that worker"
+        )
+        self.dropped.add(shard.index)
+        self.open.pop(shard.index, None)
+        shard.journal.close()
+        return True
+
     # -- the feed
 
     def _feed(self) -> Iterator[ChatRequest | Pause]:
-        pending = iter(self.indices)
+        pending = self.indices
         first_turns: Iterator[tuple[ChatRequest, _InFlight]] = iter(())
         while True:
             if self.follow_ups:
-                yield self._send(*self.follow_ups.popleft())
+                request, sent = self.follow_ups.popleft()
+                if sent.shard.index not in self.dropped:
+                    yield self._send(request, sent)
                 continue
             item = next(first_turns, None)
             if item is not None:
+                if item[1].shard.index in self.dropped:
+                    first_turns = iter(())
+                    continue
                 yield self._send(*item)
                 continue
             index = next(pending, None)
@@ -486,11 +543,24 @@ class _JobStream:
         self._commit_if_done(sent.shard)
 
     def _commit_if_done(self, shard: _OpenShard) -> None:
-        if shard.remaining > 0 or shard.index in self.committed:
+        if shard.remaining > 0 or shard.index in self.committed or shard.index in self.dropped:
             return
-        self.committed[shard.index] = self.generator._commit(shard.index, shard.rows, shard.journal)
+        try:
+            self.committed[shard.index] = self.generator._commit(shard.index, shard.rows, shard.journal)
+        except LeaseLost:
+            self._drop_if_lost(shard)
+            return
         del self.open[shard.index]
         shard.journal.remove()
+
+
+def worker_description() -> dict[str, Any]:
+    """Which worker committed a shard: host, process and devices (``CUDA_VISIBLE_DEVICES``)."""
+    return {
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
+    }
 
 
 def outcome_of(result: ChatResult, truncated: bool, cut: bool) -> TurnOutcome:

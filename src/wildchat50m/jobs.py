@@ -9,6 +9,12 @@ answered; this module owns the rest, so the local loop, ``--shard I/N``
 (Slurm arrays) and the Ray executor (:mod:`wildchat50m.executors`) work the
 same for every kind of run.
 
+Any number of identical workers may run one part at once: each claims a shard
+with a lease (:mod:`wildchat50m.leases`) before answering it, the first to
+come stages the input while the others wait, a worker whose shards are all
+leased waits to take over any whose holder stops, and every worker leaves
+when the part is complete (so its exit status says whether it is).
+
 Run kinds (:class:`RunKind`) are recorded in every run's parameters and
 manifest; they decide a run's config name and which card table it joins.
 """
@@ -20,9 +26,11 @@ import json
 import os
 import platform
 import sys
+import time
 from abc import ABC, abstractmethod
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -31,7 +39,8 @@ from typing import Any, ClassVar
 from wildchat50m import __version__
 from wildchat50m.engines.base import Engine
 from wildchat50m.errors import InvalidSettingError, WildChat50mError
-from wildchat50m.runstore import RUN_FILE, RunStore
+from wildchat50m.leases import DEFAULT_LEASE_TIMEOUT, LEASE_FOLDER, LeaseLost, Leases
+from wildchat50m.runstore import RUN_FILE, RunStore, storage_faults
 
 Log = Callable[[str], None]
 
@@ -85,6 +94,16 @@ def job_shards(num_shards: int, job: tuple[int, int]) -> list[int]:
     return [k for k in range(num_shards) if k % count == index]
 
 
+def shard_lease(index: int) -> str:
+    """The lease name of shard ``index``."""
+    return f"shard-{index:05d}"
+
+
+def staging_lease(job: tuple[int, int]) -> str:
+    """The lease name of the staging of part ``job``'s input."""
+    return f"staging-{job[0]}-of-{job[1]}"
+
+
 @dataclass
 class ShardOutcome:
     """One shard of a job's part: answered now (with its stats), or finished before and skipped."""
@@ -112,8 +131,13 @@ class ShardedJob(ABC):
         job: tuple[int, int] = (0, 1),
         progress: bool = False,
         log: Log = silent,
+        lease_timeout: float = DEFAULT_LEASE_TIMEOUT,
     ) -> None:
-        """``settings`` is the kind's frozen settings dataclass; it has ``num_shards``."""
+        """``settings`` is the kind's frozen settings dataclass; it has ``num_shards``.
+
+        ``lease_timeout``: seconds without a heartbeat after which another worker may take over
+        a shard this job's worker leased (see :mod:`wildchat50m.leases`).
+        """
         index, count = job
         if not 0 <= index < count:
             raise InvalidSettingError(f"job {index}/{count}: the index must be in 0..{count - 1}")
@@ -128,7 +152,15 @@ class ShardedJob(ABC):
         self.job = job
         self.progress = progress
         self.log = log
+        self.lease_timeout = lease_timeout
+        #: How to resume this job, for the messages of a stopped run.
+        self.resume_command = "run the same command again"
         self._engine: Engine | None = None
+        self._leases: Leases | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        # A detached copy travels to other processes: its leases (a thread) and engine stay here.
+        return {**self.__dict__, "_leases": None, "_engine": None}
 
     # -- what a kind of job says
 
@@ -166,21 +198,86 @@ class ShardedJob(ABC):
     def shards(self) -> list[int]:
         return job_shards(self.num_shards, self.job)
 
+    @property
+    def leases(self) -> Leases:
+        """This worker's leases in the run directory (made on first use, in the process that works)."""
+        if self._leases is None:
+            self._leases = Leases(self.store.root / LEASE_FOLDER, self.lease_timeout)
+            self.store.before_commit = self._check_lease
+            self.store.after_commit = self._release_lease
+        return self._leases
+
+    def _check_lease(self, index: int) -> None:
+        if shard_lease(index) in self.leases.held:
+            self.leases.check(shard_lease(index))
+
+    def _release_lease(self, index: int) -> None:
+        self.leases.release(shard_lease(index))
+
+    def lease_lost(self, index: int) -> bool:
+        """Whether another worker took over this worker's lease of shard ``index``."""
+        return self._leases is not None and shard_lease(index) in self._leases.lost
+
+    def storage_faults(self) -> AbstractContextManager[None]:
+        """A context in which a full, read-only or unwritable run directory ends in one clear line."""
+        return storage_faults(self.store.root, self.resume_command)
+
     def prepare(self) -> list[int]:
-        """Record the parameters, stage this part's input once, and list its unfinished shards."""
-        self.store.claim({**self.params(), "kind": str(self.kind)})
-        if not self.store.is_staged(self.job):
-            self.stage(self.shards)
-        return [k for k in self.shards if not self.store.is_done(k, self.num_shards)]
+        """Record the parameters, stage this part's input once, and list its unfinished shards.
+
+        Of several workers, the first stages and the others wait for its ``staged`` marker. A
+        committed shard whose file no longer matches its marker is named in the log and
+        forgotten, so that it is answered again.
+        """
+        with self.storage_faults():
+            self.store.claim({**self.params(), "kind": str(self.kind)})
+            self._stage_once()
+            self._forget_damaged()
+        return self.unfinished()
+
+    def _stage_once(self) -> None:
+        told = False
+        while not self.store.is_staged(self.job):
+            if self.leases.acquire(staging_lease(self.job)):
+                try:
+                    if not self.store.is_staged(self.job):
+                        self.stage(self.shards)
+                finally:
+                    self.leases.release(staging_lease(self.job))
+                return
+            if not told:
+                self.log("another worker is staging the input; waiting for it")
+                told = True
+            time.sleep(self.leases.poll_seconds)
+
+    def _forget_damaged(self) -> None:
+        for index in self.shards:
+            if self.store.shard_damage(index, self.num_shards) is None:
+                continue
+            if not self.leases.acquire(shard_lease(index)):
+                continue  # another worker holds it: it is answering it again
+            try:
+                damage = self.store.shard_damage(index, self.num_shards)
+                if damage is not None:
+                    self.log(f"shard {index} of {self.store.root} was damaged: {damage}; answering it again")
+                    self.store.discard_shard(index, self.num_shards)
+            finally:
+                self.leases.release(shard_lease(index))
+
+    def unfinished(self) -> list[int]:
+        """This part's shards with no committed marker (a marker is checked once, by :meth:`prepare`)."""
+        return [k for k in self.shards if not self.store.marker_path(k).exists()]
 
     def run(self) -> list[ShardOutcome]:
-        """Stage, answer this part's unfinished shards, then write the manifest."""
-        pending = set(self.prepare())
+        """Stage, answer the part's unfinished shards (shared with any other worker), write the manifest."""
+        self.prepare()
         try:
-            committed = self.answer_shards([k for k in self.shards if k in pending])
+            with self.storage_faults():
+                committed = self.answer_leased()
         finally:
             self.close()
-        self.write_manifest()
+        with self.storage_faults():
+            self.write_manifest()
         return [
             ShardOutcome(
                 k, skipped=k not in committed, stats=stats.to_dict() if (stats := committed.get(k)) else None
@@ -188,9 +285,64 @@ class ShardedJob(ABC):
             for k in self.shards
         ]
 
+    def answer_leased(self) -> dict[int, Any]:
+        """Answer unfinished shards under leases until the part is complete; the stats of those done here.
+
+        A worker that finds every unfinished shard leased waits, and takes over a shard whose
+        lease goes stale. The engine is built only once a shard is leased.
+        """
+        committed: dict[int, Any] = {}
+        told = False
+        while todo := self.unfinished():
+            first = next(self._lease_shards(todo), None)
+            if first is None:
+                if not told:
+                    self.log(
+                        f"{len(todo)} shard(s) are being answered by other workers; waiting to take over "
+                        f"any whose worker stops (lease timeout {self.lease_timeout:g} s)"
+                    )
+                    told = True
+                time.sleep(self.leases.poll_seconds)
+                continue
+            told = False
+            rest = (k for k in todo if k != first)
+            try:
+                committed.update(self.answer_shards(_chain(first, self._lease_shards(rest))))
+            except LeaseLost as lost:
+                self.log(str(lost))
+        # A worker killed between a commit and its release left a lease behind: clear what is stale.
+        for index in self.shards:
+            if self.leases.path(shard_lease(index)).exists():
+                self.leases.remove_if_stale(shard_lease(index))
+        return committed
+
+    def _lease_shards(self, candidates: Iterable[int]) -> Iterator[int]:
+        """Lease the ``candidates`` one at a time as they are asked for, skipping any another worker holds."""
+        for index in candidates:
+            if self.store.marker_path(index).exists() or not self.leases.acquire(shard_lease(index)):
+                continue
+            if self.store.marker_path(index).exists():  # committed between the look and the lease
+                self.leases.release(shard_lease(index))
+                continue
+            previous = self.leases.taken_over.pop(shard_lease(index), None)
+            if previous is not None:
+                self.log(
+                    f"shard {index}: took over the lease of {previous.get('host')} pid "
+                    f"{previous.get('pid')}, whose heartbeat stopped more than {self.lease_timeout:g} s ago"
+                )
+            yield index
+
     def run_shard(self, index: int) -> Any:
-        """Answer one staged shard and commit it; safe on any worker that sees the run directory."""
-        return self.answer_shards([index])[index]
+        """Answer one staged shard and commit it, under its lease; None when another live worker holds it.
+
+        Safe on any worker that sees the run directory (the Ray executor's actors).
+        """
+        if next(self._lease_shards([index]), None) is None:
+            return None
+        try:
+            return self.answer_shards([index]).get(index)
+        finally:
+            self.leases.release(shard_lease(index))
 
     @property
     def engine(self) -> Engine:
@@ -204,12 +356,20 @@ class ShardedJob(ABC):
         return self._engine.describe() if self._engine is not None else None
 
     def close(self) -> None:
+        """Shut the engine down and give back every lease still held."""
         if self._engine is not None:
             self._engine.close()
             self._engine = None
+        if self._leases is not None:
+            self._leases.close()
 
     def write_manifest(self) -> dict[str, Any]:
         return self.store.write_manifest(build_manifest(self.store, type(self)))
+
+
+def _chain(first: int, rest: Iterator[int]) -> Iterator[int]:
+    yield first
+    yield from rest
 
 
 def sum_markers(

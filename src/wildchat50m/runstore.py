@@ -7,19 +7,23 @@ Layout of one run (one DGM) under ``<out>/<config>/``::
     inputs/staged-<i>-of-<n>.json    job i of n staged its shards; holds the reader's report
     journal/shard-00003.jsonl        every finished request of an unfinished shard, appended
     data/shard-00003-of-00016.parquet     a finished shard (output schema), renamed into place
-    shards/shard-00003.json          its checksum, counts and timings
+    shards/shard-00003.json          its checksum, size, counts and timings
+    leases/shard-00003.lease         the worker answering shard 3 (see :mod:`wildchat50m.leases`)
     manifest.json                    everything above, aggregated (also by `wildchat50m runs show`)
 
 A crash loses at most the requests in flight: finished shards are skipped, and
-journaled requests are not sent again.
+journaled requests are not sent again. A committed shard is trusted only while
+its file matches the size and checksum its marker records.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
+import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
@@ -42,6 +46,54 @@ class RunMismatchError(WildChat50mError):
     """The output directory holds a run made with other generation parameters."""
 
 
+class StorageError(WildChat50mError):
+    """The run directory's file system refused a write: full, read-only, or not writable by this user."""
+
+
+#: What the file system said, and what to do, for the faults a user can fix.
+STORAGE_FAULTS: Mapping[int, tuple[str, str]] = {
+    errno.ENOSPC: ("no space left on the device", "free space there (or move the run directory to a "
+                   "larger disk)"),
+    errno.EDQUOT: ("the disk quota is exceeded", "free space within the quota (or move the run "
+                   "directory)"),
+    errno.EROFS: ("the file system is read-only", "remount it writable (or move the run directory)"),
+    errno.EACCES: ("permission denied", "make the run directory writable by this user"),
+    errno.EPERM: ("operation not permitted", "make the run directory writable by this user"),
+}  # fmt: skip
+
+
+def storage_fault(error: OSError) -> int | None:
+    """The errno of ``error`` when it is one of :data:`STORAGE_FAULTS` (pyarrow puts it in the text)."""
+    number = error.errno
+    if number is None:
+        found = re.search(r"\[errno (\d+)\]", str(error), re.IGNORECASE)
+        number = int(found.group(1)) if found else None
+    return number if number in STORAGE_FAULTS else None
+
+
+@contextlib.contextmanager
+def storage_faults(root: Path, resume: str) -> Iterator[None]:
+    """Turn a storage fault under ``root`` into one :class:`StorageError` line: path, cause, fix, resume."""
+    try:
+        yield
+    except OSError as error:
+        number = storage_fault(error)
+        if number is None:
+            raise
+        cause, fix = STORAGE_FAULTS[number]
+        path = error.filename or root
+        raise StorageError(
+            f"{path}: {cause}. Finished answers are kept in {root}; {fix}, then resume with: {resume}"
+        ) from None
+
+
+def with_path(error: OSError, path: Path) -> OSError:
+    """``error`` naming ``path`` when it names no file (a failed write or fsync on an open handle)."""
+    if error.filename or error.errno is None:
+        return error
+    return OSError(error.errno, error.strerror, str(path))
+
+
 def fsync_directory(path: Path) -> None:
     with contextlib.suppress(OSError):
         descriptor = os.open(path, os.O_RDONLY)
@@ -55,11 +107,15 @@ def atomic_write_text(path: Path, text: str) -> None:
     """Write ``text`` so that readers see the old file or the new one, never a part."""
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    with open(partial, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(partial, path)
+    try:
+        with open(partial, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(partial, path)
+    except OSError as error:
+        partial.unlink(missing_ok=True)
+        raise with_path(error, partial) from None
     fsync_directory(path.parent)
 
 
@@ -67,11 +123,15 @@ def atomic_write_table(path: Path, table: pa.Table, **parquet_options: Any) -> s
     """Write a parquet file atomically (temp file, fsync, rename); returns its sha256."""
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    pq.write_table(table, partial, compression="zstd", **parquet_options)
-    with open(partial, "rb+") as handle:
-        os.fsync(handle.fileno())
-    digest = file_sha256(partial)
-    os.replace(partial, path)
+    try:
+        pq.write_table(table, partial, compression="zstd", **parquet_options)
+        with open(partial, "rb+") as handle:
+            os.fsync(handle.fileno())
+        digest = file_sha256(partial)
+        os.replace(partial, path)
+    except OSError as error:
+        partial.unlink(missing_ok=True)
+        raise with_path(error, partial) from None
     fsync_directory(path.parent)
     return digest
 
@@ -82,6 +142,10 @@ def file_sha256(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def _nothing(_index: int) -> None:
+    """The run store's default commit hook (module-level, so a store pickles)."""
 
 
 def shard_name(index: int, count: int) -> str:
@@ -115,6 +179,8 @@ class Journal:
         self.decode = decode
         path.parent.mkdir(parents=True, exist_ok=True)
         self.entries: dict[str, Any] = {}
+        #: When the first entry still in the journal was appended (over every session); None when empty.
+        self.first_at: float | None = None
         self.previous_seconds = 0.0
         self.charged_seconds: float | None = None
         self._recover()
@@ -142,22 +208,27 @@ class Journal:
                 continue
             self.entries[entry["key"]] = self.decode(entry["outcome"])
             last_at = entry["at"]
+            self.first_at = last_at if self.first_at is None else self.first_at
             if "seconds" in entry:
                 self.charged_seconds = (self.charged_seconds or 0.0) + entry["seconds"]
         if session_start is not None and last_at is not None:
             self.previous_seconds += max(0.0, last_at - session_start)
 
     def _write(self, entry: Mapping[str, Any]) -> None:
-        self._handle.write(json.dumps(entry, ensure_ascii=False) + "\n")
-        self._handle.flush()
-        now = time.monotonic()
-        if now - self._last_sync >= self.sync_seconds:
-            os.fsync(self._handle.fileno())
-            self._last_sync = now
+        try:
+            self._handle.write(json.dumps(entry, ensure_ascii=False) + "\n")
+            self._handle.flush()
+            now = time.monotonic()
+            if now - self._last_sync >= self.sync_seconds:
+                os.fsync(self._handle.fileno())
+                self._last_sync = now
+        except OSError as error:
+            raise with_path(error, self.path) from None
 
     def append(self, key: str, outcome: Any, seconds: float | None = None) -> None:
         """Record one finished request; ``seconds``: the engine time charged to it, if the caller says."""
         self._last_at = time.time()
+        self.first_at = self._last_at if self.first_at is None else self.first_at
         self.entries[key] = outcome
         entry = {"key": key, "at": self._last_at, "outcome": outcome.to_dict()}
         if seconds is not None:
@@ -172,10 +243,16 @@ class Journal:
         return self.previous_seconds + (self._last_at - self._session_start)
 
     def close(self) -> None:
-        if not self._handle.closed:
+        if self._handle.closed:
+            return
+        try:
             self._handle.flush()
             os.fsync(self._handle.fileno())
-            self._handle.close()
+        except OSError as error:
+            raise with_path(error, self.path) from None
+        finally:
+            with contextlib.suppress(OSError):
+                self._handle.close()
 
     def remove(self) -> None:
         self.close()
@@ -222,6 +299,9 @@ class RunStore:
 
     def __init__(self, root: Path):
         self.root = Path(root)
+        #: Called with a shard's index just before it is committed (may raise to refuse), and just after.
+        self.before_commit: Callable[[int], None] = _nothing
+        self.after_commit: Callable[[int], None] = _nothing
 
     # -- parameters
 
@@ -322,11 +402,35 @@ class RunStore:
         return self.root / "journal" / f"shard-{index:05d}.jsonl"
 
     def is_done(self, index: int, count: int) -> bool:
-        """A shard is done when its marker exists and its file has the recorded checksum."""
-        marker, output = self.marker_path(index), self.output_path(index, count)
-        if not marker.exists() or not output.exists():
-            return False
-        return json.loads(marker.read_text(encoding="utf-8"))["sha256"] == file_sha256(output)
+        """A shard is done when its marker exists and its file has the recorded size and checksum."""
+        return self.marker_path(index).exists() and self.shard_damage(index, count) is None
+
+    def shard_damage(self, index: int, count: int) -> str | None:
+        """What is wrong with a committed shard's file; None when it matches its marker or is uncommitted."""
+        marker = self.marker_path(index)
+        try:
+            recorded = json.loads(marker.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        except json.JSONDecodeError:
+            return f"its marker {marker} is not valid JSON"
+        output = self.output_path(index, count)
+        if not output.exists():
+            return f"{output} is missing"
+        size = output.stat().st_size
+        expected = recorded.get("bytes")
+        if expected is not None and size < expected:
+            return f"{output} is truncated ({size:,} of {expected:,} bytes)"
+        if expected is not None and size > expected:
+            return f"{output} is {size:,} bytes, its marker records {expected:,} (a wrong or damaged copy)"
+        if file_sha256(output) != recorded["sha256"]:
+            return f"{output} does not match its checksum (a damaged or partial copy)"
+        return None
+
+    def discard_shard(self, index: int, count: int) -> None:
+        """Forget a damaged committed shard (marker first, then file), so that it is answered again."""
+        self.marker_path(index).unlink(missing_ok=True)
+        self.output_path(index, count).unlink(missing_ok=True)
 
     def commit(
         self,
@@ -341,17 +445,21 @@ class RunStore:
 
         ``stats`` is a :class:`ShardStats` (or any object with ``to_dict()``, e.g. a judgment run's).
         """
+        self.before_commit(index)
         table = pa.Table.from_pylist(records, schema=schema)
-        digest = atomic_write_table(self.output_path(index, count), table)
+        output = self.output_path(index, count)
+        digest = atomic_write_table(output, table)
         marker = {
             "shard": index,
             "of": count,
             "sha256": digest,
+            "bytes": output.stat().st_size,
             "rows": table.num_rows,
             **stats.to_dict(),
             **extra,
         }
         atomic_write_text(self.marker_path(index), json.dumps(marker, indent=2, ensure_ascii=False))
+        self.after_commit(index)
 
     def markers(self) -> list[dict[str, Any]]:
         folder = self.root / "shards"

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from wildchat50m import tiny
+from wildchat50m.audit import AuditError, verify_run
 from wildchat50m.generate import (
     EngineSpec,
     GenerationSettings,
@@ -97,19 +98,38 @@ def run_manifest(store: RunStore) -> dict[str, Any]:
 
 
 def run_job(
-    job: ShardedJob, *, executor: str = "local", replicas: int = 1, ray_address: str | None = None
+    job: ShardedJob,
+    *,
+    executor: str = "local",
+    replicas: int | str | None = None,
+    ray_address: str | None = None,
 ) -> dict[str, Any]:
     """Run a generation or judgment job in this process (``local``) or on a Ray cluster.
 
+    ``replicas``: engine replicas, ``auto`` (one per group of tensor-parallel-size visible GPUs)
+    or a number; locally, more than one means as many worker processes (:func:`run_replicas`).
     Returns the run's manifest, which covers every part of the run finished so far.
     """
+    from wildchat50m.executors import default_gpus_per_replica, device_groups, visible_gpus
+
+    per_replica = max(1, int(default_gpus_per_replica(job.engine_factory)))
+    count = None if replicas == "auto" else int(replicas or 1)
     if executor == "ray":
         from wildchat50m.executors import run_on_ray
 
-        run_on_ray(job, replicas=replicas, address=ray_address)
+        if count is None:
+            count = len(device_groups(visible_gpus(), per_replica))
+        run_on_ray(job, replicas=count, address=ray_address)
     else:
-        job.run()
-    return job.write_manifest()
+        devices = device_groups(visible_gpus(), per_replica, count) if count != 1 else []
+        if len(devices) > 1:
+            from wildchat50m.executors import run_replicas
+
+            run_replicas(job, devices)
+        else:
+            job.run()
+    with job.storage_faults():
+        return job.write_manifest()
 
 
 @dataclass
@@ -201,6 +221,15 @@ def run_demo(
         manifest = run_job(generator)
         log("\n" + run_summary(manifest, generator.store.root))
         result.runs[name] = generator.store.root
+    audits = [verify_run(root) for root in result.runs.values()]
+    problems = [audit.report() for audit in audits if not audit.ok]
+    if problems:
+        raise AuditError("\n".join(problems))
+    log(
+        f"\nwildchat50m runs verify {out}: {len(audits)} run(s) ok, "
+        f"{sum(a.conversations for a in audits):,} conversations, {sum(a.turns for a in audits):,} user "
+        "turns; each conversation once, every turn answered or failed with its kind, every checksum matches"
+    )
     built = build_repository(Path(repo), list(result.runs.values()), registry=registry)
     log("")
     for config, rows in sorted(built.built.items()):

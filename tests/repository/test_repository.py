@@ -91,6 +91,7 @@ def test_the_order_rows_arrive_in_does_not_change_a_byte(work, tmp_path):
         order = list(range(table.num_rows))
         shuffler.shuffle(order)
         facts["sha256"] = atomic_write_table(shard, table.take(order))
+        facts["bytes"] = shard.stat().st_size
         marker.write_text(json.dumps(facts))
     wildchat50m("build", str(run), "--repo", "shuffled", *LIMITS, cwd=tmp_path)
     built = file_bytes(work / "repo" / "data" / "tiny-a")

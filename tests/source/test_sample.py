@@ -104,6 +104,7 @@ def test_demo_reads_the_sample_and_two_tiny_models_answer_it(cli, demo_output):
         assert manifest["shards"]["finished"] == manifest["shards"]["total"]
         assert f"{name}  (transformers engine" in output
     assert output.count("tok/s (in+out)") == 2
+    assert re.search(r"^wildchat50m runs verify .+: 2 run\(s\) ok, [\d,]+ conversations", output, re.M)
     for name in ("tiny-a", "tiny-b"):
         assert re.search(rf'load_dataset\(".*wildchat-50m", "{name}"\): {valid:,} rows', output), name
     assert output.rstrip().splitlines()[-1].strip() == f"wildchat50m space {demo_output / 'wildchat-50m'}"

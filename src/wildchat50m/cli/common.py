@@ -7,11 +7,14 @@ No command module imports the root group; they all import this module instead.
 from __future__ import annotations
 
 import os
+import shlex
+import sys
 from collections.abc import Callable
 from typing import Any
 
 import click
 
+from wildchat50m.leases import DEFAULT_LEASE_TIMEOUT
 from wildchat50m.registry import DGM, Registry, load_registry
 from wildchat50m.source import ColumnMapping, ConversationReader, Filters
 
@@ -78,8 +81,19 @@ def executor_options(command: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option(
             "--replicas",
-            type=click.IntRange(min=1),
-            help="ray: engine replicas (actors), each with tensor-parallel-size GPUs for vllm. Default: 1.",
+            callback=parse_replicas,
+            metavar="auto|R",
+            help="Engine replicas, each with its own GPUs (tensor-parallel-size of them for vllm). "
+            "local: R worker processes on this machine, sharing the run's shards through leases; "
+            "ray: R actors. auto: visible GPUs / tensor-parallel size (1 without GPUs). Default: 1.",
+        ),
+        click.option(
+            "--lease-timeout",
+            type=click.FloatRange(min=0, min_open=True),
+            default=DEFAULT_LEASE_TIMEOUT,
+            show_default=True,
+            help="Seconds without a heartbeat after which another worker takes over a shard "
+            "(its worker is dead or hung).",
         ),
     ]
     for option in reversed(options):
@@ -87,12 +101,26 @@ def executor_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return command
 
 
+def parse_replicas(_ctx: click.Context, _param: click.Parameter, value: str | None) -> int | str | None:
+    """``--replicas auto|R``."""
+    if value is None or value == "auto":
+        return value
+    if not value.isdigit() or int(value) < 1:
+        raise click.BadParameter(f"write auto or a whole number of at least 1, not {value!r}")
+    return int(value)
+
+
 def executor_choice(options: dict[str, Any]) -> dict[str, Any]:
     """The keyword arguments of :func:`wildchat50m.workflows.run_job` that ``executor_options`` select."""
     executor, replicas, ray_address = options["executor"], options["replicas"], options["ray_address"]
-    if executor != "ray" and (replicas is not None or ray_address is not None):
-        raise click.UsageError("--replicas and --ray-address need --executor ray")
-    return {"executor": executor, "replicas": replicas or 1, "ray_address": ray_address}
+    if executor != "ray" and ray_address is not None:
+        raise click.UsageError("--ray-address needs --executor ray")
+    return {"executor": executor, "replicas": replicas, "ray_address": ray_address}
+
+
+def resume_command() -> str:
+    """The command line that started this process, to repeat it: the resume of an interrupted run."""
+    return shlex.join(["wildchat50m", *sys.argv[1:]])
 
 
 def job_part(options: dict[str, Any]) -> tuple[int, int]:

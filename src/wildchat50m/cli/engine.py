@@ -89,8 +89,9 @@ def engine_choice(dgm: Any, options: dict[str, Any]) -> tuple[str, str | None, d
     if engine_args and importlib.util.find_spec("vllm") is not None:
         # Checked before any input is staged or model loaded (the engine checks again when vLLM
         # is installed only where the engine runs, e.g. on Ray workers).
-        from wildchat50m.engines.vllm_engine import check_engine_args
+        from wildchat50m.engines.vllm_engine import check_cpu_engine_args, check_engine_args
 
         check_engine_args(engine_args)
+        check_cpu_engine_args(engine_args)
     model = options["model"] or (str(tiny.tiny_chat_model(dgm.config)) if local else None)
     return engine, model, {name: options[name] for name in ENGINE_OPTION_NAMES}

@@ -16,10 +16,12 @@ from wildchat50m.cli.common import (
     job_part,
     reader_from_options,
     resolve_dgm,
+    resume_command,
     source_options,
 )
 from wildchat50m.cli.engine import engine_choice, engine_options
 from wildchat50m.generate import EngineSpec, GenerationSettings, Generator
+from wildchat50m.leases import DEFAULT_LEASE_TIMEOUT
 from wildchat50m.summaries import run_summary
 from wildchat50m.workflows import RECORDED_FILTERS, recorded_filters, run_job, run_pilot
 
@@ -95,9 +97,14 @@ def generate(ctx: click.Context, quiet: bool, **options: Any) -> None:
     The run goes to OUT/<config>: atomic shards, a journal of finished
     requests, and a manifest. Kill it at any moment and run the same command
     again: finished shards are skipped and journaled requests are not sent
-    again. `--shard I/N` (or a Slurm array) splits the run between jobs that
-    never overlap. Without SOURCE and --dgm, the tiny demo model tiny-a
-    answers the embedded sample on the CPU.
+    again. Any number of identical commands may run on one OUT at once (a
+    Slurm array, srun over nodes, a requeued job beside its predecessor): each
+    leases a shard before answering it, so none is answered twice, and each
+    exits 0 only once the run is complete. `--replicas auto` fills this
+    machine's GPUs with one worker per tensor-parallel group. `--shard I/N` (or
+    a Slurm array) splits the run into parts that never overlap. Without SOURCE
+    and --dgm, the tiny demo model tiny-a answers the embedded sample on the
+    CPU.
     """
     executor = executor_choice(options)
     if options["pilot"] and (options["shard"] or executor["executor"] != "local"):
@@ -143,24 +150,89 @@ def generate(ctx: click.Context, quiet: bool, **options: Any) -> None:
         click.echo(pilot.report)
         return
     generator = Generator(
-        settings, Path(options["out"]), reader, spec, job=job_part(options), progress=progress, log=log
+        settings,
+        Path(options["out"]),
+        reader,
+        spec,
+        job=job_part(options),
+        progress=progress,
+        log=log,
+        lease_timeout=options["lease_timeout"],
     )
+    generator.resume_command = resume_command()
     manifest = run_job(generator, **executor)
     click.echo(run_summary(manifest, generator.store.root))
 
 
 @click.group()
 def runs() -> None:
-    """Inspect generation runs."""
+    """Inspect and audit generation runs."""
 
 
 @runs.command("show")
 @click.argument("path", type=click.Path(exists=True, file_okay=False), default="runs")
 @click.option("--json", "as_json", is_flag=True, help="Print the manifests as JSON.")
-def runs_show(path: str, as_json: bool) -> None:
-    """Print the manifest of the run at PATH, or of every run below it."""
-    from wildchat50m.runstore import RUN_FILE, RunStore
+@click.option(
+    "--lease-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=DEFAULT_LEASE_TIMEOUT,
+    show_default=True,
+    help="The workers' lease timeout: a lease with an older heartbeat is shown as stale.",
+)
+def runs_show(path: str, as_json: bool, lease_timeout: float) -> None:
+    """Print the manifest of the run at PATH, or of every run below it.
+
+    A run in progress also shows its shards done, leased (by which host and
+    process, and how long ago its heartbeat was) and waiting, its answers per
+    second over the last minutes, and an estimate of the time left.
+    """
+    from wildchat50m.audit import run_progress
+    from wildchat50m.runstore import RunStore
     from wildchat50m.workflows import run_manifest
+
+    roots = run_roots(path)
+    manifests = [run_manifest(RunStore(root)) for root in roots]
+    if as_json:
+        click.echo(
+            json.dumps(manifests if len(manifests) > 1 else manifests[0], indent=2, ensure_ascii=False)
+        )
+        return
+    texts = []
+    for manifest, root in zip(manifests, roots, strict=True):
+        text = run_summary(manifest, root)
+        if manifest["shards"]["finished"] < manifest["shards"]["total"]:
+            text += "\n" + run_progress(root, lease_timeout).report()
+        texts.append(text)
+    click.echo("\n\n".join(texts))
+
+
+@runs.command("verify")
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, file_okay=False), required=True)
+def runs_verify(paths: tuple[str, ...]) -> None:
+    """Audit finished runs: exit 1 on any problem.
+
+    Checks that every staged conversation appears exactly once in the output,
+    every user turn has an answer or a failure with its kind, the shard
+    markers add up to the manifest, every checksum matches, and no stray file
+    remains (an old lease, a partial write, an orphaned journal). Each PATH is
+    a run directory or a folder of them.
+    """
+    from wildchat50m.audit import verify_run
+
+    audits = [verify_run(root) for path in paths for root in run_roots(path)]
+    for audit in audits:
+        click.echo(audit.report())
+    if not all(audit.ok for audit in audits):
+        bad = sum(not audit.ok for audit in audits)
+        raise click.ClickException(
+            f"{bad} of {len(audits)} run(s) have problems; for a damaged or missing shard, run the same "
+            "generate command again: it answers that shard again"
+        )
+
+
+def run_roots(path: str) -> list[Path]:
+    """The run at ``path``, or every run directly below it."""
+    from wildchat50m.runstore import RUN_FILE
 
     roots = (
         [Path(path)]
@@ -169,10 +241,4 @@ def runs_show(path: str, as_json: bool) -> None:
     )
     if not roots:
         raise click.ClickException(f"no run under {path} (a run directory holds {RUN_FILE})")
-    manifests = [run_manifest(RunStore(root)) for root in roots]
-    if as_json:
-        click.echo(
-            json.dumps(manifests if len(manifests) > 1 else manifests[0], indent=2, ensure_ascii=False)
-        )
-        return
-    click.echo("\n\n".join(run_summary(m, root) for m, root in zip(manifests, roots, strict=True)))
+    return roots

@@ -8,7 +8,14 @@ from typing import Any
 
 import click
 
-from wildchat50m.cli.common import executor_choice, executor_options, job_part, resolve_dgm, shard_option
+from wildchat50m.cli.common import (
+    executor_choice,
+    executor_options,
+    job_part,
+    resolve_dgm,
+    resume_command,
+    shard_option,
+)
 from wildchat50m.cli.engine import engine_choice, engine_options
 from wildchat50m.summaries import judgment_summary
 from wildchat50m.workflows import run_job
@@ -131,6 +138,8 @@ def judge(ctx: click.Context, **options: Any) -> None:
             job=job_part(options),
             progress=progress,
             log=lambda m: click.echo(m, err=True),
+            lease_timeout=options["lease_timeout"],
         )
+        job.resume_command = resume_command()
         manifest = run_job(job, **executor)
         click.echo(judgment_summary(manifest, job.store.root))

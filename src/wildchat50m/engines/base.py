@@ -23,6 +23,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
+from wildchat50m.errors import WildChat50mError
+
 #: ``finish_reason`` values besides the engines' own ``stop`` and ``length``.
 FINISH_ERROR = "error"
 
@@ -56,6 +58,22 @@ def pull(source: Iterator[ChatRequest | Pause], limit: int) -> tuple[list[ChatRe
 
 class StalledStream(RuntimeError):
     """The request stream paused while no request was in flight: no result could ever resume it."""
+
+
+class EngineDied(WildChat50mError):
+    """The engine is gone (vLLM's engine core died, the GPU ran out of memory): no request can be answered."""
+
+
+def root_cause(error: BaseException) -> str:
+    """The innermost exception under ``error`` (its cause or context chain), as ``Type: message``."""
+    seen = {id(error)}
+    while True:
+        inner = error.__cause__ or error.__context__
+        if inner is None or id(inner) in seen:
+            break
+        seen.add(id(inner))
+        error = inner
+    return f"{type(error).__name__}: {str(error).strip().splitlines()[0] if str(error).strip() else ''}"
 
 
 @dataclass(frozen=True)

@@ -43,11 +43,13 @@ from wildchat50m.engines.base import (
     FINISH_ERROR,
     ChatRequest,
     ChatResult,
+    EngineDied,
     Pause,
     Sampling,
     StalledStream,
     TokenLogprob,
     pull,
+    root_cause,
 )
 from wildchat50m.errors import InvalidSettingError, MissingExtraError
 from wildchat50m.registry import GenerationDefaults
@@ -233,9 +235,49 @@ def result_from_output(key: str, output: Any, top_logprobs: int = 0) -> ChatResu
     )
 
 
+#: vLLM's and torch's errors after which the engine answers nothing more.
+_FATAL_ERRORS = ("EngineDeadError", "OutOfMemoryError")
+#: Chunked prefill on vLLM's CPU build breaks seeded sampling ("CPU Generator does not use offset").
+CPU_CHUNKED_PREFILL = (
+    "vLLM's CPU build cannot sample with a seed under chunked prefill (its engine dies with "
+    "'RuntimeError: CPU Generator does not use offset'), and every request here is seeded"
+)
+
+
 def _is_fatal(error: BaseException) -> bool:
-    """Whether vLLM's engine is gone (``EngineDeadError``): then no request can be answered."""
-    return any(cls.__name__ == "EngineDeadError" for cls in type(error).__mro__)
+    """Whether the engine is gone (``EngineDeadError``, out of GPU memory): no request can be answered."""
+    return any(cls.__name__ in _FATAL_ERRORS for cls in type(error).__mro__)
+
+
+def check_cpu_engine_args(kwargs: Mapping[str, Any]) -> None:
+    """On vLLM's CPU build, refuse engine arguments that break seeded sampling (before any load)."""
+    if _on_cpu():
+        cpu_seeded_sampling_kwargs(kwargs)
+
+
+def cpu_seeded_sampling_kwargs(kwargs: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """``kwargs`` made safe for seeded sampling on vLLM's CPU build, and what was changed (and why).
+
+    Chunked prefill is turned off unless the caller asked for it; asking for it is refused
+    before the model loads, with the fix.
+    """
+    if kwargs.get("enable_chunked_prefill") is True:
+        raise InvalidSettingError(
+            f"{CPU_CHUNKED_PREFILL}: leave out --engine-arg enable_chunked_prefill=true "
+            "(on the CPU build chunked prefill is turned off for you)"
+        )
+    if kwargs.get("enable_chunked_prefill") is False:
+        return dict(kwargs), {}
+    return {**kwargs, "enable_chunked_prefill": False}, {
+        "enable_chunked_prefill": f"off: {CPU_CHUNKED_PREFILL}"
+    }
+
+
+def _on_cpu() -> bool:
+    """Whether the vLLM loaded here is its CPU build."""
+    from vllm.platforms import current_platform
+
+    return bool(current_platform.is_cpu())
 
 
 def _input_ids(encoded: Any) -> list[int]:
@@ -344,6 +386,10 @@ class VLLMEngine:
         self._sampling_params_cls = vllm.SamplingParams
         self._tokens_prompt = TokensPrompt
         self._final_only = RequestOutputKind.FINAL_ONLY
+        #: Engine arguments this engine changed on its own, with the reason (recorded in the manifest).
+        self.adjusted: dict[str, str] = {}
+        if llm is None and _on_cpu():
+            self.kwargs, self.adjusted = cpu_seeded_sampling_kwargs(self.kwargs)
         if llm is None:
             check_engine_args(self.kwargs)
             with suppress(ImportError):
@@ -400,7 +446,13 @@ class VLLMEngine:
                     if paused:
                         raise StalledStream("the request stream paused with no request in flight")
                     continue
-                for output in engine.step():
+                try:
+                    outputs = engine.step()
+                except Exception as error:
+                    if _is_fatal(error):
+                        raise EngineDied(f"vLLM's engine died: {root_cause(error)}") from error
+                    raise
+                for output in outputs:
                     if not output.finished:
                         continue
                     request = in_flight.pop(output.request_id, None)
@@ -429,7 +481,7 @@ class VLLMEngine:
             engine.add_request(request.key, prompt, params)
         except Exception as error:
             if _is_fatal(error):
-                raise
+                raise EngineDied(f"vLLM's engine died: {root_cause(error)}") from error
             log.warning("vLLM refused request %s: %s", request.key, error)
             return error_result(request.key, "rejected", f"{type(error).__name__}: {error}")
         return None
@@ -453,6 +505,7 @@ class VLLMEngine:
             "max_pending": self.max_pending,
             "chat_template_kwargs": self.chat_template_kwargs,
             "engine_kwargs": kwargs,
+            "adjusted_engine_kwargs": self.adjusted,
             "gpu_count": None,
             "gpus": [],
         }

@@ -273,7 +273,13 @@ class JudgmentJob(ShardedJob):
         )
 
     def detached(self) -> JudgmentJob:
-        return JudgmentJob(self.settings, self.store.root.parent.resolve(), self.engine_factory, job=self.job)
+        return JudgmentJob(
+            self.settings,
+            self.store.root.parent.resolve(),
+            self.engine_factory,
+            job=self.job,
+            lease_timeout=self.lease_timeout,
+        )
 
     @classmethod
     def manifest_body(cls, markers: list[dict[str, Any]]) -> dict[str, Any]:
