@@ -43,7 +43,7 @@ from wildchat50m.jobs import (
 )
 from wildchat50m.records import TurnOutcome, build_record
 from wildchat50m.registry import DGM
-from wildchat50m.requests import CharTokenizer, fit_prompt, prompt_messages, turn_key, turns_of
+from wildchat50m.requests import CharTokenizer, PromptFitter, prompt_messages, turn_key, turns_of
 from wildchat50m.runstore import Journal, RunStore, ShardStats
 from wildchat50m.source import ConversationReader, shard_of
 
@@ -173,6 +173,8 @@ class Generator(ShardedJob):
         super().__init__(settings, out, engine_factory, job=job, progress=progress, log=log)
         self.settings: GenerationSettings = settings
         self.reader = reader
+        #: The engine the fitter was made for, and the fitter (a new engine may bring another tokenizer).
+        self._fitter: tuple[Engine, PromptFitter] | None = None
 
     # -- the job
 
@@ -229,6 +231,12 @@ class Generator(ShardedJob):
     def _tokenizer(self) -> Tokenizer:
         return self.engine.tokenizer or CharTokenizer()
 
+    def _prompt_fitter(self) -> PromptFitter:
+        """One fitter for the job, so a conversation's messages are tokenized once for all its turns."""
+        if self._fitter is None or self._fitter[0] is not self.engine:
+            self._fitter = (self.engine, PromptFitter(self._tokenizer(), self.settings.max_input_tokens))
+        return self._fitter[1]
+
     def _special_tokens(self) -> tuple[str, ...]:
         """The model's special tokens, remembered by the store so a resume needs no model to flag answers."""
         saved = self.store.special_tokens()
@@ -257,10 +265,13 @@ class Generator(ShardedJob):
         messages = prompt_messages(
             conversation, turn, own_answers=own, system_prompt=self.settings.system_prompt
         )
-        fitted = fit_prompt(messages, self._tokenizer(), self.settings.max_input_tokens)
+        fitted = self._prompt_fitter().fit(messages)
         key = turn_key(row["conversation_hash"], turn_index)
         request = ChatRequest(
-            key, tuple(fitted.messages), self.settings.sampling(row["conversation_hash"], turn_index)
+            key,
+            tuple(fitted.messages),
+            self.settings.sampling(row["conversation_hash"], turn_index),
+            prompt_token_ids=fitted.token_ids,
         )
         return request, fitted.truncated, fitted.current_cut
 
