@@ -10,6 +10,7 @@ engine, journaled as they complete, turned into records
 
 from __future__ import annotations
 
+import math
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
@@ -277,12 +278,18 @@ class Generator(ShardedJob):
 
     # -- records
 
-    def _commit(self, index: int, rows: list[dict[str, Any]], journal: Journal) -> ShardStats:
+    def _commit(self, index: int, journal: Journal) -> ShardStats:
+        stats = ShardStats()
+        extra = {"accelerators": accelerators(), "engine": self.engine_description()}
+        records = self._records(self.store.input_path(index, self.settings.num_shards), journal, stats)
+        self.store.commit(index, self.settings.num_shards, records, stats, extra)
+        return stats
+
+    def _records(self, source: Path, journal: Journal, stats: ShardStats) -> Iterator[dict[str, Any]]:
+        """The output rows of one shard, read from its input in batches and counted into ``stats``."""
         settings = self.settings
         special = self._special_tokens()
-        stats = ShardStats()
-        records = []
-        for row in rows:
+        for row in input_rows(source):
             outcomes = [
                 journal.entries[turn_key(row["conversation_hash"], t.index)]
                 for t in turns_of(row["conversation"])
@@ -290,7 +297,6 @@ class Generator(ShardedJob):
             record = build_record(
                 row, outcomes, dgm=settings.dgm, history_mode=settings.history_mode, special_tokens=special
             )
-            records.append(record)
             stats.conversations += 1
             for outcome in outcomes:
                 stats.turns += 1
@@ -303,23 +309,49 @@ class Generator(ShardedJob):
             for message in record["conversation"]:
                 for flag in message.get("flags") or ():
                     stats.flags[flag] += 1
+            yield record
         stats.generation_seconds = journal.generation_seconds()
-        extra = {"accelerators": accelerators(), "engine": self.engine_description()}
-        self.store.commit(index, settings.num_shards, records, stats, extra)
-        return stats
+
+
+#: Rows of an input shard decoded at a time: the feed and the commit never hold a whole shard.
+INPUT_BATCH_ROWS = 1024
+
+
+def input_rows(path: Path) -> Iterator[dict[str, Any]]:
+    """The conversations of a staged input shard, in order, a batch at a time."""
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=INPUT_BATCH_ROWS):
+        yield from batch.to_pylist()
+
+
+def shards_for(conversations: int | None) -> int:
+    """The default number of shards: 16, or one per 16,384 conversations when that is more.
+
+    Memory no longer grows with a shard (answers are written as they are built), so the
+    count is about work units: a shard is what one ``--shard I/N`` job or Ray worker takes
+    and what a crash re-reads, and 1M conversations make 62 shards of ~16k, enough for a
+    Slurm array of dozens of jobs while keeping files of a useful size. Without a count
+    (a Hub dataset, JSON Lines), WildChat-1M's size is assumed.
+    """
+    if conversations is None:
+        conversations = 1_000_000
+    return max(16, math.ceil(conversations / SHARD_CONVERSATIONS))
+
+
+SHARD_CONVERSATIONS = 16_384
 
 
 @dataclass
 class _OpenShard:
-    """A shard being answered: its rows, its journal, and how many of its turns are not journaled yet."""
+    """A shard being answered: its journal, and how many of its turns are not journaled yet."""
 
     index: int
-    rows: list[dict[str, Any]]
+    source: Path
     journal: Journal
-    #: Number of user turns and the row of each conversation, by hash.
+    #: Number of user turns of each conversation, by hash.
     turns: dict[str, int]
-    by_hash: dict[str, dict[str, Any]]
     remaining: int
+    #: History mode ``self``: the rows of conversations with a turn still to answer, by hash.
+    waiting: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -430,11 +462,10 @@ class _JobStream:
 
     def _open(self, index: int) -> _OpenShard:
         store, count = self.generator.store, self.settings.num_shards
-        rows = pq.read_table(store.input_path(index, count)).to_pylist()
+        source = store.input_path(index, count)
         journal = Journal(store.journal_path(index))
-        turns = {row["conversation_hash"]: len(turns_of(row["conversation"])) for row in rows}
-        by_hash = {row["conversation_hash"]: row for row in rows}
-        shard = _OpenShard(index, rows, journal, turns, by_hash, sum(turns.values()) - len(journal.entries))
+        turns = {row["conversation_hash"]: len(turns_of(row["conversation"])) for row in input_rows(source)}
+        shard = _OpenShard(index, source, journal, turns, sum(turns.values()) - len(journal.entries))
         self.open[index] = shard
         self.bar.total += sum(turns.values())
         self.bar.update(len(journal.entries))
@@ -444,7 +475,7 @@ class _JobStream:
     def _first_turns(self, shard: _OpenShard) -> Iterator[tuple[ChatRequest, _InFlight]]:
         """Every turn not journaled (mode original), or each conversation's next turn (mode self)."""
         entries = shard.journal.entries
-        for row in shard.rows:
+        for row in input_rows(shard.source):
             conversation_hash = row["conversation_hash"]
             turns = range(shard.turns[conversation_hash])
             if self.settings.history_mode == "original":
@@ -454,12 +485,13 @@ class _JobStream:
                 continue
             turn = next((t for t in turns if turn_key(conversation_hash, t) not in entries), None)
             if turn is not None:
+                shard.waiting[conversation_hash] = row
                 item = self._self_turn(shard, row, turn)
                 if item is not None:
                     yield item
 
     def _next_turn(self, shard: _OpenShard, conversation_hash: str, turn: int) -> None:
-        item = self._self_turn(shard, shard.by_hash[conversation_hash], turn)
+        item = self._self_turn(shard, shard.waiting[conversation_hash], turn)
         if item is not None:
             self.follow_ups.append(item)
 
@@ -492,6 +524,8 @@ class _JobStream:
         now = time.monotonic()
         seconds, self.last_answer_at = now - self.last_answer_at, now
         sent.shard.journal.append(turn_key(sent.conversation_hash, sent.turn), outcome, seconds)
+        if sent.turn + 1 == sent.shard.turns[sent.conversation_hash]:
+            sent.shard.waiting.pop(sent.conversation_hash, None)
         sent.shard.remaining -= 1
         self.bar.update(1)
         self._commit_if_done(sent.shard)
@@ -499,7 +533,7 @@ class _JobStream:
     def _commit_if_done(self, shard: _OpenShard) -> None:
         if shard.remaining > 0 or shard.index in self.committed:
             return
-        self.committed[shard.index] = self.generator._commit(shard.index, shard.rows, shard.journal)
+        self.committed[shard.index] = self.generator._commit(shard.index, shard.journal)
         del self.open[shard.index]
         shard.journal.remove()
 

@@ -19,7 +19,7 @@ from wildchat50m.cli.common import (
     source_options,
 )
 from wildchat50m.cli.engine import engine_choice, engine_options
-from wildchat50m.generate import EngineSpec, GenerationSettings, Generator
+from wildchat50m.generate import EngineSpec, GenerationSettings, Generator, shards_for
 from wildchat50m.summaries import run_summary
 from wildchat50m.workflows import RECORDED_FILTERS, recorded_filters, run_job, run_pilot
 
@@ -68,9 +68,8 @@ def generation_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--num-shards",
             type=click.IntRange(min=1),
-            default=16,
-            show_default=True,
-            help="Shards of the run (the unit of atomic output).",
+            help="Shards of the run (the unit of atomic output). Default: 16, or one per 16,384 "
+            "input conversations when that is more (a Hub dataset or JSON Lines counts as 1M).",
         ),
         click.option(
             "--pilot",
@@ -104,6 +103,7 @@ def generate(ctx: click.Context, quiet: bool, **options: Any) -> None:
         raise click.UsageError("--pilot runs alone: leave out --shard and --executor")
     dgm = resolve_dgm(ctx, options["dgm"])
     engine, model, engine_settings = engine_choice(dgm, options)
+    reader = reader_from_options({**options, "shard": None})
     system_prompt = options["system_prompt"]
     if options["system_prompt_file"]:
         system_prompt = Path(options["system_prompt_file"]).read_text(encoding="utf-8")
@@ -120,7 +120,7 @@ def generate(ctx: click.Context, quiet: bool, **options: Any) -> None:
         max_new_tokens=options["max_new_tokens"],
         max_input_tokens=options["max_input_tokens"],
         logprobs=options["logprobs"],
-        num_shards=options["num_shards"],
+        num_shards=options["num_shards"] or shards_for(reader.total_rows()),
         source=", ".join(options["sources"]) or "embedded sample",
         filters=recorded_filters(**{key: options[key] for key in RECORDED_FILTERS}),
         engine_options={k: v for k, v in engine_settings.items() if v is not None},
@@ -129,7 +129,6 @@ def generate(ctx: click.Context, quiet: bool, **options: Any) -> None:
     spec = EngineSpec(
         engine, settings.model, {**engine_settings, "max_model_len": settings.max_model_len}, dgm.generation
     )
-    reader = reader_from_options({**options, "shard": None})
     progress = not quiet and sys.stderr.isatty()
 
     def log(message: str) -> None:
