@@ -1,6 +1,6 @@
 """A dress rehearsal of one DGM's campaign at WildChat size: the job's own cost, engine time excluded.
 
-Input: ``--conversations`` conversations (default 50,000; ``--conversations 1000000``
+Input: ``--conversations`` conversations (default 15,000; ``--conversations 1000000``
 is WildChat-1M's size) in the WildChat schema, with distinct hashes. Their texts and
 per-message metadata are the embedded sample's accepted conversations (real
 lengths, ten languages, some prompts longer than any context). Their turn counts
@@ -28,7 +28,7 @@ a sample of the final prompts). Its last line of stdout::
 
     answers_per_s=... tokenizations_per_answer=... host_vs_one_tokenization=... peak_rss_mb=... flat=...
 
-    .venv/bin/python bench/campaign_scale.py [--conversations 50000] [--keep DIR]
+    .venv/bin/python bench/campaign_scale.py [--conversations 15000] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -254,7 +254,7 @@ def measured(command: list[str]) -> tuple[float, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--conversations", type=int, default=50_000)
+    parser.add_argument("--conversations", type=int, default=15_000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--keep", type=Path, help="work in this directory and keep it (default: temporary)")
     parser.add_argument(
