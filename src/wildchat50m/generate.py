@@ -14,7 +14,7 @@ import math
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +42,7 @@ from wildchat50m.jobs import (
     silent,
     sum_markers,
 )
-from wildchat50m.records import TurnOutcome, build_record
+from wildchat50m.records import FLAGS, TurnOutcome, build_record, stored_outcome
 from wildchat50m.registry import DGM
 from wildchat50m.requests import CharTokenizer, PromptFitter, prompt_messages, turn_key, turns_of
 from wildchat50m.runstore import Journal, RunStore, ShardStats
@@ -77,6 +77,9 @@ class GenerationSettings:
     source: str = ""
     filters: dict[str, Any] = field(default_factory=dict)
     engine_options: dict[str, Any] = field(default_factory=dict)
+    #: A re-generation run: the run it starts from, what it answers again, and that run's
+    #: parameters (see :func:`redo_settings`). None for an ordinary run.
+    redo: dict[str, Any] | None = None
 
     @classmethod
     def for_dgm(
@@ -201,6 +204,31 @@ class Generator(ShardedJob):
             self.settings, self.store.root.parent.resolve(), None, self.engine_factory, job=self.job
         )
 
+    def _carry_over(self, index: int, journal: Journal) -> None:
+        """Journal every answer of the source run's shard ``index`` that is not to be answered again.
+
+        In history mode ``self`` a turn answered again changes what the later turns of its
+        conversation saw, so they are answered again too.
+        """
+        redo = self.settings.redo
+        assert redo is not None
+        source = RunStore(Path(redo["from"]))
+        count = self.settings.num_shards
+        if not source.is_done(index, count):
+            raise InvalidSettingError(
+                f"{source.output_path(index, count)} is not a finished shard of the run to re-generate "
+                "(missing, or its checksum differs): finish or repair that run first"
+            )
+        criteria = tuple(redo["criteria"])
+        for row in input_rows(source.output_path(index, count)):
+            conversation, again = row["conversation"], False
+            for turn in turns_of(conversation):
+                message = conversation[turn.answer_position]
+                again = needs_redo(message, criteria) or (again and self.settings.history_mode == "self")
+                key = turn_key(row["conversation_hash"], turn.index)
+                if not again and key not in journal.entries:
+                    journal.append(key, stored_outcome(message), 0.0)
+
     def on_engine_ready(self, engine: Engine) -> None:
         self.store.save_special_tokens((engine.tokenizer or CharTokenizer()).special_tokens)
 
@@ -211,7 +239,7 @@ class Generator(ShardedJob):
             markers,
             ("conversations", "turns", "prompt_tokens", "completion_tokens", "truncated_prompts",
              "generation_seconds"),
-            ("finish_reasons", "flags", "errors"),
+            ("finish_reasons", "flags", "errors", "answers_by_origin"),
         )  # fmt: skip
         seconds, conversations = totals["generation_seconds"], totals["conversations"]
         return {
@@ -280,13 +308,21 @@ class Generator(ShardedJob):
 
     def _commit(self, index: int, journal: Journal) -> ShardStats:
         stats = ShardStats()
-        extra = {"accelerators": accelerators(), "engine": self.engine_description()}
-        records = self._records(self.store.input_path(index, self.settings.num_shards), journal, stats)
+        extra: dict[str, Any] = {"accelerators": accelerators(), "engine": self.engine_description()}
+        if self.settings.redo is not None:
+            # Filled while the records are written; the marker is made after the last one.
+            extra["answers_by_origin"] = Counter()
+        origins = extra.get("answers_by_origin")
+        source = self.store.input_path(index, self.settings.num_shards)
+        records = self._records(source, journal, stats, origins)
         self.store.commit(index, self.settings.num_shards, records, stats, extra)
         return stats
 
-    def _records(self, source: Path, journal: Journal, stats: ShardStats) -> Iterator[dict[str, Any]]:
-        """The output rows of one shard, read from its input in batches and counted into ``stats``."""
+    def _records(
+        self, source: Path, journal: Journal, stats: ShardStats, origins: Counter[str] | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """The output rows of one shard, read from its input in batches and counted into ``stats``
+        (and, for a re-generation run, into ``origins``: answers ``carried`` or ``regenerated``)."""
         settings = self.settings
         special = self._special_tokens()
         for row in input_rows(source):
@@ -299,6 +335,8 @@ class Generator(ShardedJob):
             )
             stats.conversations += 1
             for outcome in outcomes:
+                if origins is not None:
+                    origins["carried" if outcome.carried else "regenerated"] += 1
                 stats.turns += 1
                 stats.prompt_tokens += outcome.prompt_tokens or 0
                 stats.completion_tokens += outcome.completion_tokens or 0
@@ -326,14 +364,16 @@ def input_rows(path: Path) -> Iterator[dict[str, Any]]:
 def shards_for(conversations: int | None) -> int:
     """The default number of shards: 16, or one per 16,384 conversations when that is more.
 
-    Memory no longer grows with a shard (answers are written as they are built), so the
-    count is about work units: a shard is what one ``--shard I/N`` job or Ray worker takes
-    and what a crash re-reads, and 1M conversations make 62 shards of ~16k, enough for a
-    Slurm array of dozens of jobs while keeping files of a useful size. Without a count
-    (a Hub dataset, JSON Lines), WildChat-1M's size is assumed.
+    Memory no longer grows with a shard (records are written as they are built and the
+    input is read in batches), so the count is about units of work: a shard is what one
+    ``--shard I/N`` job or Ray worker takes, and 1M conversations in a parquet input make
+    62 shards of ~16k, enough for a Slurm array of dozens of jobs with files of a useful
+    size. When the input's size is not known before reading it (a Hub dataset, JSON
+    Lines), 16, as before: a shard of 62,500 conversations costs no more memory than one
+    of 16k.
     """
     if conversations is None:
-        conversations = 1_000_000
+        return 16
     return max(16, math.ceil(conversations / SHARD_CONVERSATIONS))
 
 
@@ -411,7 +451,8 @@ class _JobStream:
                         break
                     continue
                 in_a_row = 0
-                self._journal(sent, outcome_of(result, sent.truncated, sent.cut))
+                regenerated = self.settings.redo is not None
+                self._journal(sent, outcome_of(result, sent.truncated, sent.cut, regenerated))
                 follows = sent.turn + 1 < sent.shard.turns[sent.conversation_hash]
                 if self.settings.history_mode == "self" and follows:
                     self._next_turn(sent.shard, sent.conversation_hash, sent.turn + 1)
@@ -464,6 +505,8 @@ class _JobStream:
         store, count = self.generator.store, self.settings.num_shards
         source = store.input_path(index, count)
         journal = Journal(store.journal_path(index))
+        if self.settings.redo is not None:
+            self.generator._carry_over(index, journal)
         turns = {row["conversation_hash"]: len(turns_of(row["conversation"])) for row in input_rows(source)}
         shard = _OpenShard(index, source, journal, turns, sum(turns.values()) - len(journal.entries))
         self.open[index] = shard
@@ -538,14 +581,97 @@ class _JobStream:
         shard.journal.remove()
 
 
-def outcome_of(result: ChatResult, truncated: bool, cut: bool) -> TurnOutcome:
+def outcome_of(result: ChatResult, truncated: bool, cut: bool, regenerated: bool = False) -> TurnOutcome:
     """A journaled outcome from an engine result and how its prompt was fitted."""
     return TurnOutcome(
         **result.stored(),
         cumulative_logprob=result.cumulative_logprob,
         prompt_truncated=truncated,
         current_cut=cut,
+        regenerated=regenerated,
     )
+
+
+# ---------------------------------------------------------------- re-generation
+
+#: What ``--redo`` can name besides ``flag:NAME``.
+REDO_REASONS = ("length", "error", "empty")
+
+
+def parse_redo(text: str) -> tuple[str, ...]:
+    """``length,error,empty,flag:NAME`` as a tuple, every item checked."""
+    items = tuple(item.strip() for item in text.split(",") if item.strip())
+    if not items:
+        raise InvalidSettingError("--redo names nothing to answer again (length, error, empty, flag:NAME)")
+    for item in items:
+        name = item.removeprefix("flag:")
+        if item.startswith("flag:") and name not in FLAGS:
+            raise InvalidSettingError(f"--redo {item}: no such flag; the flags are {', '.join(FLAGS)}")
+        if not item.startswith("flag:") and item not in REDO_REASONS:
+            raise InvalidSettingError(f"--redo {item}: not one of {', '.join(REDO_REASONS)} or flag:NAME")
+    return items
+
+
+def needs_redo(message: dict[str, Any], criteria: tuple[str, ...]) -> bool:
+    """Whether the stored answer ``message`` matches one of the ``--redo`` criteria."""
+    flags = message.get("flags") or ()
+    for item in criteria:
+        if item == "length" and message["finish_reason"] == "length":
+            return True
+        if item == "error" and message["error"] is not None:
+            return True
+        if item == "empty" and "empty" in flags:
+            return True
+        if item.startswith("flag:") and item.removeprefix("flag:") in flags:
+            return True
+    return False
+
+
+#: The settings a re-generation run may change; every other one is the source run's.
+REDO_OVERRIDABLE = (
+    "engine", "model", "history_mode", "system_prompt", "seed", "temperature", "top_p", "max_model_len",
+    "max_new_tokens", "max_input_tokens", "logprobs", "engine_options",
+)  # fmt: skip
+
+
+def redo_settings(
+    source_run: Path, criteria: tuple[str, ...], overrides: dict[str, Any]
+) -> tuple[GenerationSettings, ConversationReader]:
+    """The settings and input of a run that answers again the turns of ``source_run`` matching
+    ``criteria``, with ``overrides`` (None values ignored) on top of the source's settings.
+
+    Its shards are the source's, so shard k re-generates from the source's shard k.
+    Without an explicit ``max_input_tokens``, the budget follows a changed context or
+    answer cap by the usual rule (0.75 x context, at most context - max_new_tokens).
+    """
+    store = RunStore(Path(source_run))
+    params = store.params()
+    if RunKind.of(params) is not RunKind.GENERATION:
+        raise InvalidSettingError(
+            f"{source_run} is a {params.get('kind')} run; only generation runs re-generate"
+        )
+    unknown = sorted(k for k in overrides if k not in REDO_OVERRIDABLE)
+    if unknown:
+        raise InvalidSettingError(f"a re-generation run keeps the source run's {', '.join(unknown)}")
+    names = {f.name for f in fields(GenerationSettings)}
+    values = {k: v for k, v in params.items() if k in names and k != "redo"}
+    given = {k: v for k, v in overrides.items() if v is not None}
+    values.update(given)
+    if "max_input_tokens" not in given and ({"max_model_len", "max_new_tokens"} & set(given)):
+        context = values["max_model_len"]
+        values["max_input_tokens"] = min(int(context * 0.75), context - values["max_new_tokens"])
+    values["source"] = f"re-generation of {Path(source_run).resolve()}"
+    values["redo"] = {
+        "from": str(Path(source_run).resolve()),
+        "criteria": list(criteria),
+        "source_params": params,
+    }
+    inputs = sorted((store.root / "inputs").glob("shard-*.parquet"))
+    if not inputs:
+        raise InvalidSettingError(
+            f"{source_run} has no staged input (inputs/shard-*.parquet) to re-generate from"
+        )
+    return GenerationSettings(**values), ConversationReader(inputs)
 
 
 # ---------------------------------------------------------------- manifest

@@ -82,6 +82,9 @@ def atomic_write_rows(
     """Write ``rows`` to a parquet file atomically, one row group per ``rows_per_group`` rows as they
     come, so memory holds one group, never the file; returns its sha256 and its number of rows."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    # A writer killed mid-file leaves its partial behind; no other process writes this shard.
+    for stale in path.parent.glob(f".{path.name}.*.partial"):
+        stale.unlink(missing_ok=True)
     partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
     written = 0
     try:
