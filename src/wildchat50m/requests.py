@@ -425,7 +425,7 @@ class PromptFitter:
         self.shape = template_shape(tokenizer)
         self.pieces = _PieceCache(tokenizer)
         self.to_check = checked
-        self._encoded: OrderedDict[str, list[int]] = OrderedDict()
+        self._encoded: OrderedDict[str, array] = OrderedDict()
 
     def fit(self, messages: Sequence[Message]) -> FittedPrompt:
         """Fit ``messages`` into the budget as the module docstring describes."""
@@ -455,12 +455,13 @@ class PromptFitter:
                 return self.fit(messages)
         return FittedPrompt(fitted.messages, fitted.truncated, fitted.current_cut, len(ids), tuple(ids))
 
-    def _ids_of(self, text: str) -> list[int]:
-        """Token ids of a message being cut, remembered for the search and later turns."""
+    def _ids_of(self, text: str) -> Sequence[int]:
+        """Token ids of a message being cut, remembered for the search and later turns (a few texts:
+        the messages cut are the long ones)."""
         ids = self._encoded.get(text)
         if ids is None:
-            ids = self._encoded[text] = self.tokenizer.encode(text)
-            if len(self._encoded) > 64:
+            ids = self._encoded[text] = array("l", self.tokenizer.encode(text))
+            if len(self._encoded) > 8:
                 self._encoded.popitem(last=False)
         return ids
 
@@ -475,7 +476,7 @@ def _fit(
     tokenizer: Tokenizer,
     max_input_tokens: int,
     count_prompt: Callable[[Sequence[Message]], int],
-    ids_of: Callable[[str], list[int]],
+    ids_of: Callable[[str], Sequence[int]],
 ) -> FittedPrompt:
     """The budget's rules (module docstring), with prompts counted by ``count_prompt``."""
     current = dict(messages[-1])
@@ -486,7 +487,7 @@ def _fit(
         return count_prompt([*system, *history_part, last])
 
     def cut(text: str, keep: int, where: Literal["tail", "middle"]) -> str:
-        ids = [] if isinstance(tokenizer, CharTokenizer) else ids_of(text)
+        ids: Sequence[int] = [] if isinstance(tokenizer, CharTokenizer) else ids_of(text)
         return _cut(tokenizer, text, ids, keep, where)
 
     def size(text: str) -> int:
