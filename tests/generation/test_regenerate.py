@@ -111,3 +111,53 @@ def test_a_redo_names_what_it_answers_again(source, tmp_path):
     result = subprocess.run(command, capture_output=True, text=True)
     assert result.returncode != 0 and "no such flag" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+class RuleEngine:
+    """Answers at once: ``tag key``, cut at the length limit on first turns when ``cut_first``."""
+
+    name = "rule"
+    tokenizer = None
+
+    def __init__(self, tag: str, cut_first: bool):
+        self.tag, self.cut_first = tag, cut_first
+
+    def generate(self, requests):
+        from wildchat50m.engines.base import ChatRequest, ChatResult
+
+        for request in requests:
+            if isinstance(request, ChatRequest):
+                first = request.key.endswith(":0")
+                reason = "length" if first and self.cut_first else "stop"
+                yield ChatResult(request.key, f"{self.tag} {request.key}", reason, 5, 4)
+
+    def describe(self):
+        return {"engine": self.name}
+
+    def close(self):
+        pass
+
+
+@pytest.mark.parametrize("history", ["original", "self"])
+def test_in_history_self_a_turn_answered_again_answers_its_later_turns_again(tmp_path, history):
+    from wildchat50m.generate import GenerationSettings, Generator, redo_settings
+    from wildchat50m.registry import load_registry
+    from wildchat50m.source import ConversationReader, Filters
+
+    settings = GenerationSettings.for_dgm(
+        load_registry().get("tiny-a"), model="tiny-a", engine="rule", history_mode=history, num_shards=2
+    )
+    reader = ConversationReader(None, Filters(min_turns=2, sample=10, seed=1))
+    Generator(settings, tmp_path / "source", reader, lambda: RuleEngine("old", True)).run()
+    source = tmp_path / "source" / "tiny-a"
+
+    redo, redo_reader = redo_settings(source, ("length",), {"max_new_tokens": 99})
+    Generator(redo, tmp_path / "redo", redo_reader, lambda: RuleEngine("new", False)).run()
+    before, after = answers(source), answers(tmp_path / "redo" / "tiny-a")
+    assert before.keys() == after.keys() and len(before) > 20
+    for (conversation, turn), message in after.items():
+        again = turn == 0 or history == "self"
+        assert message["content"].startswith("new" if again else "old"), (conversation, turn)
+        assert ("regenerated" in message["flags"]) == again
+        if not again:
+            assert message == before[(conversation, turn)]
