@@ -18,7 +18,7 @@ request from a lognormal like real answer lengths (median ~200, capped at
 1,024). The prefix cache is reset between the methods. Run it in the cached
 vLLM environment (CPU build here, upstream vLLM on a GPU node)::
 
-    ./run vllm-bench [--conversations 80] [--model PATH] [--engine-arg KEY=VALUE ...]
+    ./run vllm-bench [--conversations 50] [--repeats 3] [--model PATH] [--engine-arg KEY=VALUE ...]
 
 The three methods run ``--repeats`` times (default 3), alternating; it prints
 tokens/s of each run, and after the engine has shut down its last line of stdout
