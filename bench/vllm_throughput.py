@@ -18,30 +18,36 @@ request from a lognormal like real answer lengths (median ~200, capped at
 1,024). The prefix cache is reset between the methods. Run it in the cached
 vLLM environment (CPU build here, upstream vLLM on a GPU node)::
 
-    ./run vllm-bench [--conversations 80] [--model PATH] [--engine-arg KEY=VALUE ...]
+    ./run vllm-bench [--conversations 50] [--repeats 3] [--model PATH] [--engine-arg KEY=VALUE ...]
 
-It prints tokens/s for each method; the last line is
-``ours/raw=<r1> ours/batch_loop=<r2>``.
+The three methods run ``--repeats`` times (default 3), alternating; it prints
+tokens/s of each run, and after the engine has shut down its last line of stdout
+is ``ours/raw=<r1> ours/batch_loop=<r2> spread=<s>``: ratios of the medians, and
+the largest (max - min) / median of a method's runs. vLLM's own logs go to stderr.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import gc
 import math
 import random
+import statistics
 import tempfile
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from _stdout import figures_stream
+
 from wildchat50m.cli.engine import parse_engine_args
 from wildchat50m.engines.base import ChatRequest, ChatResult, Pause
 from wildchat50m.engines.vllm_engine import VLLMEngine, VLLMTokenizer, engine_kwargs, sampling_kwargs
 from wildchat50m.generate import GenerationSettings, Generator
 from wildchat50m.registry import load_registry
-from wildchat50m.requests import fit_prompt, prompt_messages, turn_key, turns_of
+from wildchat50m.requests import PromptFitter, prompt_messages, turn_key, turns_of
 from wildchat50m.source import ConversationReader, Filters
 from wildchat50m.tiny import tiny_chat_model
 
@@ -93,7 +99,8 @@ class FixedLengths:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="tiny-vllm", help="a tiny model name, or any model path or Hub id")
-    parser.add_argument("--conversations", type=int, default=80, help="sample conversations (every turn)")
+    parser.add_argument("--conversations", type=int, default=50, help="sample conversations (every turn)")
+    parser.add_argument("--repeats", type=int, default=3, help="runs of each method, alternating")
     parser.add_argument("--max-num-seqs", type=int, default=64, help="vLLM's batch; also the loop's batch")
     parser.add_argument("--median-tokens", type=int, default=200)
     parser.add_argument("--max-tokens", type=int, default=1024)
@@ -101,6 +108,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--engine-arg", action="append", default=[], metavar="KEY=VALUE")
     args = parser.parse_args()
+    figures = figures_stream()
 
     import torch
     import vllm
@@ -113,20 +121,18 @@ def main() -> None:
     overrides.update(max_num_seqs=args.max_num_seqs, max_model_len=args.max_model_len)
     overrides.update(parse_engine_args(None, None, tuple(args.engine_arg)))
     kwargs = engine_kwargs(model, dgm.generation, overrides)
-    print(f"vLLM {vllm.__version__}, model {model}, engine arguments {kwargs}", flush=True)
+    print(f"vLLM {vllm.__version__}, model {model}, engine arguments {kwargs}", file=figures)
     llm = vllm.LLM(**kwargs)
 
     settings = GenerationSettings.for_dgm(
         dgm, model=model, engine="vllm", max_model_len=args.max_model_len, max_new_tokens=args.max_tokens
     )
     filters = Filters(sample=args.conversations, seed=args.seed)
-    tokenizer = VLLMTokenizer(llm.get_tokenizer())
+    fitter = PromptFitter(VLLMTokenizer(llm.get_tokenizer()), settings.max_input_tokens)
     requests: dict[str, ChatRequest] = {}
     for row in ConversationReader(None, filters).rows():
         for turn in turns_of(row["conversation"]):
-            fitted = fit_prompt(
-                prompt_messages(row["conversation"], turn), tokenizer, settings.max_input_tokens
-            )
+            fitted = fitter.fit(prompt_messages(row["conversation"], turn))
             key = turn_key(row["conversation_hash"], turn.index)
             requests[key] = ChatRequest(
                 key, tuple(fitted.messages), settings.sampling(row["conversation_hash"], turn.index)
@@ -134,9 +140,8 @@ def main() -> None:
     lengths = answer_lengths(sorted(requests), args.median_tokens, args.max_tokens, args.seed)
     keys = list(requests)
     total = sum(lengths.values())
-    print(
-        f"{len(keys)} requests, {total:,} answer tokens (median L {sorted(lengths.values())[len(keys) // 2]})"
-    )
+    median_length = sorted(lengths.values())[len(keys) // 2]
+    print(f"{len(keys)} requests, {total:,} answer tokens (median L {median_length})", file=figures)
 
     def params(key: str) -> Any:
         sampling = dataclasses.replace(requests[key].sampling, max_new_tokens=lengths[key], fixed_length=True)
@@ -149,7 +154,7 @@ def main() -> None:
         return sum(len(output.outputs[0].token_ids) for output in outputs)
 
     chat(keys[:8])  # warm-up
-    rates: dict[str, float] = {}
+    rates: dict[str, list[float]] = {}
 
     def measure(name: str, run: Any) -> None:
         llm.reset_prefix_cache()
@@ -158,12 +163,10 @@ def main() -> None:
         seconds = time.perf_counter() - start
         if generated != total:
             raise AssertionError(f"{name}: {generated} tokens generated, {total} expected")
-        rates[name] = generated / seconds
-        print(f"{name:<11} {seconds:7.1f} s  {rates[name]:8,.0f} output tokens/s", flush=True)
+        rates.setdefault(name, []).append(generated / seconds)
+        print(f"{name:<11} {seconds:7.1f} s  {rates[name][-1]:8,.0f} output tokens/s", file=figures)
 
-    measure("raw", lambda: chat(keys))
     batch = args.max_num_seqs
-    measure("batch_loop", lambda: sum(chat(keys[i : i + batch]) for i in range(0, len(keys), batch)))
 
     def ours() -> int:
         with tempfile.TemporaryDirectory() as out:
@@ -172,9 +175,21 @@ def main() -> None:
             outcomes = generator.run()
             return sum(outcome.stats["completion_tokens"] for outcome in outcomes if outcome.stats)
 
-    measure("ours", ours)
-    ratios = {"raw": rates["ours"] / rates["raw"], "batch_loop": rates["ours"] / rates["batch_loop"]}
-    print(f"ours/raw={ratios['raw']:.3f} ours/batch_loop={ratios['batch_loop']:.3f}", flush=True)
+    for _ in range(args.repeats):
+        measure("raw", lambda: chat(keys))
+        measure("batch_loop", lambda: sum(chat(keys[i : i + batch]) for i in range(0, len(keys), batch)))
+        measure("ours", ours)
+    medians = {name: statistics.median(runs) for name, runs in rates.items()}
+    spread = max((max(runs) - min(runs)) / medians[name] for name, runs in rates.items())
+    shutdown = getattr(llm.llm_engine, "shutdown", None)
+    if callable(shutdown):
+        shutdown()
+    gc.collect()
+    print(
+        f"ours/raw={medians['ours'] / medians['raw']:.3f} "
+        f"ours/batch_loop={medians['ours'] / medians['batch_loop']:.3f} spread={spread:.3f}",
+        file=figures,
+    )
 
 
 if __name__ == "__main__":

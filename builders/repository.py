@@ -379,6 +379,24 @@ def config_summary(manifest: Mapping[str, Any], tally: ConfigTally, registry: Re
         "tokens_per_second": throughput.get("tokens_per_second"),
         "seconds_per_1000_conversations": throughput.get("seconds_per_1000_conversations"),
         "accelerators": manifest.get("accelerators"),
+        **_redo_summary(manifest),
+    }
+
+
+def _redo_summary(manifest: Mapping[str, Any]) -> dict[str, Any]:
+    """For a re-generation run: what was answered again, and how many answers came from which settings."""
+    redo = manifest["params"].get("redo")
+    if not redo:
+        return {}
+    origins = manifest.get("answers_by_origin") or {}
+    source = redo["source_params"]
+    return {
+        "redo": {
+            "criteria": list(redo["criteria"]),
+            "regenerated": origins.get("regenerated", 0),
+            "carried": origins.get("carried", 0),
+            "source_sampling": {k: source.get(k) for k in ("temperature", "top_p", "max_new_tokens")},
+        }
     }
 
 
@@ -636,6 +654,17 @@ def _sampling(summary: Mapping[str, Any]) -> str:
     return f"T={summary['temperature']:g}, top_p={summary['top_p']:g}, max_new={summary['max_new_tokens']}"
 
 
+def _redo_note(summary: Mapping[str, Any]) -> str:
+    """How many answers of a re-generation run came from which settings (empty for other runs)."""
+    redo = summary.get("redo")
+    if not redo:
+        return ""
+    return (
+        f" for {_thousands(redo['regenerated'])} answers re-generated ({', '.join(redo['criteria'])}); "
+        f"{_thousands(redo['carried'])} carried over from {_sampling(redo['source_sampling'])}"
+    )
+
+
 def card_rows(summaries: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
     """One formatted table row per config, in config order."""
     rows = []
@@ -660,7 +689,7 @@ def card_rows(summaries: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
                 "tokens_per_second": _thousands(s["tokens_per_second"]),
                 "seconds_per_1000": _thousands(s["seconds_per_1000_conversations"], 1),
                 "accelerators": _accelerators(s["accelerators"]),
-                "sampling": _sampling(s),
+                "sampling": _sampling(s) + _redo_note(s),
                 "history_mode": s["history_mode"] or "–",
                 "license": s["license"] or "–",
             }

@@ -11,12 +11,13 @@ engine, journaled as they complete, turned into records
 from __future__ import annotations
 
 import itertools
+import math
 import os
 import socket
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -46,9 +47,9 @@ from wildchat50m.jobs import (
     sum_markers,
 )
 from wildchat50m.leases import DEFAULT_LEASE_TIMEOUT, LeaseLost
-from wildchat50m.records import TurnOutcome, build_record
+from wildchat50m.records import FLAGS, TurnOutcome, build_record, stored_outcome
 from wildchat50m.registry import DGM
-from wildchat50m.requests import CharTokenizer, fit_prompt, prompt_messages, turn_key, turns_of
+from wildchat50m.requests import CharTokenizer, PromptFitter, prompt_messages, turn_key, turns_of
 from wildchat50m.runstore import Journal, RunStore, ShardStats
 from wildchat50m.source import ConversationReader, shard_of
 
@@ -81,6 +82,9 @@ class GenerationSettings:
     source: str = ""
     filters: dict[str, Any] = field(default_factory=dict)
     engine_options: dict[str, Any] = field(default_factory=dict)
+    #: A re-generation run: the run it starts from, what it answers again, and that run's
+    #: parameters (see :func:`redo_settings`). None for an ordinary run.
+    redo: dict[str, Any] | None = None
 
     @classmethod
     def for_dgm(
@@ -181,6 +185,8 @@ class Generator(ShardedJob):
         )
         self.settings: GenerationSettings = settings
         self.reader = reader
+        #: The engine the fitter was made for, and the fitter (a new engine may bring another tokenizer).
+        self._fitter: tuple[Engine, PromptFitter] | None = None
 
     # -- the job
 
@@ -211,6 +217,31 @@ class Generator(ShardedJob):
             lease_timeout=self.lease_timeout,
         )
 
+    def _carry_over(self, index: int, journal: Journal) -> None:
+        """Journal every answer of the source run's shard ``index`` that is not to be answered again.
+
+        In history mode ``self`` a turn answered again changes what the later turns of its
+        conversation saw, so they are answered again too.
+        """
+        redo = self.settings.redo
+        assert redo is not None
+        source = RunStore(Path(redo["from"]))
+        count = self.settings.num_shards
+        if not source.is_done(index, count):
+            raise InvalidSettingError(
+                f"{source.output_path(index, count)} is not a finished shard of the run to re-generate "
+                "(missing, or its checksum differs): finish or repair that run first"
+            )
+        criteria = tuple(redo["criteria"])
+        for row in input_rows(source.output_path(index, count)):
+            conversation, again = row["conversation"], False
+            for turn in turns_of(conversation):
+                message = conversation[turn.answer_position]
+                again = needs_redo(message, criteria) or (again and self.settings.history_mode == "self")
+                key = turn_key(row["conversation_hash"], turn.index)
+                if not again and key not in journal.entries:
+                    journal.append(key, stored_outcome(message), 0.0)
+
     def on_engine_ready(self, engine: Engine) -> None:
         self.store.save_special_tokens((engine.tokenizer or CharTokenizer()).special_tokens)
 
@@ -221,7 +252,7 @@ class Generator(ShardedJob):
             markers,
             ("conversations", "turns", "prompt_tokens", "completion_tokens", "truncated_prompts",
              "generation_seconds"),
-            ("finish_reasons", "flags", "errors"),
+            ("finish_reasons", "flags", "errors", "answers_by_origin"),
         )  # fmt: skip
         seconds, conversations = totals["generation_seconds"], totals["conversations"]
         return {
@@ -241,6 +272,12 @@ class Generator(ShardedJob):
 
     def _tokenizer(self) -> Tokenizer:
         return self.engine.tokenizer or CharTokenizer()
+
+    def _prompt_fitter(self) -> PromptFitter:
+        """One fitter for the job, so a conversation's messages are tokenized once for all its turns."""
+        if self._fitter is None or self._fitter[0] is not self.engine:
+            self._fitter = (self.engine, PromptFitter(self._tokenizer(), self.settings.max_input_tokens))
+        return self._fitter[1]
 
     def _special_tokens(self) -> tuple[str, ...]:
         """The model's special tokens, remembered by the store so a resume needs no model to flag answers."""
@@ -273,21 +310,44 @@ class Generator(ShardedJob):
         messages = prompt_messages(
             conversation, turn, own_answers=own, system_prompt=self.settings.system_prompt
         )
-        fitted = fit_prompt(messages, self._tokenizer(), self.settings.max_input_tokens)
+        fitted = self._prompt_fitter().fit(messages)
         key = turn_key(row["conversation_hash"], turn_index)
         request = ChatRequest(
-            key, tuple(fitted.messages), self.settings.sampling(row["conversation_hash"], turn_index)
+            key,
+            tuple(fitted.messages),
+            self.settings.sampling(row["conversation_hash"], turn_index),
+            prompt_token_ids=fitted.token_ids,
         )
         return request, fitted.truncated, fitted.current_cut
 
     # -- records
 
-    def _commit(self, index: int, rows: list[dict[str, Any]], journal: Journal) -> ShardStats:
+    def _commit(self, index: int, journal: Journal) -> ShardStats:
+        stats = ShardStats()
+        extra: dict[str, Any] = {
+            "accelerators": accelerators(),
+            "engine": self.engine_description(),
+            "worker": worker_description(),
+            "answered_from": journal.first_at,
+            "committed_at": time.time(),
+        }
+        if self.settings.redo is not None:
+            # Filled while the records are written; the marker is made after the last one.
+            extra["answers_by_origin"] = Counter()
+        origins = extra.get("answers_by_origin")
+        source = self.store.input_path(index, self.settings.num_shards)
+        records = self._records(source, journal, stats, origins)
+        self.store.commit(index, self.settings.num_shards, records, stats, extra)
+        return stats
+
+    def _records(
+        self, source: Path, journal: Journal, stats: ShardStats, origins: Counter[str] | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """The output rows of one shard, read from its input in batches and counted into ``stats``
+        (and, for a re-generation run, into ``origins``: answers ``carried`` or ``regenerated``)."""
         settings = self.settings
         special = self._special_tokens()
-        stats = ShardStats()
-        records = []
-        for row in rows:
+        for row in input_rows(source):
             outcomes = [
                 journal.entries[turn_key(row["conversation_hash"], t.index)]
                 for t in turns_of(row["conversation"])
@@ -295,9 +355,10 @@ class Generator(ShardedJob):
             record = build_record(
                 row, outcomes, dgm=settings.dgm, history_mode=settings.history_mode, special_tokens=special
             )
-            records.append(record)
             stats.conversations += 1
             for outcome in outcomes:
+                if origins is not None:
+                    origins["carried" if outcome.carried else "regenerated"] += 1
                 stats.turns += 1
                 stats.prompt_tokens += outcome.prompt_tokens or 0
                 stats.completion_tokens += outcome.completion_tokens or 0
@@ -308,29 +369,51 @@ class Generator(ShardedJob):
             for message in record["conversation"]:
                 for flag in message.get("flags") or ():
                     stats.flags[flag] += 1
+            yield record
         stats.generation_seconds = journal.generation_seconds()
-        extra = {
-            "accelerators": accelerators(),
-            "engine": self.engine_description(),
-            "worker": worker_description(),
-            "answered_from": journal.first_at,
-            "committed_at": time.time(),
-        }
-        self.store.commit(index, settings.num_shards, records, stats, extra)
-        return stats
+
+
+#: Rows of an input shard decoded at a time: the feed and the commit never hold a whole shard.
+INPUT_BATCH_ROWS = 1024
+
+
+def input_rows(path: Path) -> Iterator[dict[str, Any]]:
+    """The conversations of a staged input shard, in order, a batch at a time."""
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=INPUT_BATCH_ROWS):
+        yield from batch.to_pylist()
+
+
+def shards_for(conversations: int | None) -> int:
+    """The default number of shards: 16, or one per 16,384 conversations when that is more.
+
+    Memory no longer grows with a shard (records are written as they are built and the
+    input is read in batches), so the count is about units of work: a shard is what one
+    ``--shard I/N`` job or Ray worker takes, and 1M conversations in a parquet input make
+    62 shards of ~16k, enough for a Slurm array of dozens of jobs with files of a useful
+    size. When the input's size is not known before reading it (a Hub dataset, JSON
+    Lines), 16, as before: a shard of 62,500 conversations costs no more memory than one
+    of 16k.
+    """
+    if conversations is None:
+        return 16
+    return max(16, math.ceil(conversations / SHARD_CONVERSATIONS))
+
+
+SHARD_CONVERSATIONS = 16_384
 
 
 @dataclass
 class _OpenShard:
-    """A shard being answered: its rows, its journal, and how many of its turns are not journaled yet."""
+    """A shard being answered: its journal, and how many of its turns are not journaled yet."""
 
     index: int
-    rows: list[dict[str, Any]]
+    source: Path
     journal: Journal
-    #: Number of user turns and the row of each conversation, by hash.
+    #: Number of user turns of each conversation, by hash.
     turns: dict[str, int]
-    by_hash: dict[str, dict[str, Any]]
     remaining: int
+    #: History mode ``self``: the rows of conversations with a turn still to answer, by hash.
+    waiting: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -396,7 +479,8 @@ class _JobStream:
                         break
                     continue
                 in_a_row = 0
-                self._journal(sent, outcome_of(result, sent.truncated, sent.cut))
+                regenerated = self.settings.redo is not None
+                self._journal(sent, outcome_of(result, sent.truncated, sent.cut, regenerated))
                 follows = sent.turn + 1 < sent.shard.turns[sent.conversation_hash]
                 if self.settings.history_mode == "self" and follows:
                     self._next_turn(sent.shard, sent.conversation_hash, sent.turn + 1)
@@ -476,11 +560,12 @@ class _JobStream:
 
     def _open(self, index: int) -> _OpenShard:
         store, count = self.generator.store, self.settings.num_shards
-        rows = pq.read_table(store.input_path(index, count)).to_pylist()
+        source = store.input_path(index, count)
         journal = Journal(store.journal_path(index))
-        turns = {row["conversation_hash"]: len(turns_of(row["conversation"])) for row in rows}
-        by_hash = {row["conversation_hash"]: row for row in rows}
-        shard = _OpenShard(index, rows, journal, turns, by_hash, sum(turns.values()) - len(journal.entries))
+        if self.settings.redo is not None:
+            self.generator._carry_over(index, journal)
+        turns = {row["conversation_hash"]: len(turns_of(row["conversation"])) for row in input_rows(source)}
+        shard = _OpenShard(index, source, journal, turns, sum(turns.values()) - len(journal.entries))
         self.open[index] = shard
         self.bar.total += sum(turns.values())
         self.bar.update(len(journal.entries))
@@ -490,7 +575,7 @@ class _JobStream:
     def _first_turns(self, shard: _OpenShard) -> Iterator[tuple[ChatRequest, _InFlight]]:
         """Every turn not journaled (mode original), or each conversation's next turn (mode self)."""
         entries = shard.journal.entries
-        for row in shard.rows:
+        for row in input_rows(shard.source):
             conversation_hash = row["conversation_hash"]
             turns = range(shard.turns[conversation_hash])
             if self.settings.history_mode == "original":
@@ -500,12 +585,13 @@ class _JobStream:
                 continue
             turn = next((t for t in turns if turn_key(conversation_hash, t) not in entries), None)
             if turn is not None:
+                shard.waiting[conversation_hash] = row
                 item = self._self_turn(shard, row, turn)
                 if item is not None:
                     yield item
 
     def _next_turn(self, shard: _OpenShard, conversation_hash: str, turn: int) -> None:
-        item = self._self_turn(shard, shard.by_hash[conversation_hash], turn)
+        item = self._self_turn(shard, shard.waiting[conversation_hash], turn)
         if item is not None:
             self.follow_ups.append(item)
 
@@ -538,6 +624,8 @@ class _JobStream:
         now = time.monotonic()
         seconds, self.last_answer_at = now - self.last_answer_at, now
         sent.shard.journal.append(turn_key(sent.conversation_hash, sent.turn), outcome, seconds)
+        if sent.turn + 1 == sent.shard.turns[sent.conversation_hash]:
+            sent.shard.waiting.pop(sent.conversation_hash, None)
         sent.shard.remaining -= 1
         self.bar.update(1)
         self._commit_if_done(sent.shard)
@@ -546,7 +634,7 @@ class _JobStream:
         if shard.remaining > 0 or shard.index in self.committed or shard.index in self.dropped:
             return
         try:
-            self.committed[shard.index] = self.generator._commit(shard.index, shard.rows, shard.journal)
+            self.committed[shard.index] = self.generator._commit(shard.index, shard.journal)
         except LeaseLost:
             self._drop_if_lost(shard)
             return
@@ -563,14 +651,97 @@ def worker_description() -> dict[str, Any]:
     }
 
 
-def outcome_of(result: ChatResult, truncated: bool, cut: bool) -> TurnOutcome:
+def outcome_of(result: ChatResult, truncated: bool, cut: bool, regenerated: bool = False) -> TurnOutcome:
     """A journaled outcome from an engine result and how its prompt was fitted."""
     return TurnOutcome(
         **result.stored(),
         cumulative_logprob=result.cumulative_logprob,
         prompt_truncated=truncated,
         current_cut=cut,
+        regenerated=regenerated,
     )
+
+
+# ---------------------------------------------------------------- re-generation
+
+#: What ``--redo`` can name besides ``flag:NAME``.
+REDO_REASONS = ("length", "error", "empty")
+
+
+def parse_redo(text: str) -> tuple[str, ...]:
+    """``length,error,empty,flag:NAME`` as a tuple, every item checked."""
+    items = tuple(item.strip() for item in text.split(",") if item.strip())
+    if not items:
+        raise InvalidSettingError("--redo names nothing to answer again (length, error, empty, flag:NAME)")
+    for item in items:
+        name = item.removeprefix("flag:")
+        if item.startswith("flag:") and name not in FLAGS:
+            raise InvalidSettingError(f"--redo {item}: no such flag; the flags are {', '.join(FLAGS)}")
+        if not item.startswith("flag:") and item not in REDO_REASONS:
+            raise InvalidSettingError(f"--redo {item}: not one of {', '.join(REDO_REASONS)} or flag:NAME")
+    return items
+
+
+def needs_redo(message: dict[str, Any], criteria: tuple[str, ...]) -> bool:
+    """Whether the stored answer ``message`` matches one of the ``--redo`` criteria."""
+    flags = message.get("flags") or ()
+    for item in criteria:
+        if item == "length" and message["finish_reason"] == "length":
+            return True
+        if item == "error" and message["error"] is not None:
+            return True
+        if item == "empty" and "empty" in flags:
+            return True
+        if item.startswith("flag:") and item.removeprefix("flag:") in flags:
+            return True
+    return False
+
+
+#: The settings a re-generation run may change; every other one is the source run's.
+REDO_OVERRIDABLE = (
+    "engine", "model", "history_mode", "system_prompt", "seed", "temperature", "top_p", "max_model_len",
+    "max_new_tokens", "max_input_tokens", "logprobs", "engine_options",
+)  # fmt: skip
+
+
+def redo_settings(
+    source_run: Path, criteria: tuple[str, ...], overrides: dict[str, Any]
+) -> tuple[GenerationSettings, ConversationReader]:
+    """The settings and input of a run that answers again the turns of ``source_run`` matching
+    ``criteria``, with ``overrides`` (None values ignored) on top of the source's settings.
+
+    Its shards are the source's, so shard k re-generates from the source's shard k.
+    Without an explicit ``max_input_tokens``, the budget follows a changed context or
+    answer cap by the usual rule (0.75 x context, at most context - max_new_tokens).
+    """
+    store = RunStore(Path(source_run))
+    params = store.params()
+    if RunKind.of(params) is not RunKind.GENERATION:
+        raise InvalidSettingError(
+            f"{source_run} is a {params.get('kind')} run; only generation runs re-generate"
+        )
+    unknown = sorted(k for k in overrides if k not in REDO_OVERRIDABLE)
+    if unknown:
+        raise InvalidSettingError(f"a re-generation run keeps the source run's {', '.join(unknown)}")
+    names = {f.name for f in fields(GenerationSettings)}
+    values = {k: v for k, v in params.items() if k in names and k != "redo"}
+    given = {k: v for k, v in overrides.items() if v is not None}
+    values.update(given)
+    if "max_input_tokens" not in given and ({"max_model_len", "max_new_tokens"} & set(given)):
+        context = values["max_model_len"]
+        values["max_input_tokens"] = min(int(context * 0.75), context - values["max_new_tokens"])
+    values["source"] = f"re-generation of {Path(source_run).resolve()}"
+    values["redo"] = {
+        "from": str(Path(source_run).resolve()),
+        "criteria": list(criteria),
+        "source_params": params,
+    }
+    inputs = sorted((store.root / "inputs").glob("shard-*.parquet"))
+    if not inputs:
+        raise InvalidSettingError(
+            f"{source_run} has no staged input (inputs/shard-*.parquet) to re-generate from"
+        )
+    return GenerationSettings(**values), ConversationReader(inputs)
 
 
 # ---------------------------------------------------------------- manifest

@@ -49,6 +49,8 @@ FLAG_CURRENT_CUT = "prompt_cut_current"
 #: The user text the answer responds to holds template tokens: a defect of the
 #: source data (the original releases re-decoded prompts), set on imported rows.
 FLAG_USER_TEMPLATE_LEAK = "user_text_template_leak"
+#: The answer was generated again by a re-generation run (``generate --from RUN --redo ...``).
+FLAG_REGENERATED = "regenerated"
 FLAGS: tuple[str, ...] = (
     FLAG_EMPTY,
     FLAG_LENGTH,
@@ -57,6 +59,7 @@ FLAGS: tuple[str, ...] = (
     FLAG_LANGUAGE,
     FLAG_CURRENT_CUT,
     FLAG_USER_TEMPLATE_LEAK,
+    FLAG_REGENERATED,
 )
 
 
@@ -72,6 +75,10 @@ class TurnOutcome:
     error: str | None = None
     prompt_truncated: bool = False
     current_cut: bool = False
+    #: Generated again by a re-generation run (this one, or the run it was carried from).
+    regenerated: bool = False
+    #: Carried over from the run a re-generation run started from, not answered by this run.
+    carried: bool = False
 
     @property
     def failed(self) -> bool:
@@ -134,8 +141,9 @@ def answer_flags(
     prompt_language: str | None = None,
 ) -> list[str]:
     """The validation flags of one answer; flagged answers are kept, flags are counted."""
+    regenerated = [FLAG_REGENERATED] if outcome.regenerated else []
     if outcome.failed:
-        return [FLAG_CURRENT_CUT] if outcome.current_cut else []
+        return ([FLAG_CURRENT_CUT] if outcome.current_cut else []) + regenerated
     text = outcome.text or ""
     flags = []
     if not text.strip():
@@ -151,7 +159,7 @@ def answer_flags(
         flags.append(FLAG_LANGUAGE)
     if outcome.current_cut:
         flags.append(FLAG_CURRENT_CUT)
-    return flags
+    return flags + regenerated
 
 
 _TRANSLATE = re.compile(r"translat|перев|翻译|翻訳|traduc|übersetz|번역|ترجم", re.IGNORECASE)
@@ -179,6 +187,24 @@ def answered_message(template: Mapping[str, Any], outcome: TurnOutcome, flags: l
         "cumulative_logprob": outcome.cumulative_logprob,
         "error": outcome.error,
     }
+
+
+def stored_outcome(message: Mapping[str, Any]) -> TurnOutcome:
+    """The outcome an output row's assistant message was built from (it builds the same message again)."""
+    flags = message.get("flags") or ()
+    failed = message["error"] is not None
+    return TurnOutcome(
+        text=None if failed else message["content"],
+        finish_reason=message["finish_reason"],
+        prompt_tokens=message["prompt_tokens"],
+        completion_tokens=message["completion_tokens"],
+        cumulative_logprob=message["cumulative_logprob"],
+        error=message["error"],
+        prompt_truncated=bool(message["prompt_truncated"]),
+        current_cut=FLAG_CURRENT_CUT in flags,
+        regenerated=FLAG_REGENERATED in flags,
+        carried=True,
+    )
 
 
 def build_record(

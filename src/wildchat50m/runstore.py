@@ -26,7 +26,7 @@ import os
 import re
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -134,6 +134,43 @@ def atomic_write_table(path: Path, table: pa.Table, **parquet_options: Any) -> s
         raise with_path(error, partial) from None
     fsync_directory(path.parent)
     return digest
+
+
+def atomic_write_rows(
+    path: Path, rows: Iterable[dict[str, Any]], schema: pa.Schema, rows_per_group: int = 1024
+) -> tuple[str, int]:
+    """Write ``rows`` to a parquet file atomically, one row group per ``rows_per_group`` rows as they
+    come, so memory holds one group, never the file; returns its sha256 and its number of rows."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # A writer killed mid-file leaves its partial behind; no other process writes this shard.
+    for stale in path.parent.glob(f".{path.name}.*.partial"):
+        stale.unlink(missing_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    written = 0
+    try:
+        with pq.ParquetWriter(partial, schema, compression="zstd") as writer:
+            group: list[dict[str, Any]] = []
+            for row in rows:
+                group.append(row)
+                if len(group) == rows_per_group:
+                    writer.write_table(pa.Table.from_pylist(group, schema=schema))
+                    written += len(group)
+                    group = []
+            if group or not written:
+                writer.write_table(pa.Table.from_pylist(group, schema=schema))
+                written += len(group)
+        with open(partial, "rb+") as handle:
+            os.fsync(handle.fileno())
+        digest = file_sha256(partial)
+        os.replace(partial, path)
+    except OSError as error:
+        partial.unlink(missing_ok=True)
+        raise with_path(error, partial) from None
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    fsync_directory(path.parent)
+    return digest, written
 
 
 def file_sha256(path: Path) -> str:
@@ -436,25 +473,26 @@ class RunStore:
         self,
         index: int,
         count: int,
-        records: list[dict[str, Any]],
+        records: Iterable[dict[str, Any]],
         stats: Any,
         extra: dict,
         schema: pa.Schema = OUTPUT_SCHEMA,
     ) -> None:
         """Write a finished shard and then its marker; the journal may go after this.
 
-        ``stats`` is a :class:`ShardStats` (or any object with ``to_dict()``, e.g. a judgment run's).
+        ``records`` may be a generator: they are written in row groups as they come, and
+        ``stats`` (a :class:`ShardStats`, or any object with ``to_dict()``, e.g. a judgment
+        run's) is read only once they have all been written, so it may be filled on the way.
         """
         self.before_commit(index)
-        table = pa.Table.from_pylist(records, schema=schema)
         output = self.output_path(index, count)
-        digest = atomic_write_table(output, table)
+        digest, rows = atomic_write_rows(output, records, schema)
         marker = {
             "shard": index,
             "of": count,
             "sha256": digest,
             "bytes": output.stat().st_size,
-            "rows": table.num_rows,
+            "rows": rows,
             **stats.to_dict(),
             **extra,
         }

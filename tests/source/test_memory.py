@@ -36,3 +36,52 @@ def test_a_million_rows_are_read_in_under_1_gb_of_peak_memory(tmp_path):
     assert report["accepted"] == 10_000
     assert report["reasons"] == {"filtered_duplicate_first_message": 990_000}
     assert peak_kib < ONE_GIB_KIB, f"peak RSS {peak_kib / 1024:.0f} MiB"
+
+
+#: One shard of ``sys.argv[2]`` synthetic conversations answered through the real job by an engine
+#: that answers at once (no tokenizer: the character estimate budgets the prompts).
+ONE_SHARD_RUN = """
+import sys
+from pathlib import Path
+from wildchat50m.engines.base import ChatResult
+from wildchat50m.generate import GenerationSettings, Generator
+from wildchat50m.registry import load_registry
+from wildchat50m.source import ConversationReader
+
+class Instant:
+    name, tokenizer = "instant", None
+    def generate(self, requests):
+        for request in requests:
+            yield ChatResult(request.key, "An answer of a few words. " * 20, "stop", 40, 120)
+    def describe(self):
+        return {"engine": self.name}
+    def close(self):
+        pass
+
+source, out = sys.argv[1], Path(sys.argv[2])
+tiny = load_registry().get("tiny-a")
+settings = GenerationSettings.for_dgm(tiny, model="tiny-a", engine="instant", num_shards=1)
+Generator(settings, out, ConversationReader(source), Instant).run()
+"""
+
+
+def one_shard_peak_mib(tmp_path, conversations: int) -> float:
+    source = tmp_path / f"{conversations}.parquet"
+    write_synthetic_parquet(str(source), conversations)
+    out = tmp_path / f"run-{conversations}"
+    command = [sys.executable, "-c", ONE_SHARD_RUN, str(source), str(out)]
+    result = subprocess.run([sys.executable, "-c", MEASURED, *command], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    manifest = json.loads((out / "tiny-a" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["conversations"] == conversations and manifest["shards"]["finished"] == 1
+    return int(result.stderr.strip().splitlines()[-1]) / 1024
+
+
+def test_answering_one_shard_holds_a_bounded_buffer_not_the_shard(tmp_path):
+    small = one_shard_peak_mib(tmp_path, 5_000)
+    large = one_shard_peak_mib(tmp_path, 40_000)
+    # Eight times the conversations in the one shard: the records go to the file in row groups as
+    # they are built and the input is read in batches, so the peak grows by no more than the
+    # journal's answers (about 60,000 short ones here), not by the shard's rows.
+    assert large < small + 150, f"peak RSS {small:.0f} MiB at 5,000 conversations, {large:.0f} MiB at 40,000"
+    assert large < 600, f"peak RSS {large:.0f} MiB"

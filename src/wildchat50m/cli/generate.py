@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from collections.abc import Callable
@@ -20,7 +21,14 @@ from wildchat50m.cli.common import (
     source_options,
 )
 from wildchat50m.cli.engine import engine_choice, engine_options
-from wildchat50m.generate import EngineSpec, GenerationSettings, Generator
+from wildchat50m.generate import (
+    EngineSpec,
+    GenerationSettings,
+    Generator,
+    parse_redo,
+    redo_settings,
+    shards_for,
+)
 from wildchat50m.leases import DEFAULT_LEASE_TIMEOUT
 from wildchat50m.summaries import run_summary
 from wildchat50m.workflows import RECORDED_FILTERS, recorded_filters, run_job, run_pilot
@@ -70,9 +78,22 @@ def generation_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--num-shards",
             type=click.IntRange(min=1),
-            default=16,
-            show_default=True,
-            help="Shards of the run (the unit of atomic output).",
+            help="Shards of the run (the unit of atomic output). Default: 16, or one per 16,384 "
+            "input conversations when that is more (when the input's size is known before reading it).",
+        ),
+        click.option(
+            "--from",
+            "from_run",
+            type=click.Path(exists=True, file_okay=False),
+            help="Re-generate: a new run from this finished run, answering again only the turns --redo "
+            "names with the options given here (every other option, and every other answer, is the "
+            "run's own, carried over byte for byte). In history mode self, a turn answered again also "
+            "answers again the later turns of its conversation, which saw it.",
+        ),
+        click.option(
+            "--redo",
+            help="With --from: the turns to answer again, comma-separated: length (cut at "
+            "max_new_tokens), error (failed), empty, flag:NAME (any answer flag).",
         ),
         click.option(
             "--pilot",
@@ -109,8 +130,12 @@ def generate(ctx: click.Context, quiet: bool, **options: Any) -> None:
     executor = executor_choice(options)
     if options["pilot"] and (options["shard"] or executor["executor"] != "local"):
         raise click.UsageError("--pilot runs alone: leave out --shard and --executor")
+    if options["from_run"] or options["redo"]:
+        regenerate(ctx, options, executor, quiet)
+        return
     dgm = resolve_dgm(ctx, options["dgm"])
     engine, model, engine_settings = engine_choice(dgm, options)
+    reader = reader_from_options({**options, "shard": None})
     system_prompt = options["system_prompt"]
     if options["system_prompt_file"]:
         system_prompt = Path(options["system_prompt_file"]).read_text(encoding="utf-8")
@@ -127,7 +152,7 @@ def generate(ctx: click.Context, quiet: bool, **options: Any) -> None:
         max_new_tokens=options["max_new_tokens"],
         max_input_tokens=options["max_input_tokens"],
         logprobs=options["logprobs"],
-        num_shards=options["num_shards"],
+        num_shards=options["num_shards"] or shards_for(reader.total_rows()),
         source=", ".join(options["sources"]) or "embedded sample",
         filters=recorded_filters(**{key: options[key] for key in RECORDED_FILTERS}),
         engine_options={k: v for k, v in engine_settings.items() if v is not None},
@@ -136,7 +161,6 @@ def generate(ctx: click.Context, quiet: bool, **options: Any) -> None:
     spec = EngineSpec(
         engine, settings.model, {**engine_settings, "max_model_len": settings.max_model_len}, dgm.generation
     )
-    reader = reader_from_options({**options, "shard": None})
     progress = not quiet and sys.stderr.isatty()
 
     def log(message: str) -> None:
@@ -159,6 +183,56 @@ def generate(ctx: click.Context, quiet: bool, **options: Any) -> None:
         log=log,
         lease_timeout=options["lease_timeout"],
     )
+    generator.resume_command = resume_command()
+    manifest = run_job(generator, **executor)
+    click.echo(run_summary(manifest, generator.store.root))
+
+
+#: Options a re-generation run takes from the command line, by the setting they change.
+REDO_OPTIONS = {
+    "history": "history_mode", "sampling_seed": "seed", "temperature": "temperature", "top_p": "top_p",
+    "max_model_len": "max_model_len", "max_new_tokens": "max_new_tokens",
+    "max_input_tokens": "max_input_tokens", "logprobs": "logprobs", "system_prompt": "system_prompt",
+}  # fmt: skip
+
+
+def regenerate(ctx: click.Context, options: dict[str, Any], executor: dict[str, Any], quiet: bool) -> None:
+    """`generate --from RUN --redo ...`: a new run answering again only the turns named."""
+    if not (options["from_run"] and options["redo"]):
+        raise click.UsageError("--from and --redo go together")
+    if options["sources"] or options["pilot"]:
+        raise click.UsageError("--from re-generates the run's own input: leave out SOURCE and --pilot")
+    explicit = {
+        name for name in options if ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE
+    }
+    if "num_shards" in explicit or "dgm" in explicit:
+        raise click.UsageError("a re-generation run keeps the run's DGM and shards")
+    overrides = {setting: options[name] for name, setting in REDO_OPTIONS.items() if name in explicit}
+    if options["system_prompt_file"]:
+        overrides["system_prompt"] = Path(options["system_prompt_file"]).read_text(encoding="utf-8")
+    source = Path(options["from_run"])
+    settings, reader = redo_settings(source, parse_redo(options["redo"]), overrides)
+    dgm = resolve_dgm(ctx, settings.dgm)
+    chosen = {
+        **options,
+        "engine": options["engine"] or settings.engine,
+        "model": options["model"] or settings.model,
+    }
+    engine, model, engine_settings = engine_choice(dgm, chosen)
+    settings = dataclasses.replace(settings, engine=engine, model=model or settings.model)
+    if (Path(options["out"]) / settings.dgm).resolve() == source.resolve():
+        raise click.UsageError(f"--out {options['out']} would write over the run re-generated; use another")
+    spec = EngineSpec(
+        settings.engine,
+        settings.model,
+        {**engine_settings, "max_model_len": settings.max_model_len},
+        dgm.generation,
+    )
+    progress = not quiet and sys.stderr.isatty()
+    generator = Generator(
+        settings, Path(options["out"]), reader, spec, job=job_part(options), progress=progress,
+        log=lambda message: click.echo(message, err=True), lease_timeout=options["lease_timeout"],
+    )  # fmt: skip
     generator.resume_command = resume_command()
     manifest = run_job(generator, **executor)
     click.echo(run_summary(manifest, generator.store.root))

@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final, Protocol
+from typing import Any, Final, Protocol, runtime_checkable
 
 from wildchat50m.errors import WildChat50mError
 
@@ -103,6 +103,10 @@ class ChatRequest:
     #: When set, the answer continues an assistant message that already starts with this text
     #: (the prefix is part of the prompt, not of the returned text).
     assistant_prefix: str | None = None
+    #: The chat template's token ids of ``messages`` (generation prompt included), when the caller
+    #: tokenized them with the engine's own tokenizer while fitting the prompt: a local engine sends
+    #: these instead of tokenizing the prompt a second time.
+    prompt_token_ids: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -163,6 +167,19 @@ class Tokenizer(Protocol):
     @property
     def special_tokens(self) -> tuple[str, ...]:
         """Every special token's text (end-of-turn markers and the like)."""
+        ...
+
+
+@runtime_checkable
+class TemplatedTokenizer(Tokenizer, Protocol):
+    """A local tokenizer that also renders the chat template, so prompt fitting can learn its shape."""
+
+    def chat_text(self, messages: Sequence[dict[str, str]]) -> str:
+        """The text the chat template makes of ``messages`` (with the generation prompt)."""
+        ...
+
+    def chat_ids(self, messages: Sequence[dict[str, str]]) -> list[int]:
+        """Token ids of :meth:`chat_text`, as the engine would send them."""
         ...
 
 

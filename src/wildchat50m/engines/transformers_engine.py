@@ -85,9 +85,13 @@ class TransformersTokenizer:
 
         return cls(AutoTokenizer.from_pretrained(str(model), **kwargs))
 
+    def chat_text(self, messages: Sequence[dict[str, str]]) -> str:
+        """The prompt text the chat template makes of ``messages``, generation prompt included."""
+        return self.hf.apply_chat_template(list(messages), add_generation_prompt=True, tokenize=False)
+
     def chat_ids(self, messages: Sequence[dict[str, str]]) -> list[int]:
         """Token ids of the prompt the chat template makes of ``messages``, generation prompt included."""
-        text = self.hf.apply_chat_template(list(messages), add_generation_prompt=True, tokenize=False)
+        text = self.chat_text(messages)
         # The template writes BOS and the like itself; adding special tokens again would double them.
         # verbose=False: an over-long prompt is reported as an error result, not a log warning.
         return list(self.hf(text, add_special_tokens=False, verbose=False)["input_ids"])
@@ -318,10 +322,14 @@ class TransformersEngine:
         if sampling.fixed_length:
             return _error(request, "invalid_sampling", "fixed_length is not supported by this engine")
         messages = list(request.messages)
-        if self.system_prompt is not None and (not messages or messages[0].get("role") != "system"):
+        adds_system = self.system_prompt is not None and (not messages or messages[0].get("role") != "system")
+        if adds_system:
             messages.insert(0, {"role": "system", "content": self.system_prompt})
         try:
-            prompt_ids = self._tokenizer.chat_ids(messages)
+            if request.prompt_token_ids is not None and not adds_system:
+                prompt_ids = list(request.prompt_token_ids)  # tokenized while the prompt was fitted
+            else:
+                prompt_ids = self._tokenizer.chat_ids(messages)
             if request.assistant_prefix:
                 # The answer continues the prefix: it follows the generation prompt as its first tokens.
                 prompt_ids += self._tokenizer.encode(request.assistant_prefix)

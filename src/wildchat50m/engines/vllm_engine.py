@@ -333,6 +333,17 @@ class VLLMTokenizer:
     def count_chat_tokens(self, messages: Sequence[Mapping[str, str]]) -> int:
         return len(self.prompt_ids(messages))
 
+    def chat_text(self, messages: Sequence[Mapping[str, str]]) -> str:
+        return self._tokenizer.apply_chat_template(
+            [dict(message) for message in messages],
+            add_generation_prompt=True,
+            tokenize=False,
+            **self._chat_template_kwargs,
+        )
+
+    def chat_ids(self, messages: Sequence[Mapping[str, str]]) -> list[int]:
+        return self.prompt_ids(messages)
+
     def encode(self, text: str) -> list[int]:
         return list(self._tokenizer.encode(text, add_special_tokens=False))
 
@@ -475,7 +486,11 @@ class VLLMEngine:
                 messages.append({"role": "assistant", "content": request.assistant_prefix or ""})
             tokenizer = self.tokenizer
             assert tokenizer is not None
-            prompt = self._tokens_prompt(prompt_token_ids=tokenizer.prompt_ids(messages, continued))
+            if request.prompt_token_ids is not None and not continued:
+                ids = list(request.prompt_token_ids)  # tokenized while the prompt was fitted
+            else:
+                ids = tokenizer.prompt_ids(messages, continued)
+            prompt = self._tokens_prompt(prompt_token_ids=ids)
             params = self._sampling_params_cls(**sampling_kwargs(request.sampling))
             params.output_kind = self._final_only
             engine.add_request(request.key, prompt, params)
