@@ -26,20 +26,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from wildchat50m.layout import Repository
+from wildchat50m.schema import ROWGROUP_MAP_SCHEMA
 
 MAP_DIR = "rowgroups"
-FORMAT = 1
-MAP_SCHEMA = pa.schema(
-    [
-        ("file", pa.string()),
-        ("size", pa.int64()),
-        ("row_group", pa.int32()),
-        ("num_rows", pa.int64()),
-        ("first_hash", pa.string()),
-        ("last_hash", pa.string()),
-    ],
-    metadata={"wildchat50m.rowgroup_map.format": str(FORMAT)},
-)
 HASH_COLUMN = "conversation_hash"
 
 
@@ -67,7 +56,7 @@ def listed_files(table: pa.Table) -> list[tuple[str, int]]:
 
 def config_map(files: list[Path]) -> pa.Table:
     """The map of one config's files, from their footers' hash statistics."""
-    rows: dict[str, list] = {name: [] for name in MAP_SCHEMA.names}
+    rows: dict[str, list] = {name: [] for name in ROWGROUP_MAP_SCHEMA.names}
     for path in files:
         metadata = pq.read_metadata(path)
         column = next(
@@ -83,7 +72,7 @@ def config_map(files: list[Path]) -> pa.Table:
             rows["num_rows"].append(metadata.row_group(group).num_rows)
             rows["first_hash"].append(statistics.min if has_range else None)
             rows["last_hash"].append(statistics.max if has_range else None)
-    return pa.Table.from_pydict(rows, schema=MAP_SCHEMA)
+    return pa.Table.from_pydict(rows, schema=ROWGROUP_MAP_SCHEMA)
 
 
 def write_rowgroup_maps(repo: Path, index_dir: Path) -> MapReport:

@@ -58,6 +58,7 @@ from wildchat50m.builders.rowgroup_map import describe as describe_maps
 from wildchat50m.errors import WildChat50mError
 from wildchat50m.layout import Repository, is_answer_config
 from wildchat50m.runstore import atomic_write_text
+from wildchat50m.schema import SEARCH_MEMBERSHIP_SCHEMA
 
 INDEX_DIR = "index"
 STATE_FILE = "index.json"
@@ -72,16 +73,6 @@ WRITER_HEAP_BYTES = 256 * 1024**2
 READ_BATCH_ROWS = 8192
 #: Han, Hiragana, Katakana, Hangul: written without spaces, so each character becomes a term.
 UNSPACED = re.compile(r"([\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff])")
-MEMBERSHIP_SCHEMA = pa.schema(
-    [
-        ("conversation_hash", pa.string()),
-        ("language", pa.string()),
-        ("turns", pa.int64()),
-        ("toxic", pa.bool_()),
-        ("opening", pa.string()),
-        ("config_set", pa.int64()),
-    ]
-)
 SMALL_COLUMNS = ["conversation_hash", "language", "turn", "toxic"]
 
 
@@ -382,7 +373,7 @@ class _Membership:
 
     @classmethod
     def empty(cls) -> _Membership:
-        return cls(MEMBERSHIP_SCHEMA.empty_table(), [])
+        return cls(SEARCH_MEMBERSHIP_SCHEMA.empty_table(), [])
 
     def add_config(self, config: str, small: pa.Table) -> np.ndarray:
         """Record that ``config`` holds the conversations of ``small``; returns their hashes."""
@@ -421,7 +412,7 @@ class _Membership:
                 "opening": pa.nulls(fresh.num_rows, pa.string()),
                 "config_set": pa.array(np.full(fresh.num_rows, new_set, dtype=np.int64)),
             },
-            schema=MEMBERSHIP_SCHEMA,
+            schema=SEARCH_MEMBERSHIP_SCHEMA,
         )
         updated = self.table.set_column(5, "config_set", pa.array(set_ids, pa.int64()))
         self.table = pa.concat_tables([updated, added]).combine_chunks()

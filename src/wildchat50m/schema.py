@@ -207,3 +207,32 @@ PAIR_SCHEMA = pa.schema(
         ("language", pa.string()),
     ]
 )
+
+
+#: The search index's membership table (``index/conversations.parquet``): one row per conversation of
+#: the repository, with what a hit shows without reading a data file (``opening``: the first prompt's
+#: first characters) and ``config_set``, the id of the set of configs that hold the conversation.
+SEARCH_MEMBERSHIP_SCHEMA = pa.schema(
+    [
+        ("conversation_hash", pa.string()),
+        ("language", pa.string()),
+        ("turns", pa.int64()),
+        ("toxic", pa.bool_()),
+        ("opening", pa.string()),
+        ("config_set", pa.int64()),
+    ]
+)
+
+#: A config's row-group map (``index/rowgroups/<config>.parquet``): for each data file (with the size
+#: it had when mapped) and row group, its rows and first and last ``conversation_hash``.
+ROWGROUP_MAP_SCHEMA = pa.schema(
+    [
+        ("file", pa.string()),
+        ("size", pa.int64()),
+        ("row_group", pa.int32()),
+        ("num_rows", pa.int64()),
+        ("first_hash", pa.string()),
+        ("last_hash", pa.string()),
+    ],
+    metadata={"wildchat50m.rowgroup_map.format": "1"},
+)
