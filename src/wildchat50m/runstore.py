@@ -29,7 +29,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -87,6 +87,9 @@ def storage_faults(root: Path, resume: str) -> Iterator[None]:
         ) from None
 
 
+_Written = TypeVar("_Written")
+
+
 def with_path(error: OSError, path: Path) -> OSError:
     """``error`` naming ``path`` when it names no file (a failed write or fsync on an open handle)."""
     if error.filename or error.errno is None:
@@ -121,19 +124,11 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 def atomic_write_table(path: Path, table: pa.Table, **parquet_options: Any) -> str:
     """Write a parquet file atomically (temp file, fsync, rename); returns its sha256."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    try:
+
+    def write(partial: Path) -> None:
         pq.write_table(table, partial, compression="zstd", **parquet_options)
-        with open(partial, "rb+") as handle:
-            os.fsync(handle.fileno())
-        digest = file_sha256(partial)
-        os.replace(partial, path)
-    except OSError as error:
-        partial.unlink(missing_ok=True)
-        raise with_path(error, partial) from None
-    fsync_directory(path.parent)
-    return digest
+
+    return _atomic_parquet(path, write)[0]
 
 
 def atomic_write_rows(
@@ -141,13 +136,12 @@ def atomic_write_rows(
 ) -> tuple[str, int]:
     """Write ``rows`` to a parquet file atomically, one row group per ``rows_per_group`` rows as they
     come, so memory holds one group, never the file; returns its sha256 and its number of rows."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     # A writer killed mid-file leaves its partial behind; no other process writes this shard.
     for stale in path.parent.glob(f".{path.name}.*.partial"):
         stale.unlink(missing_ok=True)
-    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    written = 0
-    try:
+
+    def write(partial: Path) -> int:
+        written = 0
         with pq.ParquetWriter(partial, schema, compression="zstd") as writer:
             group: list[dict[str, Any]] = []
             for row in rows:
@@ -159,6 +153,18 @@ def atomic_write_rows(
             if group or not written:
                 writer.write_table(pa.Table.from_pylist(group, schema=schema))
                 written += len(group)
+        return written
+
+    return _atomic_parquet(path, write)
+
+
+def _atomic_parquet(path: Path, write: Callable[[Path], _Written]) -> tuple[str, _Written]:
+    """The atomic-write steps of every parquet file the run store writes: ``write`` fills a temp
+    file, which is fsynced, hashed and renamed into place; a failure leaves no temp file behind."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    try:
+        written = write(partial)
         with open(partial, "rb+") as handle:
             os.fsync(handle.fileno())
         digest = file_sha256(partial)
