@@ -33,8 +33,8 @@ from typing import Any
 
 import pyarrow as pa
 
+from wildchat50m.engines import EngineSpec
 from wildchat50m.errors import InvalidSettingError, MissingExtraError, WildChat50mError
-from wildchat50m.generate import EngineSpec
 from wildchat50m.jobs import JobIncomplete, ShardedJob, ShardOutcome, shard_lease
 from wildchat50m.leases import read_lease
 

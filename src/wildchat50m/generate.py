@@ -144,21 +144,6 @@ def answers_run_params(
     }  # fmt: skip
 
 
-@dataclass(frozen=True)
-class EngineSpec:
-    """A picklable recipe for an engine, so that executors can build one per worker."""
-
-    name: str
-    model: str
-    options: dict[str, Any]
-    generation: Any = None
-
-    def __call__(self) -> Engine:
-        from wildchat50m.engines import make_engine
-
-        return make_engine(self.name, self.model, self.options, self.generation)
-
-
 class Generator(ShardedJob):
     """Run one job of one DGM's generation; safe to kill at any moment and re-run."""
 

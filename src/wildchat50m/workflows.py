@@ -20,8 +20,8 @@ from typing import Any
 
 from wildchat50m import tiny
 from wildchat50m.audit import AuditError, verify_run
+from wildchat50m.engines import EngineSpec
 from wildchat50m.generate import (
-    EngineSpec,
     GenerationSettings,
     Generator,
     pilot_hashes,

@@ -21,8 +21,8 @@ from wildchat50m.cli.common import (
     source_options,
 )
 from wildchat50m.cli.engine import engine_choice, engine_options
+from wildchat50m.engines import EngineSpec
 from wildchat50m.generate import (
-    EngineSpec,
     GenerationSettings,
     Generator,
     parse_redo,

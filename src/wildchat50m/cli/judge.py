@@ -17,6 +17,7 @@ from wildchat50m.cli.common import (
     shard_option,
 )
 from wildchat50m.cli.engine import engine_choice, engine_options
+from wildchat50m.engines import EngineSpec
 from wildchat50m.summaries import judgment_summary
 from wildchat50m.workflows import run_job
 
@@ -100,7 +101,6 @@ def judge(ctx: click.Context, **options: Any) -> None:
     on Ray with `--executor ray`.
     """
     from wildchat50m import judging
-    from wildchat50m.generate import EngineSpec
 
     factors = judging.load_factors(options["factor_files"])
     if options["list_factors"]:

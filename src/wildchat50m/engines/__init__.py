@@ -1,11 +1,14 @@
 """Engines: one interface (see :mod:`.base`), three implementations loaded lazily.
 
 ``make_engine`` is the only place that knows which module implements which
-engine; importing this package imports none of torch, transformers or vLLM.
+engine, and :class:`EngineSpec` is every job's recipe for calling it (picklable,
+so an executor builds one engine per worker from it); importing this package
+imports none of torch, transformers or vLLM.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from wildchat50m.engines.base import Engine
@@ -46,3 +49,16 @@ def make_engine(name: str, model: str, options: dict[str, Any], generation: Any 
         overrides.update(given.get("engine_args") or {})
         return VLLMEngine(model, generation, overrides)
     raise InvalidSettingError(f"unknown engine {name!r}; choose one of {', '.join(ENGINES)}")
+
+
+@dataclass(frozen=True)
+class EngineSpec:
+    """A picklable recipe for an engine, so that executors can build one per worker."""
+
+    name: str
+    model: str
+    options: dict[str, Any]
+    generation: Any = None
+
+    def __call__(self) -> Engine:
+        return make_engine(self.name, self.model, self.options, self.generation)
