@@ -35,7 +35,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from wildchat50m.engines.base import FINISH_ERROR
+from wildchat50m.engines.base import FINISH_ERROR, ErrorKind
 from wildchat50m.errors import WildChat50mError
 from wildchat50m.jobs import RunKind
 from wildchat50m.records import (
@@ -44,7 +44,7 @@ from wildchat50m.records import (
     TurnOutcome,
     answer_flags,
 )
-from wildchat50m.requests import turns_of
+from wildchat50m.requests import HistoryMode, turns_of
 from wildchat50m.runstore import (
     RUN_FILE,
     RunStore,
@@ -61,12 +61,10 @@ from wildchat50m.source import InputSource, SourceError, conform_array, conform_
 IMPORTED_ENGINE = "imported"
 #: The finish reason the original releases gave a generation that failed.
 RELEASE_NO_RESPONSE = "no response"
-#: The error an imported answer carries when the release had no answer for the turn.
-ERROR_NO_RESPONSE = "no_response_in_release"
 #: Where an import keeps its run directory inside the repository; ``push`` leaves it out.
 IMPORTS_DIR = ".imports"
 #: The paper generated every turn after the original WildChat history.
-RELEASE_HISTORY_MODE = "original"
+RELEASE_HISTORY_MODE = HistoryMode.ORIGINAL
 
 _OUTPUT_MESSAGE_NAMES = frozenset(f.name for f in OUTPUT_MESSAGE)
 #: Answer fields the import itself writes, so never "filled with nulls" even when the release lacks them.
@@ -248,8 +246,9 @@ def convert_row(row: dict[str, Any], config: str, report: ImportReport) -> dict[
         report.release_finish_reasons[reason or "null"] += 1
         if reason == RELEASE_NO_RESPONSE or not answer.get("content"):
             report.no_response_answers += 1
-            answer.update(content=None, finish_reason=FINISH_ERROR, error=ERROR_NO_RESPONSE)
-            outcome = TurnOutcome(text=None, finish_reason=FINISH_ERROR, error=ERROR_NO_RESPONSE)
+            missing = ErrorKind.NO_RESPONSE_IN_RELEASE
+            answer.update(content=None, finish_reason=FINISH_ERROR, error=missing)
+            outcome = TurnOutcome(text=None, finish_reason=FINISH_ERROR, error=missing)
         else:
             outcome = TurnOutcome(text=answer["content"], finish_reason=reason or "")
         flags = answer_flags(user_text or "", outcome)

@@ -43,6 +43,7 @@ from wildchat50m.builders.repository import (
 
 from wildchat50m import layout
 from wildchat50m.errors import WildChat50mError
+from wildchat50m.judging.scores import JudgmentStatus
 from wildchat50m.layout import CONFIG_MANIFEST, Repository
 from wildchat50m.reasons import Filtered, MixReason, PairReason
 from wildchat50m.runstore import atomic_write_text
@@ -460,7 +461,7 @@ def _scores(
                     "it scores other answers than its name says (rebuild it from its judgment run)"
                 )
         if kind == "written":
-            parsed = pc.equal(table.column("status"), "parsed")
+            parsed = pc.equal(table.column("status"), JudgmentStatus.PARSED.value)
             value = pc.if_else(parsed, pc.cast(table.column("score"), pa.float64()), None)
         else:
             value = table.column("expected_score")

@@ -36,6 +36,7 @@ import yaml
 
 from wildchat50m.errors import WildChat50mError
 from wildchat50m.jobs import RunKind
+from wildchat50m.judging.scores import JudgmentStatus
 from wildchat50m.layout import (
     CONFIG_MANIFEST,
     README,
@@ -709,9 +710,11 @@ def judgment_card_rows(summaries: Sequence[Mapping[str, Any]]) -> list[dict[str,
                 "judge": s["judge"],
                 "target": s["target"],
                 "rows": _thousands(s["rows"]),
-                "parsed": _thousands(statuses.get("parsed", 0)),
-                "unparsed": _thousands(statuses.get("unparsed", 0)),
-                "failed": _thousands(statuses.get("judge_error", 0) + statuses.get("no_answer", 0)),
+                "parsed": _thousands(statuses.get(JudgmentStatus.PARSED, 0)),
+                "unparsed": _thousands(statuses.get(JudgmentStatus.UNPARSED, 0)),
+                "failed": _thousands(
+                    statuses.get(JudgmentStatus.JUDGE_ERROR, 0) + statuses.get(JudgmentStatus.NO_ANSWER, 0)
+                ),
                 "mean_score": _thousands(s["mean_score"], 2),
                 "mean_expected_score": _thousands(s["mean_expected_score"], 2),
                 "score_sources": _mix(s["score_sources"]),

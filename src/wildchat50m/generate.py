@@ -29,6 +29,7 @@ from wildchat50m.engines.base import (
     ChatResult,
     Engine,
     EngineDied,
+    ErrorKind,
     Pause,
     Sampling,
     Tokenizer,
@@ -49,11 +50,17 @@ from wildchat50m.jobs import (
 from wildchat50m.leases import DEFAULT_LEASE_TIMEOUT, LeaseLost
 from wildchat50m.records import FLAGS, TurnOutcome, build_record, stored_outcome
 from wildchat50m.registry import DGM
-from wildchat50m.requests import CharTokenizer, PromptFitter, prompt_messages, turn_key, turns_of
+from wildchat50m.requests import (
+    CharTokenizer,
+    HistoryMode,
+    PromptFitter,
+    prompt_messages,
+    turn_key,
+    turns_of,
+)
 from wildchat50m.runstore import Journal, RunStore, ShardStats
 from wildchat50m.source import ConversationReader, shard_of
 
-HISTORY_FAILED = "history_failed"
 #: Give up on a shard after this many transient failures in a row (the server is likely down).
 MAX_CONSECUTIVE_TRANSIENT = 64
 
@@ -69,7 +76,7 @@ class GenerationSettings:
     dgm: str
     model: str
     engine: str
-    history_mode: str = "original"
+    history_mode: str = HistoryMode.ORIGINAL
     system_prompt: str | None = None
     seed: int = 0
     temperature: float = 1.0
@@ -137,7 +144,7 @@ def answers_run_params(
     """The parameters of a run of answers not made by :class:`Generator` (an imported release, a
     synthetic run for benchmarks): history ``original``, sampling settings unknown (null)."""
     return {
-        "kind": str(kind), "dgm": dgm, "model": model, "engine": engine, "history_mode": "original",
+        "kind": str(kind), "dgm": dgm, "model": model, "engine": engine, "history_mode": HistoryMode.ORIGINAL,
         "source": source, "num_shards": num_shards, "system_prompt": None, "seed": seed,
         "temperature": None, "top_p": None, "max_model_len": None, "max_new_tokens": None,
         "max_input_tokens": None, "logprobs": None,
@@ -161,9 +168,10 @@ class Generator(ShardedJob):
         log: Log = silent,
         lease_timeout: float = DEFAULT_LEASE_TIMEOUT,
     ):
-        if settings.history_mode not in ("original", "self"):
+        if settings.history_mode not in tuple(HistoryMode):
             raise InvalidSettingError(
-                f"history mode must be 'original' or 'self', not {settings.history_mode!r}"
+                f"history mode must be one of {', '.join(map(repr, map(str, HistoryMode)))}, "
+                f"not {settings.history_mode!r}"
             )
         super().__init__(
             settings, out, engine_factory, job=job, progress=progress, log=log, lease_timeout=lease_timeout
@@ -222,7 +230,8 @@ class Generator(ShardedJob):
             conversation, again = row["conversation"], False
             for turn in turns_of(conversation):
                 message = conversation[turn.answer_position]
-                again = needs_redo(message, criteria) or (again and self.settings.history_mode == "self")
+                follows_redone = again and self.settings.history_mode == HistoryMode.SELF
+                again = needs_redo(message, criteria) or follows_redone
                 key = turn_key(row["conversation_hash"], turn.index)
                 if not again and key not in journal.entries:
                     journal.append(key, stored_outcome(message), 0.0)
@@ -467,7 +476,7 @@ class _JobStream:
                 regenerated = self.settings.redo is not None
                 self._journal(sent, outcome_of(result, sent.truncated, sent.cut, regenerated))
                 follows = sent.turn + 1 < sent.shard.turns[sent.conversation_hash]
-                if self.settings.history_mode == "self" and follows:
+                if self.settings.history_mode == HistoryMode.SELF and follows:
                     self._next_turn(sent.shard, sent.conversation_hash, sent.turn + 1)
         finally:
             close = getattr(results, "close", None)
@@ -534,7 +543,7 @@ class _JobStream:
             if index is not None:
                 first_turns = self._first_turns(self._open(index))
                 continue
-            if self.in_flight and self.settings.history_mode == "self":
+            if self.in_flight and self.settings.history_mode == HistoryMode.SELF:
                 yield PAUSE
                 continue
             return
@@ -563,7 +572,7 @@ class _JobStream:
         for row in input_rows(shard.source):
             conversation_hash = row["conversation_hash"]
             turns = range(shard.turns[conversation_hash])
-            if self.settings.history_mode == "original":
+            if self.settings.history_mode == HistoryMode.ORIGINAL:
                 for turn in turns:
                     if turn_key(conversation_hash, turn) not in entries:
                         yield self._prepared(shard, row, turn, None)
@@ -592,7 +601,7 @@ class _JobStream:
         if any(outcome.failed for outcome in earlier):
             for later in range(turn, shard.turns[conversation_hash]):
                 sent = _InFlight(shard, conversation_hash, later, False, False)
-                self._journal(sent, TurnOutcome(None, "error", error=HISTORY_FAILED))
+                self._journal(sent, TurnOutcome(None, "error", error=ErrorKind.HISTORY_FAILED))
             return None
         return self._prepared(shard, row, turn, [outcome.text or "" for outcome in earlier])
 

@@ -36,14 +36,23 @@ from array import array
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, Literal
 
 import jinja2
 
 from wildchat50m.engines.base import TemplatedTokenizer, Tokenizer
 
-HistoryMode = Literal["original", "self"]
-HISTORY_MODES: tuple[str, ...] = ("original", "self")
+
+class HistoryMode(StrEnum):
+    """Which answers a prompt's earlier turns show (the ``history_mode`` column of a run's rows)."""
+
+    #: WildChat's own answers, as the paper does: every turn of a conversation is ready at once.
+    ORIGINAL = "original"
+    #: The DGM's own earlier answers: a turn waits for the answer of the turn before it.
+    SELF = "self"
+
+
 #: What replaces the middle of a current user message that alone exceeds the budget.
 CUT_MARK = "\n[...]\n"
 

@@ -210,7 +210,7 @@ def test_the_job_reads_scores_where_the_judge_wrote_them_or_forces_the_prefix(ta
 
     assert job.store.root.name == "judgments--Factuality--scripted--some-dgm"
     assert len(rows) == 9  # 6 conversations, 1 or 2 turns each
-    by_status = {s: [r for r in rows if r["status"] == s] for s in judging.STATUSES}
+    by_status = {s: [r for r in rows if r["status"] == s] for s in judging.JudgmentStatus}
     assert {s: len(v) for s, v in by_status.items()} == manifest["statuses"]
     assert manifest["statuses"] == {"parsed": 5, "unparsed": 3, "judge_error": 0, "no_answer": 1}
 

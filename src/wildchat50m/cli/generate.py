@@ -30,6 +30,7 @@ from wildchat50m.generate import (
     shards_for,
 )
 from wildchat50m.leases import DEFAULT_LEASE_TIMEOUT
+from wildchat50m.requests import HistoryMode
 from wildchat50m.summaries import run_summary
 from wildchat50m.workflows import RECORDED_FILTERS, recorded_filters, run_job, run_pilot
 
@@ -49,8 +50,8 @@ def generation_options(command: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option(
             "--history",
-            type=click.Choice(["original", "self"]),
-            default="original",
+            type=click.Choice([mode.value for mode in HistoryMode]),
+            default=HistoryMode.ORIGINAL.value,
             show_default=True,
             help="original: WildChat's answers as history (the paper's); self: this DGM's own.",
         ),

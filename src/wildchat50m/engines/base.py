@@ -21,12 +21,65 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, Final, Protocol, runtime_checkable
 
 from wildchat50m.errors import WildChat50mError
 
 #: ``finish_reason`` values besides the engines' own ``stop`` and ``length``.
 FINISH_ERROR = "error"
+
+
+class ErrorKind(StrEnum):
+    """Why a request got no answer: the value of :attr:`ChatResult.error`, of journaled outcomes
+    and of the ``error`` column of every stored answer and judgment.
+
+    Besides these fixed kinds, two families are named by functions: a server's error status
+    (:func:`http_error_kind`, ``http_503``) and an exception raised while answering
+    (:func:`raised_error_kind`). :func:`is_transient` says which kinds are sent again.
+    """
+
+    #: openai engine: the server did not answer in time / could not be reached / sent no valid
+    #: completion (all transient).
+    TIMEOUT = "timeout"
+    CONNECTION = "connection"
+    MALFORMED_RESPONSE = "malformed_response"
+    #: openai engine: the HTTP client refused the request itself (an invalid URL, say).
+    REQUEST_ERROR = "request_error"
+    #: transformers engine: sampling it cannot do, a chat template that fails, a prompt over the context.
+    INVALID_SAMPLING = "invalid_sampling"
+    CHAT_TEMPLATE_ERROR = "chat_template_error"
+    PROMPT_TOO_LONG = "prompt_too_long"
+    #: vllm engine: refused the request / ended it without ``stop`` or ``length`` / returned nothing.
+    REJECTED = "rejected"
+    ABORTED = "aborted"
+    NO_OUTPUT = "no_output"
+    #: Generation in history mode ``self``: an earlier answer of the conversation failed, so this
+    #: turn (which would see it) is not sent.
+    HISTORY_FAILED = "history_failed"
+    #: An imported release (``wildchat50m import``) had no answer for the turn.
+    NO_RESPONSE_IN_RELEASE = "no_response_in_release"
+
+
+#: Fixed kinds that may succeed if sent again later.
+TRANSIENT_KINDS: Final = frozenset({ErrorKind.TIMEOUT, ErrorKind.CONNECTION, ErrorKind.MALFORMED_RESPONSE})
+#: Error statuses below 500 that may succeed if sent again later (every 5xx may).
+TRANSIENT_HTTP_4XX: Final = frozenset({408, 409, 429})
+_HTTP_PREFIX = "http_"
+_EXCEPTION_PREFIX = "exception:"
+
+
+def http_error_kind(status: int) -> str:
+    """The kind of a request the server answered with error status ``status``: ``http_<status>``."""
+    return f"{_HTTP_PREFIX}{status}"
+
+
+def raised_error_kind(error: BaseException, *, in_client: bool = False) -> str:
+    """The kind of a request whose answering raised ``error``: the exception's class name
+    (``RuntimeError``, ``OutOfMemoryError``), or ``exception:<name>`` when it was raised in an
+    engine's own client code rather than by the model (a bug, not the request's fault)."""
+    name = type(error).__name__
+    return f"{_EXCEPTION_PREFIX}{name}" if in_client else name
 
 
 class Pause:
@@ -225,6 +278,14 @@ def is_transient(error_kind: str | None) -> bool:
     """
     if not error_kind:
         return False
-    if error_kind in ("connection", "timeout", "malformed_response", "http_408", "http_409", "http_429"):
+    if error_kind in TRANSIENT_KINDS:
         return True
-    return error_kind.startswith("http_5")
+    status = error_kind.removeprefix(_HTTP_PREFIX)
+    if status == error_kind or not status.isdigit():
+        return False
+    return is_transient_status(int(status))
+
+
+def is_transient_status(status: int) -> bool:
+    """Whether an HTTP error status may turn into an answer if the request is sent again later."""
+    return status >= 500 or status in TRANSIENT_HTTP_4XX

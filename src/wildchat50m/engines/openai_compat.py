@@ -41,18 +41,19 @@ from wildchat50m.engines.base import (
     FINISH_ERROR,
     ChatRequest,
     ChatResult,
+    ErrorKind,
     Pause,
     StalledStream,
     Tokenizer,
     TokenLogprob,
+    http_error_kind,
+    is_transient_status,
     pull,
+    raised_error_kind,
 )
 from wildchat50m.errors import InvalidSettingError, MissingExtraError
 
 logger = logging.getLogger(__name__)
-
-#: Status codes worth another attempt besides 5xx: request timeout, conflict, rate limit.
-RETRYABLE_4XX = frozenset({408, 409, 429})
 
 #: Request fields the engine sets itself; ``extra_body`` may not override them.
 RESERVED_FIELDS = frozenset(
@@ -359,7 +360,8 @@ class OpenAIEngine:
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a bug or an unusable request must not take the whole run down
-            return self._failure(request, _Attempt(f"exception:{type(exc).__name__}", False, str(exc)), 1)
+            failure = _Attempt(raised_error_kind(exc, in_client=True), False, str(exc))
+            return self._failure(request, failure, 1)
 
     async def _attempt(
         self, client: Any, url: str, body: dict[str, Any], request: ChatRequest
@@ -368,24 +370,24 @@ class OpenAIEngine:
         try:
             response = await client.post(url, json=body)
         except http.TimeoutException as exc:
-            return _Attempt("timeout", True, f"{type(exc).__name__}: {exc}")
+            return _Attempt(ErrorKind.TIMEOUT, True, f"{type(exc).__name__}: {exc}")
         except (http.NetworkError, http.RemoteProtocolError, http.ProxyError) as exc:
-            return _Attempt("connection", True, f"{type(exc).__name__}: {exc}")
+            return _Attempt(ErrorKind.CONNECTION, True, f"{type(exc).__name__}: {exc}")
         except http.DecodingError as exc:
-            return _Attempt("malformed_response", True, f"{type(exc).__name__}: {exc}")
+            return _Attempt(ErrorKind.MALFORMED_RESPONSE, True, f"{type(exc).__name__}: {exc}")
         except (http.HTTPError, http.InvalidURL) as exc:
-            return _Attempt("request_error", False, f"{type(exc).__name__}: {exc}")
+            return _Attempt(ErrorKind.REQUEST_ERROR, False, f"{type(exc).__name__}: {exc}")
         status = response.status_code
         if not 200 <= status < 300:
-            retryable = status >= 500 or status in RETRYABLE_4XX
+            retryable = is_transient_status(status)
             retry_after = parse_retry_after(response.headers.get("retry-after")) if retryable else None
-            return _Attempt(f"http_{status}", retryable, _error_detail(response), retry_after)
+            return _Attempt(http_error_kind(status), retryable, _error_detail(response), retry_after)
         try:
             return _parse_completion(
                 request.key, response.json(), request.sampling.logprobs, request.sampling.top_logprobs
             )
         except (ValueError, _Malformed) as exc:  # json.JSONDecodeError is a ValueError
-            return _Attempt("malformed_response", True, f"{exc}; body starts {response.text[:200]!r}")
+            return _Attempt(ErrorKind.MALFORMED_RESPONSE, True, f"{exc}; body starts {response.text[:200]!r}")
 
     def _failure(self, request: ChatRequest, outcome: _Attempt, attempts: int) -> ChatResult:
         self.error_counts[outcome.kind] += 1

@@ -46,11 +46,13 @@ from wildchat50m.engines.base import (
     FINISH_ERROR,
     ChatRequest,
     ChatResult,
+    ErrorKind,
     Pause,
     Sampling,
     StalledStream,
     TokenLogprob,
     pull,
+    raised_error_kind,
 )
 from wildchat50m.errors import InvalidSettingError
 
@@ -318,9 +320,9 @@ class TransformersEngine:
     def _prepare(self, request: ChatRequest) -> _Prepared | ChatResult:
         sampling = request.sampling
         if sampling.max_new_tokens < 1 or sampling.temperature < 0 or not 0 < sampling.top_p <= 1:
-            return _error(request, "invalid_sampling", repr(sampling))
+            return _error(request, ErrorKind.INVALID_SAMPLING, repr(sampling))
         if sampling.fixed_length:
-            return _error(request, "invalid_sampling", "fixed_length is not supported by this engine")
+            return _error(request, ErrorKind.INVALID_SAMPLING, "fixed_length is not supported by this engine")
         messages = list(request.messages)
         adds_system = self.system_prompt is not None and (not messages or messages[0].get("role") != "system")
         if adds_system:
@@ -334,18 +336,18 @@ class TransformersEngine:
                 # The answer continues the prefix: it follows the generation prompt as its first tokens.
                 prompt_ids += self._tokenizer.encode(request.assistant_prefix)
         except Exception as exc:
-            return _error(request, "chat_template_error", f"{type(exc).__name__}: {exc}")
+            return _error(request, ErrorKind.CHAT_TEMPLATE_ERROR, f"{type(exc).__name__}: {exc}")
         room = self.max_model_len - len(prompt_ids)
         if room < 1:
             detail = f"{len(prompt_ids)} prompt tokens, the model takes {self.max_model_len}"
-            return _error(request, "prompt_too_long", detail, prompt_tokens=len(prompt_ids))
+            return _error(request, ErrorKind.PROMPT_TOO_LONG, detail, prompt_tokens=len(prompt_ids))
         return _Prepared(request, prompt_ids, min(sampling.max_new_tokens, room))
 
     def _run_batch(self, batch: list[_Prepared]) -> list[ChatResult]:
         try:
             return self._generate_batch(batch)
         except Exception as exc:
-            kind = type(exc).__name__
+            kind = raised_error_kind(exc)
             if len(batch) == 1:
                 item = batch[0]
                 log.warning("request %s failed: %s: %s", item.request.key, kind, exc)

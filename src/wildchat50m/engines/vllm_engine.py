@@ -44,6 +44,7 @@ from wildchat50m.engines.base import (
     ChatRequest,
     ChatResult,
     EngineDied,
+    ErrorKind,
     Pause,
     Sampling,
     StalledStream,
@@ -206,7 +207,9 @@ def result_from_output(key: str, output: Any, top_logprobs: int = 0) -> ChatResu
     prompt_tokens = None if prompt_ids is None else len(prompt_ids)
     completions = getattr(output, "outputs", None) or []
     if not completions:
-        return error_result(key, "no_output", "vLLM returned no completion", prompt_tokens=prompt_tokens)
+        return error_result(
+            key, ErrorKind.NO_OUTPUT, "vLLM returned no completion", prompt_tokens=prompt_tokens
+        )
     completion = completions[0]
     token_ids = getattr(completion, "token_ids", None)
     completion_tokens = None if token_ids is None else len(token_ids)
@@ -214,7 +217,7 @@ def result_from_output(key: str, output: Any, top_logprobs: int = 0) -> ChatResu
     if finish_reason not in _FINISHED:
         return error_result(
             key,
-            "aborted",
+            ErrorKind.ABORTED,
             f"vLLM ended the request with finish_reason={finish_reason!r}",
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
@@ -498,7 +501,7 @@ class VLLMEngine:
             if _is_fatal(error):
                 raise EngineDied(f"vLLM's engine died: {root_cause(error)}") from error
             log.warning("vLLM refused request %s: %s", request.key, error)
-            return error_result(request.key, "rejected", f"{type(error).__name__}: {error}")
+            return error_result(request.key, ErrorKind.REJECTED, f"{type(error).__name__}: {error}")
         return None
 
     def describe(self) -> dict[str, Any]:

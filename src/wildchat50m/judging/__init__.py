@@ -59,8 +59,9 @@ from wildchat50m.judging.job import (
 from wildchat50m.judging.read import judgment_files, read_judgments
 from wildchat50m.judging.scores import (
     SCORE_PREFIX,
-    STATUSES,
+    JudgmentStatus,
     ScoreDistribution,
+    ScoreSource,
     locate_score_token,
     parse_score,
     score_distribution,
@@ -69,14 +70,15 @@ from wildchat50m.judging.scores import (
 
 __all__ = [
     "SCORE_PREFIX",
-    "STATUSES",
     "Factor",
     "JudgeSettings",
     "JudgingError",
     "JudgingIncomplete",
     "JudgmentJob",
     "JudgmentStats",
+    "JudgmentStatus",
     "ScoreDistribution",
+    "ScoreSource",
     "factors_file",
     "get_factor",
     "judge_messages",

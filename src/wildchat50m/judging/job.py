@@ -28,14 +28,9 @@ from wildchat50m.jobs import (
 from wildchat50m.judging.factors import Factor, JudgingError, judge_messages
 from wildchat50m.judging.scores import (
     SCORE_PREFIX,
-    SOURCE_FORCED,
-    SOURCE_GENERATED,
-    STATUS_JUDGE_ERROR,
-    STATUS_NO_ANSWER,
-    STATUS_PARSED,
-    STATUS_UNPARSED,
-    STATUSES,
     Entry,
+    JudgmentStatus,
+    ScoreSource,
     judgment_entry,
     needs_ten_probe,
     parse_score,
@@ -294,7 +289,7 @@ class JudgmentJob(ShardedJob):
         return {
             "conversations": totals["conversations"],
             "judgments": totals["judgments"],
-            "statuses": {status: statuses.get(status, 0) for status in STATUSES},
+            "statuses": {status: statuses.get(status, 0) for status in JudgmentStatus},
             "prompt_fit": {"fitted": fit.get("fitted", 0), "cut": fit.get("cut", 0)},
             **{name: dict(sorted(counter.items())) for name, counter in counters.items()},
         }
@@ -484,7 +479,7 @@ class JudgmentJob(ShardedJob):
             "error": None,
         }
         if item.messages is None:
-            return {**record, "status": STATUS_NO_ANSWER}
+            return {**record, "status": JudgmentStatus.NO_ANSWER}
         entry = entries[item.key]
         record.update(
             judgment=entry["text"],
@@ -494,9 +489,9 @@ class JudgmentJob(ShardedJob):
             error=entry["error"],
         )
         if entry["text"] is None:
-            return {**record, "status": STATUS_JUDGE_ERROR}
+            return {**record, "status": JudgmentStatus.JUDGE_ERROR}
         score, _ = parse_score(entry["text"])
-        record["status"] = STATUS_PARSED if score is not None else STATUS_UNPARSED
+        record["status"] = JudgmentStatus.PARSED if score is not None else JudgmentStatus.UNPARSED
         record["score"] = score
         flags: list[str] = ["logprobs_missing"] if entry.get("logprobs_missing") else []
         source = self._score_entry(entries, item.key)
@@ -515,7 +510,7 @@ class JudgmentJob(ShardedJob):
             score_probs=distribution.probs,
             expected_score=distribution.expected,
             score_mass=distribution.mass,
-            score_source=SOURCE_GENERATED if source is entry else SOURCE_FORCED,
+            score_source=ScoreSource.GENERATED if source is entry else ScoreSource.FORCED,
             missing_scores=distribution.missing,
             distribution_flags=[*flags, *distribution.flags],
         )

@@ -11,6 +11,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from wildchat50m.engines.base import ChatResult, TokenLogprob
@@ -20,14 +21,27 @@ SCORE_PREFIX = "Score: "
 #: The last ``Score: <n>`` of a judgment; ``10`` is tried before ``1``, ``100`` is no score.
 SCORE_PATTERN = re.compile(r"Score:\s*(10|[1-9])(?!\d)")
 
-STATUS_PARSED = "parsed"
-STATUS_UNPARSED = "unparsed"
-STATUS_JUDGE_ERROR = "judge_error"
-STATUS_NO_ANSWER = "no_answer"
-STATUSES = (STATUS_PARSED, STATUS_UNPARSED, STATUS_JUDGE_ERROR, STATUS_NO_ANSWER)
 
-SOURCE_GENERATED = "generated"
-SOURCE_FORCED = "forced_prefix"
+class JudgmentStatus(StrEnum):
+    """The ``status`` column of a judgment (see :data:`wildchat50m.schema.JUDGMENT_SCHEMA`)."""
+
+    #: The judge's text holds ``Score: <n>``.
+    PARSED = "parsed"
+    #: It does not (``score`` is null, never 0).
+    UNPARSED = "unparsed"
+    #: The judge failed (``error`` holds its :class:`~wildchat50m.engines.base.ErrorKind`).
+    JUDGE_ERROR = "judge_error"
+    #: The target has no answer to judge.
+    NO_ANSWER = "no_answer"
+
+
+class ScoreSource(StrEnum):
+    """The ``score_source`` column: which position the score distribution was read at."""
+
+    #: Where the judge wrote ``Score: <n>`` itself.
+    GENERATED = "generated"
+    #: After ``Score: `` appended to a judgment that held none.
+    FORCED = "forced_prefix"
 
 
 # ---------------------------------------------------------------- scores

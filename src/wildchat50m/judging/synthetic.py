@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 
 from wildchat50m.jobs import RunKind, build_manifest
 from wildchat50m.judging.job import JudgmentJob, judgment_config_name
+from wildchat50m.judging.scores import JudgmentStatus, ScoreSource
 from wildchat50m.runstore import RunStore, atomic_write_text, file_sha256
 from wildchat50m.schema import JUDGMENT_SCHEMA
 
@@ -33,13 +34,14 @@ def judgment_rows(
             "completion_tokens": 8, "error": None, "distribution_flags": [],
         }  # fmt: skip
         if score is None:
-            records.append({**common, "status": "unparsed", "judgment": "No verdict."})
+            records.append({**common, "status": JudgmentStatus.UNPARSED, "judgment": "No verdict."})
             continue
         records.append(
             {
-                **common, "status": "parsed", "judgment": f"Fine.\nScore: {score}", "score": score,
+                **common, "status": JudgmentStatus.PARSED, "judgment": f"Fine.\nScore: {score}",
+                "score": score,
                 "score_probs": [1.0 if k == score else 0.0 for k in range(1, 11)],
-                "expected_score": float(score), "score_mass": 1.0, "score_source": "generated",
+                "expected_score": float(score), "score_mass": 1.0, "score_source": ScoreSource.GENERATED,
                 "missing_scores": [],
             }
         )  # fmt: skip

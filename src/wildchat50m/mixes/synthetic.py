@@ -28,6 +28,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from wildchat50m.jobs import RunKind
+from wildchat50m.requests import HistoryMode
 from wildchat50m.runstore import RunStore, atomic_write_text, file_sha256
 from wildchat50m.schema import OUTPUT_SCHEMA
 from wildchat50m.synthetic import LANGUAGES, fake_hash, wildchat_row
@@ -81,7 +82,7 @@ def _template_rows(dgm: str, count: int, answer_chars: int, failed_every: int) -
                 cumulative_logprob=None,
                 error="server_error" if fails else None,
             )
-        row.update(dgm=dgm, history_mode="original")
+        row.update(dgm=dgm, history_mode=HistoryMode.ORIGINAL)
         rows.append(row)
     return rows
 
