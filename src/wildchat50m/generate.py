@@ -33,7 +33,6 @@ from wildchat50m.engines.base import (
     Pause,
     Sampling,
     Tokenizer,
-    is_transient,
     request_seed,
 )
 from wildchat50m.errors import InvalidSettingError
@@ -42,6 +41,7 @@ from wildchat50m.jobs import (
     Log,
     RunKind,
     ShardedJob,
+    TransientFailures,
     accelerators,
     build_manifest,
     silent,
@@ -60,9 +60,6 @@ from wildchat50m.requests import (
 )
 from wildchat50m.runstore import Journal, RunStore, ShardStats
 from wildchat50m.source import ConversationReader, shard_of
-
-#: Give up on a shard after this many transient failures in a row (the server is likely down).
-MAX_CONSECUTIVE_TRANSIENT = 64
 
 
 class GenerationIncomplete(JobIncomplete):
@@ -440,7 +437,7 @@ class _JobStream:
         self.dropped: set[int] = set()
         self.in_flight: dict[str, _InFlight] = {}
         self.follow_ups: deque[tuple[ChatRequest, _InFlight]] = deque()
-        self.transient: Counter[str] = Counter()
+        self.transient = TransientFailures(generator.max_consecutive_transient)
         self.bar: Any = None
         self.last_answer_at = 0.0
 
@@ -458,7 +455,6 @@ class _JobStream:
             disable=not self.generator.progress,
             mininterval=0.5,
         )
-        in_a_row = 0
         results = self.generator.engine.generate(self._feed())
         self.last_answer_at = time.monotonic()
         try:
@@ -466,13 +462,10 @@ class _JobStream:
                 sent = self.in_flight.pop(result.key)
                 if sent.shard.index in self.dropped or self._drop_if_lost(sent.shard):
                     continue
-                if is_transient(result.error):
-                    self.transient[result.error or ""] += 1
-                    in_a_row += 1
-                    if in_a_row >= MAX_CONSECUTIVE_TRANSIENT:
+                if self.transient.skipped(result):
+                    if self.transient.gave_up:
                         break
                     continue
-                in_a_row = 0
                 regenerated = self.settings.redo is not None
                 self._journal(sent, outcome_of(result, sent.truncated, sent.cut, regenerated))
                 follows = sent.turn + 1 < sent.shard.turns[sent.conversation_hash]
@@ -482,13 +475,7 @@ class _JobStream:
             close = getattr(results, "close", None)
             if close is not None:
                 close()
-        if self.transient:
-            kinds = ", ".join(f"{kind} x{count}" for kind, count in self.transient.most_common())
-            raise GenerationIncomplete(
-                f"{sum(self.transient.values())} request(s) failed transiently ({kinds}) and were not "
-                "stored; finished answers are journaled. Check the engine or server, then run the same "
-                "command again."
-            )
+        self.transient.raise_if_any(GenerationIncomplete, "request(s)", "answers")
 
     def _until_engine_dies(self, results: Iterable[ChatResult]) -> Iterator[ChatResult]:
         """The engine's results; its death becomes one line: the cause, what was kept, how to resume."""

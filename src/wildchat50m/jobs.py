@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from wildchat50m import __version__
-from wildchat50m.engines.base import Engine
+from wildchat50m.engines.base import ChatResult, Engine, is_transient
 from wildchat50m.errors import InvalidSettingError, WildChat50mError
 from wildchat50m.leases import DEFAULT_LEASE_TIMEOUT, LEASE_FOLDER, LeaseLost, Leases
 from wildchat50m.runstore import RUN_FILE, RunStore, storage_faults
@@ -88,6 +88,54 @@ class JobIncomplete(WildChat50mError):
     """Some requests failed transiently; they were not stored, and a re-run sends them again."""
 
 
+#: A job's engine stream stops after this many transient failures in a row (the server is likely down).
+MAX_CONSECUTIVE_TRANSIENT = 64
+
+
+class TransientFailures:
+    """The one transient-failure policy of every job's engine stream (generation, judging).
+
+    A result that failed transiently (:func:`~wildchat50m.engines.base.is_transient`: the server
+    down, overloaded, timed out) is never stored: it is counted by kind, its shard stays open and
+    a re-run sends it again. After ``limit`` of them in a row the stream stops (:attr:`gave_up`)
+    rather than send every remaining request to a dead server. At the end,
+    :meth:`raise_if_any` turns the count into the job's :class:`JobIncomplete`.
+    """
+
+    def __init__(self, limit: int = MAX_CONSECUTIVE_TRANSIENT) -> None:
+        self.limit = limit
+        self.kinds: Counter[str] = Counter()
+        self.in_a_row = 0
+
+    def skipped(self, result: ChatResult) -> bool:
+        """Whether ``result`` failed transiently: then it is counted and must not be stored."""
+        if not is_transient(result.error):
+            self.in_a_row = 0
+            return False
+        self.kinds[result.error or ""] += 1
+        self.in_a_row += 1
+        return True
+
+    @property
+    def gave_up(self) -> bool:
+        """Whether the last ``limit`` results all failed transiently: stop sending requests."""
+        return self.in_a_row >= self.limit
+
+    def raise_if_any(self, incomplete: type[JobIncomplete], requests: str, kept: str) -> None:
+        """Raise ``incomplete`` when any request failed transiently, naming the kinds, what was
+        kept and how to go on; ``requests`` names the requests (``judge request(s)``), ``kept``
+        what was journaled (``answers``)."""
+        if not self.kinds:
+            return
+        kinds = ", ".join(f"{kind} x{count}" for kind, count in self.kinds.most_common())
+        stopped = f"; the job stopped after {self.limit} in a row" if self.gave_up else ""
+        raise incomplete(
+            f"{sum(self.kinds.values())} {requests} failed transiently ({kinds}) and were not stored"
+            f"{stopped}; finished {kept} are journaled. Check the engine or server, then run the same "
+            "command again."
+        )
+
+
 def job_shards(num_shards: int, job: tuple[int, int]) -> list[int]:
     """The shards job ``i`` of ``n`` owns: every n-th, so jobs never overlap."""
     index, count = job
@@ -121,6 +169,8 @@ class ShardedJob(ABC):
     """
 
     kind: ClassVar[RunKind]
+    #: The :class:`TransientFailures` cut-off of this kind's engine streams.
+    max_consecutive_transient: ClassVar[int] = MAX_CONSECUTIVE_TRANSIENT
 
     def __init__(
         self,

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from helpers.engines import DownServer
 from helpers.kills import kill_at_random_moments
 from helpers.runs import answers_by_hash, output_rows
 
-from wildchat50m.generate import GenerationSettings, Generator
+from wildchat50m.generate import GenerationIncomplete, GenerationSettings, Generator
 from wildchat50m.records import KNOWN_TEMPLATE_TOKENS
 from wildchat50m.requests import turn_key, turns_of
 from wildchat50m.schema import OUTPUT_SCHEMA
@@ -252,6 +253,22 @@ def test_the_next_shard_is_fed_while_one_finishes_and_each_commits_at_its_last_a
         # ...and the shard was committed before the next answer went out.
         later = [committed for kind, _, committed in events[last + 1 :] if kind == "answered"]
         assert not later or shard in later[0]
+
+
+def test_generation_stops_after_transient_failures_in_a_row(tmp_path):
+    settings = GenerationSettings(dgm="tiny-a", model="down", engine="down", num_shards=2)
+    reader = ConversationReader(None, Filters(sample=10, seed=7))
+    down = DownServer()
+    generator = Generator(settings, tmp_path, reader, lambda: down)
+    generator.max_consecutive_transient = 3
+    with pytest.raises(
+        GenerationIncomplete,
+        match=r"3 request\(s\) failed transiently \(http_503 x3\) "
+        r"and were not stored; the job stopped after 3 in a row",
+    ):
+        generator.run()
+    assert len(down.sent) == 3  # not the other turns of the 10 conversations
+    assert not list((tmp_path / "tiny-a" / "shards").glob("*.json"))  # no shard committed
 
 
 def test_self_history_sends_each_turn_after_its_previous_answer(tmp_path):

@@ -17,6 +17,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from helpers.engines import DownServer
 from helpers.openai_server import FakeChatServer
 
 from wildchat50m import judging
@@ -258,6 +259,24 @@ def test_a_killed_job_resumes_without_asking_the_judge_again(target, tmp_path):
 
     with pytest.raises(Exception, match="other parameters"):
         judging.JudgmentJob(settings_for(target, top_logprobs=5), out, ScriptedJudge).run()
+
+
+def test_the_judge_stops_after_transient_failures_in_a_row_as_generation_does(target, tmp_path):
+    out, down = tmp_path / "judgments", DownServer()
+    job = judging.JudgmentJob(settings_for(target, num_shards=1), out, lambda: down)
+    job.max_consecutive_transient = 3
+    with pytest.raises(
+        judging.JudgingIncomplete,
+        match=r"3 judge request\(s\) failed transiently "
+        r"\(http_503 x3\) and were not stored; the job stopped after 3 in a row",
+    ):
+        job.run()
+    assert len(down.sent) == 3  # of the 8 answers to judge: the wave stopped at the cut-off
+
+    judge = ScriptedJudge()
+    manifest = run_job(judging.JudgmentJob(settings_for(target, num_shards=1), out, lambda: judge))
+    assert manifest["statuses"] == {"parsed": 5, "unparsed": 3, "judge_error": 0, "no_answer": 1}
+    assert set(down.sent) <= {r.key for r in judge.requests}  # the failed ones were sent again
 
 
 def test_limit_takes_the_first_conversations_by_hash(target, tmp_path):

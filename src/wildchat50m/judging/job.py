@@ -16,12 +16,13 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from wildchat50m import layout
-from wildchat50m.engines.base import ChatRequest, ChatResult, Sampling, is_transient
+from wildchat50m.engines.base import ChatRequest, ChatResult, Sampling
 from wildchat50m.errors import InvalidSettingError
 from wildchat50m.jobs import (
     JobIncomplete,
     RunKind,
     ShardedJob,
+    TransientFailures,
     run_kind,
     sum_markers,
 )
@@ -359,21 +360,22 @@ class JudgmentJob(ShardedJob):
     ) -> None:
         from tqdm.auto import tqdm
 
-        transient: Counter[str] = Counter()
-        with tqdm(unit=" judgments", disable=not self.progress, mininterval=0.5) as bar:
-            for result in self.engine.generate(requests):
-                if is_transient(result.error):
-                    transient[result.error or ""] += 1
-                    continue
-                journal.append(result.key, keep(result))
-                bar.update(1)
-        if transient:
-            kinds = ", ".join(f"{kind} x{count}" for kind, count in transient.most_common())
-            raise JudgingIncomplete(
-                f"{sum(transient.values())} judge request(s) failed transiently ({kinds}) and were not "
-                "stored; finished judgments are journaled. Check the engine or server, then run the same "
-                "command again."
-            )
+        transient = TransientFailures(self.max_consecutive_transient)
+        results = self.engine.generate(requests)
+        try:
+            with tqdm(unit=" judgments", disable=not self.progress, mininterval=0.5) as bar:
+                for result in results:
+                    if transient.skipped(result):
+                        if transient.gave_up:
+                            break
+                        continue
+                    journal.append(result.key, keep(result))
+                    bar.update(1)
+        finally:
+            close = getattr(results, "close", None)
+            if close is not None:
+                close()
+        transient.raise_if_any(JudgingIncomplete, "judge request(s)", "judgments")
 
     @staticmethod
     def _needs_forced(entry: Mapping[str, Any]) -> bool:
