@@ -148,6 +148,17 @@ def answers_run_params(
     }  # fmt: skip
 
 
+@dataclass(frozen=True)
+class TurnRequest:
+    """One user turn's engine request, and how its prompt was fitted (journaled with its answer)."""
+
+    request: ChatRequest
+    #: The prompt did not fit ``max_input_tokens`` and was cut (oldest turns first).
+    prompt_truncated: bool
+    #: The current user message itself was cut, from the middle.
+    current_cut: bool
+
+
 class Generator(ShardedJob):
     """Run one job of one DGM's generation; safe to kill at any moment and re-run."""
 
@@ -207,7 +218,7 @@ class Generator(ShardedJob):
             lease_timeout=self.lease_timeout,
         )
 
-    def _carry_over(self, index: int, journal: Journal) -> None:
+    def carry_over(self, index: int, journal: Journal) -> None:
         """Journal every answer of the source run's shard ``index`` that is not to be answered again.
 
         In history mode ``self`` a turn answered again changes what the later turns of its
@@ -293,13 +304,20 @@ class Generator(ShardedJob):
             stream.close()
         return stream.committed
 
-    def _request(
-        self, row: dict[str, Any], turn_index: int, own: list[str] | None
-    ) -> tuple[ChatRequest, bool, bool]:
+    # -- an answer's way: turn -> request (engine) -> journal -> records -> committed shard
+
+    def turn_request(
+        self, row: dict[str, Any], turn_index: int, own_answers: list[str] | None = None
+    ) -> TurnRequest:
+        """The engine request of user turn ``turn_index`` of ``row``, its prompt fitted to the budget.
+
+        ``own_answers``: in history mode ``self``, the DGM's answers to the earlier turns, shown
+        in place of WildChat's.
+        """
         conversation = row["conversation"]
         turn = turns_of(conversation)[turn_index]
         messages = prompt_messages(
-            conversation, turn, own_answers=own, system_prompt=self.settings.system_prompt
+            conversation, turn, own_answers=own_answers, system_prompt=self.settings.system_prompt
         )
         fitted = self._prompt_fitter().fit(messages)
         key = turn_key(row["conversation_hash"], turn_index)
@@ -309,11 +327,11 @@ class Generator(ShardedJob):
             self.settings.sampling(row["conversation_hash"], turn_index),
             prompt_token_ids=fitted.token_ids,
         )
-        return request, fitted.truncated, fitted.current_cut
+        return TurnRequest(request, fitted.truncated, fitted.current_cut)
 
-    # -- records
-
-    def _commit(self, index: int, journal: Journal) -> ShardStats:
+    def commit_shard(self, index: int, journal: Journal) -> ShardStats:
+        """Turn shard ``index``'s journal (every turn answered) into its records and commit them
+        atomically as the run's ``data/shard-<i>-of-<n>.parquet``; the stats go in its marker."""
         stats = ShardStats()
         extra: dict[str, Any] = {
             "accelerators": accelerators(),
@@ -425,6 +443,10 @@ class _JobStream:
     first (so open shards finish soon), then the first turns of the next
     shards, so the engine has work while any shard has. When nothing is ready
     but answers are outstanding, the feed yields :data:`PAUSE`.
+
+    The stream owns the order of things only; what a request, a journal entry and a committed
+    shard are is the generator's (:meth:`Generator.turn_request`, :func:`outcome_of`,
+    :meth:`Generator.commit_shard`, :meth:`Generator.carry_over`).
     """
 
     def __init__(self, generator: Generator, indices: Iterable[int]):
@@ -544,7 +566,7 @@ class _JobStream:
         source = store.input_path(index, count)
         journal = Journal(store.journal_path(index))
         if self.settings.redo is not None:
-            self.generator._carry_over(index, journal)
+            self.generator.carry_over(index, journal)
         turns = {row["conversation_hash"]: len(turns_of(row["conversation"])) for row in input_rows(source)}
         shard = _OpenShard(index, source, journal, turns, sum(turns.values()) - len(journal.entries))
         self.open[index] = shard
@@ -595,8 +617,11 @@ class _JobStream:
     def _prepared(
         self, shard: _OpenShard, row: dict[str, Any], turn: int, own: list[str] | None
     ) -> tuple[ChatRequest, _InFlight]:
-        request, truncated, cut = self.generator._request(row, turn, own)
-        return request, _InFlight(shard, row["conversation_hash"], turn, truncated, cut)
+        prepared = self.generator.turn_request(row, turn, own)
+        sent = _InFlight(
+            shard, row["conversation_hash"], turn, prepared.prompt_truncated, prepared.current_cut
+        )
+        return prepared.request, sent
 
     # -- results
 
@@ -615,7 +640,7 @@ class _JobStream:
         if shard.remaining > 0 or shard.index in self.committed or shard.index in self.dropped:
             return
         try:
-            self.committed[shard.index] = self.generator._commit(shard.index, shard.journal)
+            self.committed[shard.index] = self.generator.commit_shard(shard.index, shard.journal)
         except LeaseLost:
             self._drop_if_lost(shard)
             return
