@@ -51,7 +51,7 @@ from wildchat50m.layout import (
 )
 from wildchat50m.registry import Registry, UnknownDGMError, load_registry
 from wildchat50m.resources import cards_dir
-from wildchat50m.runstore import RUN_FILE, RunStore, atomic_write_text, fsync_directory
+from wildchat50m.runstore import RunStore, atomic_write_text, find_runs, fsync_directory
 from wildchat50m.schema import JUDGMENT_SCHEMA, OUTPUT_SCHEMA
 from wildchat50m.workflows import run_manifest
 
@@ -319,20 +319,6 @@ def write_run_config(
 
 
 # ---------------------------------------------------------------- runs
-
-
-def find_runs(paths: Sequence[Path]) -> list[Path]:
-    """Run directories: each path is one (it holds run.json) or a folder of them."""
-    runs: list[Path] = []
-    for path in map(Path, paths):
-        if (path / RUN_FILE).exists():
-            runs.append(path)
-            continue
-        found = sorted(p.parent for p in path.glob(f"*/{RUN_FILE}"))
-        if not found:
-            raise BuildError(f"no run at {path} (a run directory holds {RUN_FILE})")
-        runs.extend(found)
-    return runs
 
 
 def _dgm_facts(config: str, registry: Registry) -> dict[str, Any]:

@@ -750,6 +750,19 @@ def redo_settings(
     return GenerationSettings(**values), ConversationReader(inputs)
 
 
+def regeneration(
+    source_run: Path, redo: str, overrides: dict[str, Any], out: Path
+) -> tuple[GenerationSettings, ConversationReader]:
+    """The settings and input of ``generate --from SOURCE_RUN --redo REDO --out OUT``: the turns
+    of ``source_run`` that ``redo`` names (see :func:`parse_redo`) answered again with
+    ``overrides`` (see :func:`redo_settings`), into a new run under ``out`` that must not be
+    the source run itself."""
+    settings, reader = redo_settings(Path(source_run), parse_redo(redo), overrides)
+    if (Path(out) / settings.dgm).resolve() == Path(source_run).resolve():
+        raise InvalidSettingError(f"--out {out} would write over the run re-generated; use another")
+    return settings, reader
+
+
 # ---------------------------------------------------------------- manifest
 
 

@@ -191,6 +191,24 @@ def _nothing(_index: int) -> None:
     """The run store's default commit hook (module-level, so a store pickles)."""
 
 
+class NoRunError(WildChat50mError):
+    """A path named as a run holds no run, nor a folder of runs."""
+
+
+def find_runs(paths: Iterable[Path | str]) -> list[Path]:
+    """Run directories: each path is one (it holds :data:`RUN_FILE`) or a folder of them."""
+    runs: list[Path] = []
+    for path in map(Path, paths):
+        if (path / RUN_FILE).exists():
+            runs.append(path)
+            continue
+        found = sorted(p.parent for p in path.glob(f"*/{RUN_FILE}"))
+        if not found:
+            raise NoRunError(f"no run at {path} (a run directory holds {RUN_FILE})")
+        runs.extend(found)
+    return runs
+
+
 def shard_name(index: int, count: int) -> str:
     return f"shard-{index:05d}-of-{count:05d}"
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from wildchat50m.cli.common import registry_of
+from wildchat50m.cli.common import registry_of, with_options
 
 
 @click.group()
@@ -32,9 +32,7 @@ def _judgment_sources(command: Any) -> Any:
             help="Folder for the table (markdown and CSV) and the PNG.",
         ),
     ]
-    for option in reversed(options):
-        command = option(command)
-    return command
+    return with_options(command, options)
 
 
 @analyze.command()

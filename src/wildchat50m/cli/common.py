@@ -14,9 +14,18 @@ from typing import Any
 
 import click
 
+from wildchat50m.jobs import ShardedJob
 from wildchat50m.leases import DEFAULT_LEASE_TIMEOUT
 from wildchat50m.registry import DGM, Registry, load_registry
 from wildchat50m.source import ColumnMapping, ConversationReader, Filters
+from wildchat50m.workflows import run_job
+
+
+def with_options(command: Callable[..., Any], options: list[Callable[..., Any]]) -> Callable[..., Any]:
+    """``command`` with the click ``options`` (and arguments), listed in ``--help`` in their order."""
+    for option in reversed(options):
+        command = option(command)
+    return command
 
 
 def registry_of(ctx: click.Context) -> Registry:
@@ -96,9 +105,7 @@ def executor_options(command: Callable[..., Any]) -> Callable[..., Any]:
             "(its worker is dead or hung).",
         ),
     ]
-    for option in reversed(options):
-        command = option(command)
-    return command
+    return with_options(command, options)
 
 
 def parse_replicas(_ctx: click.Context, _param: click.Parameter, value: str | None) -> int | str | None:
@@ -126,6 +133,29 @@ def resume_command() -> str:
 def job_part(options: dict[str, Any]) -> tuple[int, int]:
     """The part of the run this process answers: ``--shard I/N``, else a Slurm array task, else all."""
     return options["shard"] or slurm_job() or (0, 1)
+
+
+def log_to_stderr(message: str) -> None:
+    """A job's log: its lines go to stderr, beside the summary on stdout."""
+    click.echo(message, err=True)
+
+
+def job_keywords(options: dict[str, Any], quiet: bool) -> dict[str, Any]:
+    """The keyword arguments of a :class:`~wildchat50m.jobs.ShardedJob` that a command's options
+    select: its part of the run, progress bars (on a terminal, unless ``quiet``), log and lease timeout."""
+    return {
+        "job": job_part(options),
+        "progress": not quiet and sys.stderr.isatty(),
+        "log": log_to_stderr,
+        "lease_timeout": options["lease_timeout"],
+    }
+
+
+def run_command_job(job: ShardedJob, executor: dict[str, Any]) -> dict[str, Any]:
+    """Run ``job`` on the executor ``executor_options`` chose; its messages name this command line
+    as the way to resume. Returns the run's manifest."""
+    job.resume_command = resume_command()
+    return run_job(job, **executor)
 
 
 def source_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -162,9 +192,7 @@ def source_options(command: Callable[..., Any]) -> Callable[..., Any]:
             "--split", default="train", show_default=True, help="Split when SOURCE is a Hub dataset id."
         ),
     ]
-    for option in reversed(options):
-        command = option(command)
-    return command
+    return with_options(command, options)
 
 
 def reader_from_options(options: dict[str, Any], **kwargs: Any) -> ConversationReader:

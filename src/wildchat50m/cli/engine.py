@@ -10,6 +10,8 @@ from typing import Any
 import click
 import yaml
 
+from wildchat50m.cli.common import with_options
+
 #: The keyword options handed to the engine as they are (None: the engine's own default).
 ENGINE_OPTION_NAMES = (
     "device", "dtype", "batch_size", "base_url", "max_in_flight", "timeout", "max_retries",
@@ -67,9 +69,7 @@ def engine_options(command: Callable[..., Any]) -> Callable[..., Any]:
             "e.g. --engine-arg enable_chunked_prefill=false. Recorded in the run manifest.",
         ),
     ]
-    for option in reversed(options):
-        command = option(command)
-    return command
+    return with_options(command, options)
 
 
 def engine_choice(dgm: Any, options: dict[str, Any]) -> tuple[str, str | None, dict[str, Any]]:

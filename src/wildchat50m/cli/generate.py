@@ -14,25 +14,28 @@ import click
 from wildchat50m.cli.common import (
     executor_choice,
     executor_options,
-    job_part,
+    job_keywords,
+    log_to_stderr,
     reader_from_options,
     resolve_dgm,
-    resume_command,
+    run_command_job,
     source_options,
+    with_options,
 )
 from wildchat50m.cli.engine import engine_choice, engine_options
 from wildchat50m.engines import EngineSpec
 from wildchat50m.generate import (
     GenerationSettings,
     Generator,
-    parse_redo,
-    redo_settings,
+    regeneration,
     shards_for,
 )
 from wildchat50m.leases import DEFAULT_LEASE_TIMEOUT
 from wildchat50m.requests import HistoryMode
+from wildchat50m.runstore import RunStore, find_runs
+from wildchat50m.source import ConversationReader
 from wildchat50m.summaries import run_summary
-from wildchat50m.workflows import RECORDED_FILTERS, recorded_filters, run_job, run_pilot
+from wildchat50m.workflows import RECORDED_FILTERS, recorded_filters, run_pilot
 
 
 def generation_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -103,9 +106,7 @@ def generation_options(command: Callable[..., Any]) -> Callable[..., Any]:
             "and print a report, as the paper's Appendix F asks before a long run.",
         ),
     ]
-    for option in reversed(options):
-        command = option(command)
-    return executor_options(engine_options(command))
+    return executor_options(engine_options(with_options(command, options)))
 
 
 @click.command()
@@ -137,15 +138,12 @@ def generate(ctx: click.Context, quiet: bool, **options: Any) -> None:
     dgm = resolve_dgm(ctx, options["dgm"])
     engine, model, engine_settings = engine_choice(dgm, options)
     reader = reader_from_options({**options, "shard": None})
-    system_prompt = options["system_prompt"]
-    if options["system_prompt_file"]:
-        system_prompt = Path(options["system_prompt_file"]).read_text(encoding="utf-8")
     settings = GenerationSettings.for_dgm(
         dgm,
         model=model,
         engine=engine,
         history_mode=options["history"],
-        system_prompt=system_prompt,
+        system_prompt=system_prompt(options),
         seed=options["sampling_seed"],
         temperature=options["temperature"],
         top_p=options["top_p"],
@@ -158,35 +156,16 @@ def generate(ctx: click.Context, quiet: bool, **options: Any) -> None:
         filters=recorded_filters(**{key: options[key] for key in RECORDED_FILTERS}),
         engine_options={k: v for k, v in engine_settings.items() if v is not None},
     )
-    # vLLM's context is the run's: --max-model-len applies to the prompt budget and the engine alike.
-    spec = EngineSpec(
-        engine, settings.model, {**engine_settings, "max_model_len": settings.max_model_len}, dgm.generation
-    )
-    progress = not quiet and sys.stderr.isatty()
-
-    def log(message: str) -> None:
-        click.echo(message, err=True)
-
+    spec = EngineSpec.for_job(engine, settings.model, engine_settings, settings.max_model_len, dgm.generation)
     if options["pilot"]:
+        progress = not quiet and sys.stderr.isatty()
         pilot = run_pilot(
-            settings, options["out"], reader, spec, options["pilot"], progress=progress, log=log
+            settings, options["out"], reader, spec, options["pilot"], progress=progress, log=log_to_stderr
         )
         click.echo(f"Pilot: {len(pilot.hashes)} conversations\n" + run_summary(pilot.manifest, pilot.root))
         click.echo(pilot.report)
         return
-    generator = Generator(
-        settings,
-        Path(options["out"]),
-        reader,
-        spec,
-        job=job_part(options),
-        progress=progress,
-        log=log,
-        lease_timeout=options["lease_timeout"],
-    )
-    generator.resume_command = resume_command()
-    manifest = run_job(generator, **executor)
-    click.echo(run_summary(manifest, generator.store.root))
+    run_generation(settings, reader, spec, options, executor, quiet)
 
 
 #: Options a re-generation run takes from the command line, by the setting they change.
@@ -210,10 +189,12 @@ def regenerate(ctx: click.Context, options: dict[str, Any], executor: dict[str, 
         raise click.UsageError("a re-generation run keeps the run's DGM and shards")
     overrides = {setting: options[name] for name, setting in REDO_OPTIONS.items() if name in explicit}
     if options["system_prompt_file"]:
-        overrides["system_prompt"] = Path(options["system_prompt_file"]).read_text(encoding="utf-8")
-    source = Path(options["from_run"])
-    settings, reader = redo_settings(source, parse_redo(options["redo"]), overrides)
+        overrides["system_prompt"] = system_prompt(options)
+    settings, reader = regeneration(
+        Path(options["from_run"]), options["redo"], overrides, Path(options["out"])
+    )
     dgm = resolve_dgm(ctx, settings.dgm)
+    # The engine and model are the source run's unless given.
     chosen = {
         **options,
         "engine": options["engine"] or settings.engine,
@@ -221,22 +202,28 @@ def regenerate(ctx: click.Context, options: dict[str, Any], executor: dict[str, 
     }
     engine, model, engine_settings = engine_choice(dgm, chosen)
     settings = dataclasses.replace(settings, engine=engine, model=model or settings.model)
-    if (Path(options["out"]) / settings.dgm).resolve() == source.resolve():
-        raise click.UsageError(f"--out {options['out']} would write over the run re-generated; use another")
-    spec = EngineSpec(
-        settings.engine,
-        settings.model,
-        {**engine_settings, "max_model_len": settings.max_model_len},
-        dgm.generation,
-    )
-    progress = not quiet and sys.stderr.isatty()
-    generator = Generator(
-        settings, Path(options["out"]), reader, spec, job=job_part(options), progress=progress,
-        log=lambda message: click.echo(message, err=True), lease_timeout=options["lease_timeout"],
-    )  # fmt: skip
-    generator.resume_command = resume_command()
-    manifest = run_job(generator, **executor)
-    click.echo(run_summary(manifest, generator.store.root))
+    spec = EngineSpec.for_job(engine, settings.model, engine_settings, settings.max_model_len, dgm.generation)
+    run_generation(settings, reader, spec, options, executor, quiet)
+
+
+def system_prompt(options: dict[str, Any]) -> str | None:
+    """``--system-prompt``, or the text of ``--system-prompt-file``."""
+    if options["system_prompt_file"]:
+        return Path(options["system_prompt_file"]).read_text(encoding="utf-8")
+    return options["system_prompt"]
+
+
+def run_generation(
+    settings: GenerationSettings,
+    reader: ConversationReader,
+    spec: EngineSpec,
+    options: dict[str, Any],
+    executor: dict[str, Any],
+    quiet: bool,
+) -> None:
+    """Run the generation job ``settings`` describes with this command's job options; print its summary."""
+    generator = Generator(settings, Path(options["out"]), reader, spec, **job_keywords(options, quiet))
+    click.echo(run_summary(run_command_job(generator, executor), generator.store.root))
 
 
 @click.group()
@@ -262,10 +249,9 @@ def runs_show(path: str, as_json: bool, lease_timeout: float) -> None:
     second over the last minutes, and an estimate of the time left.
     """
     from wildchat50m.audit import run_progress
-    from wildchat50m.runstore import RunStore
     from wildchat50m.workflows import run_manifest
 
-    roots = run_roots(path)
+    roots = find_runs([path])
     manifests = [run_manifest(RunStore(root)) for root in roots]
     if as_json:
         click.echo(
@@ -294,7 +280,7 @@ def runs_verify(paths: tuple[str, ...]) -> None:
     """
     from wildchat50m.audit import verify_run
 
-    audits = [verify_run(root) for path in paths for root in run_roots(path)]
+    audits = [verify_run(root) for root in find_runs(paths)]
     for audit in audits:
         click.echo(audit.report())
     if not all(audit.ok for audit in audits):
@@ -303,17 +289,3 @@ def runs_verify(paths: tuple[str, ...]) -> None:
             f"{bad} of {len(audits)} run(s) have problems; for a damaged or missing shard, run the same "
             "generate command again: it answers that shard again"
         )
-
-
-def run_roots(path: str) -> list[Path]:
-    """The run at ``path``, or every run directly below it."""
-    from wildchat50m.runstore import RUN_FILE
-
-    roots = (
-        [Path(path)]
-        if (Path(path) / RUN_FILE).exists()
-        else sorted(p.parent for p in Path(path).glob(f"*/{RUN_FILE}"))
-    )
-    if not roots:
-        raise click.ClickException(f"no run under {path} (a run directory holds {RUN_FILE})")
-    return roots

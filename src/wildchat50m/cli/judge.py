@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -11,15 +10,14 @@ import click
 from wildchat50m.cli.common import (
     executor_choice,
     executor_options,
-    job_part,
+    job_keywords,
     resolve_dgm,
-    resume_command,
+    run_command_job,
     shard_option,
 )
 from wildchat50m.cli.engine import engine_choice, engine_options
 from wildchat50m.engines import EngineSpec
 from wildchat50m.summaries import judgment_summary
-from wildchat50m.workflows import run_job
 
 
 @click.command()
@@ -111,7 +109,6 @@ def judge(ctx: click.Context, **options: Any) -> None:
     factor = judging.get_factor(factors, options["factor"])
     dgm = resolve_dgm(ctx, options["judge"])
     engine, model, engine_options = engine_choice(dgm, options)
-    progress = not options["quiet"] and sys.stderr.isatty()
     for target in options["targets"]:
         settings = judging.JudgeSettings.for_target(
             dgm,
@@ -129,17 +126,12 @@ def judge(ctx: click.Context, **options: Any) -> None:
             num_shards=options["num_shards"],
             engine_options={k: v for k, v in engine_options.items() if v is not None},
         )
-        # The engine takes the context the prompts are fitted to.
-        context = {**engine_options, "max_model_len": settings.max_model_len}
         job = judging.JudgmentJob(
             settings,
             options["out"],
-            EngineSpec(engine, settings.model, context, dgm.generation),
-            job=job_part(options),
-            progress=progress,
-            log=lambda m: click.echo(m, err=True),
-            lease_timeout=options["lease_timeout"],
+            EngineSpec.for_job(
+                engine, settings.model, engine_options, settings.max_model_len, dgm.generation
+            ),
+            **job_keywords(options, options["quiet"]),
         )
-        job.resume_command = resume_command()
-        manifest = run_job(job, **executor)
-        click.echo(judgment_summary(manifest, job.store.root))
+        click.echo(judgment_summary(run_command_job(job, executor), job.store.root))

@@ -60,5 +60,13 @@ class EngineSpec:
     options: dict[str, Any]
     generation: Any = None
 
+    @classmethod
+    def for_job(
+        cls, name: str, model: str, options: dict[str, Any], max_model_len: int | None, generation: Any = None
+    ) -> EngineSpec:
+        """The engine of a job whose prompts are fitted to ``max_model_len``: the engine takes that
+        context too, so ``--max-model-len`` sets the prompt budget and vLLM's window alike."""
+        return cls(name, model, {**options, "max_model_len": max_model_len}, generation)
+
     def __call__(self) -> Engine:
         return make_engine(self.name, self.model, self.options, self.generation)
