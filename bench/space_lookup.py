@@ -36,7 +36,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from wildchat50m.builders.repository import MAX_ROW_GROUP_BYTES, build_repository
-from wildchat50m.spaces.viewer.lookup import Repository, local_files
+from wildchat50m.spaces.viewer.lookup import RepositoryLookup, local_files
 
 from wildchat50m import layout
 from wildchat50m.generate import answers_run_params
@@ -209,7 +209,7 @@ class CountingFile:
         self.closed = True
 
 
-class CountingRepository(Repository):
+class CountingRepositoryLookup(RepositoryLookup):
     """The viewer's repository, reading its files through :class:`CountingFile`."""
 
     def __init__(self, *args, **kwargs) -> None:
@@ -224,7 +224,7 @@ def time_lookups(
     repo: Path, configs: list[str], lookups: int, dgms: int, seed: int
 ) -> tuple[list[float], list[float]]:
     """Milliseconds per lookup, and KB read from each config's files per lookup."""
-    repository = CountingRepository(local_files(repo))
+    repository = CountingRepositoryLookup(local_files(repo))
     rng = np.random.default_rng(seed + 1)
     hashes = pq.read_table(repository.files.files[configs[0]], columns=["conversation_hash"]).column(0)
     for config in configs:  # footers read once, at the first lookup of each file, as in a live Space

@@ -9,7 +9,7 @@ and sentences in 12 languages); configs share them and answers are one short
 sentence, so the data stays small. Then builds the search index from scratch
 (``build_s``), and runs 200 queries of 1 to 4 words taken from the prompts,
 some as "phrases", some as prefix*, some with language, turn, toxic and
-"held by" filters, through the Space's own search (``Repository.find``).
+"held by" filters, through the Space's own search (``RepositoryLookup.find``).
 For comparison, the search without an index (DuckDB, today's fallback) runs
 on a few queries in the same process.
 
@@ -37,7 +37,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from wildchat50m.builders.repository import write_sorted_shards
 from wildchat50m.builders.search_index import INDEX_DIR, build_index, query_terms
-from wildchat50m.spaces.viewer.lookup import Repository, SearchFilters, local_files
+from wildchat50m.spaces.viewer.lookup import RepositoryLookup, SearchFilters, local_files
 
 from wildchat50m.schema import OUTPUT_MESSAGE, OUTPUT_SCHEMA
 
@@ -189,7 +189,7 @@ def main() -> None:
     index_mb = report.size_bytes / 1e6
     print(f"index: {report.conversations:,} conversations in {report.seconds:.1f} s, {index_mb:.0f} MB")
 
-    repository = Repository(local_files(repo))
+    repository = RepositoryLookup(local_files(repo))
     assert repository.index is not None, repository.index_status
     queries = make_queries(texts, sorted(repository.languages()), args.queries, args.seed)
     repository.find(queries[0])  # warm: the first query maps the index files
@@ -205,7 +205,7 @@ def main() -> None:
         f"(max {max(totals):,}, none for {sum(1 for t in totals if not t)})"
     )
     if args.baseline_queries:
-        fallback = Repository(local_files(repo))
+        fallback = RepositoryLookup(local_files(repo))
         fallback.index, fallback.index_status = None, "benchmark baseline"
         slow = []
         for filters in queries[: args.baseline_queries]:

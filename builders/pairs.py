@@ -158,7 +158,7 @@ class PairsPlan:
         return [self.judgments[dgm][factor].config for factor in self.factors]
 
 
-def judgment_configs(repository: Repository) -> list[JudgmentConfig]:
+def read_judgment_configs(repository: Repository) -> list[JudgmentConfig]:
     """Every judgment config of the repository with its factor, judge and target (from its manifest)."""
     found = []
     for config in repository.judgment_configs():
@@ -188,7 +188,7 @@ def plan_pairs(repository: Repository, rules: PairRules) -> PairsPlan:
             )
         dgms.append(config)
     dgms = sorted(set(dgms))
-    every = judgment_configs(repository)
+    every = read_judgment_configs(repository)
     if rules.judgments:
         by_name = {j.config: j for j in every}
         chosen = []

@@ -387,7 +387,7 @@ def _redo_summary(manifest: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def judgment_summary(manifest: Mapping[str, Any], tally: ConfigTally) -> dict[str, Any]:
+def judgment_config_summary(manifest: Mapping[str, Any], tally: ConfigTally) -> dict[str, Any]:
     """What the card shows about one judgment config: judge, target, factor, counts and mean scores."""
     params = manifest["params"]
     return {
@@ -493,7 +493,10 @@ def build_repository(
             max_row_group_bytes=max_row_group_bytes,
             max_shard_bytes=max_shard_bytes,
         )
-        summary = judgment_summary(manifest, tally) if judgment else config_summary(manifest, tally, registry)
+        if judgment:
+            summary = judgment_config_summary(manifest, tally)
+        else:
+            summary = config_summary(manifest, tally, registry)
         atomic_write_text(staged / CONFIG_MANIFEST, json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
         _replace_folder(staged, data / config)
         report.built[config] = tally.rows

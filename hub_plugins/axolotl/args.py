@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from wildchat50m.mixes.spec import Filters
+from wildchat50m.mixes.spec import MixFilters
 
 
 class ConfigDraw(BaseModel):
@@ -38,7 +38,7 @@ class WildChat50mArgs(BaseModel):
         None, description="where the mix is materialised (default: under dataset_prepared_path)"
     )
     wildchat50m_seed: int | None = Field(None, description="the seed of every draw (default: the spec's)")
-    wildchat50m_filters: Filters | None = Field(None, description="filters for the WildChat-50m rows")
+    wildchat50m_filters: MixFilters | None = Field(None, description="filters for the WildChat-50m rows")
     wildchat50m_source_paths: dict[str, str] | None = Field(
         None, description="mix source name -> local path, e.g. a local copy of MMLU auxiliary train"
     )

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from wildchat50m.mixes.spec import Filters
+from wildchat50m.mixes.spec import MixFilters
 
 
 def _hash_set(value: list[str] | str | None) -> frozenset[str] | None:
@@ -27,7 +27,7 @@ def _hash_set(value: list[str] | str | None) -> frozenset[str] | None:
 class RowFilter:
     """Keeps a WildChat-50m row when every answer exists and the filters pass (picklable for num_proc)."""
 
-    def __init__(self, filters: Filters, field_messages: str = "conversation"):
+    def __init__(self, filters: MixFilters, field_messages: str = "conversation"):
         self.filters = filters
         self.field_messages = field_messages
         self.allowed = _hash_set(filters.hashes)
@@ -56,7 +56,7 @@ def load(tokenizer: Any, cfg: Any, ds_cfg: dict[str, Any] | None = None, process
 
     strategy = chat_template_load(tokenizer, cfg, ds_cfg, processor=processor)
     raw = cfg.get("wildchat50m_filters") or {}
-    filters = raw if isinstance(raw, Filters) else Filters.model_validate(dict(raw))
+    filters = raw if isinstance(raw, MixFilters) else MixFilters.model_validate(dict(raw))
     from pydantic import BaseModel
 
     dataset = ds_cfg.model_dump() if isinstance(ds_cfg, BaseModel) else dict(ds_cfg or {})

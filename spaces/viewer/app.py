@@ -25,7 +25,7 @@ from wildchat50m.spaces.viewer import render
 from wildchat50m.spaces.viewer.lookup import (
     MAX_DGMS,
     MIN_DGMS,
-    Repository,
+    RepositoryLookup,
     SearchFilters,
     SearchHit,
     ViewerError,
@@ -85,7 +85,7 @@ def results_link(query: str, page: int = 1) -> str:
 class Viewer:
     """The app's handlers over one repository; plain methods, so tests and the API call them alike."""
 
-    def __init__(self, repository: Repository):
+    def __init__(self, repository: RepositoryLookup):
         self.repository = repository
 
     def _filters(
@@ -432,7 +432,7 @@ def build_app(source: str | None = None) -> Any:
     """The Gradio Blocks app over the repository at ``source`` (see :func:`default_source`)."""
     import gradio as gr
 
-    repository = Repository.open(source or default_source())
+    repository = RepositoryLookup.open(source or default_source())
     viewer = Viewer(repository)
     languages = repository.languages()
     labels = {config: dgm_label(config) for config in repository.configs}

@@ -79,7 +79,7 @@ class BadHashError(ViewerError):
 
 
 @dataclass(frozen=True)
-class Turn:
+class TurnAnswer:
     """One user turn and the DGM's answer to it."""
 
     prompt: str | None
@@ -119,7 +119,7 @@ class Conversation:
     toxic: bool
     redacted: bool
     history_mode: str | None
-    turns: tuple[Turn, ...]
+    turns: tuple[TurnAnswer, ...]
 
 
 @dataclass(frozen=True)
@@ -261,7 +261,7 @@ def check_hash(value: str) -> str:
     return cleaned
 
 
-class Repository:
+class RepositoryLookup:
     """Read-only queries over one repository; one DuckDB connection, reused and guarded by a lock."""
 
     def __init__(self, files: RepositoryFiles, *, threads: int | None = None, use_maps: bool = True):
@@ -281,7 +281,7 @@ class Repository:
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="wildchat50m-lookup")
 
     @classmethod
-    def open(cls, source: str | Path, **options: Any) -> Repository:
+    def open(cls, source: str | Path, **options: Any) -> RepositoryLookup:
         return cls(repository_files(source), **options)
 
     @property
@@ -495,7 +495,7 @@ class Repository:
                 self._open_files[path] = (parquet, ranges, threading.Lock())
             return self._open_files[path]
 
-    def judgment_configs(self, target: str) -> list[str]:
+    def judgment_configs_of(self, target: str) -> list[str]:
         """The judgment configs whose target is ``target`` (``judgments--<factor>--<judge>--<target>``)."""
         return [config for config in self.configs if layout.judgment_target(config) == target]
 
@@ -509,7 +509,7 @@ class Repository:
         conversation_hash = check_hash(conversation_hash)
         found: dict[str, list[Judgment]] = {}
         for target in self.check_configs(targets):
-            for config in self.judgment_configs(target):
+            for config in self.judgment_configs_of(target):
                 for row in self._rows(config, conversation_hash, JUDGMENT_COLUMNS):
                     found.setdefault(target, []).append(
                         Judgment(
@@ -896,18 +896,18 @@ def _opening(text: str | None, words: int = 16) -> str:
     return " ".join(parts[:words]) + (" …" if len(parts) > words else "")
 
 
-def _turns(messages: Sequence[Mapping[str, Any]] | None) -> list[Turn]:
+def _turns(messages: Sequence[Mapping[str, Any]] | None) -> list[TurnAnswer]:
     """User turns paired with the answer that follows each (None when the conversation ends on a user)."""
-    turns: list[Turn] = []
+    turns: list[TurnAnswer] = []
     pending: Mapping[str, Any] | None = None
     for message in messages or []:
         if message["role"] == "user":
             if pending is not None:
-                turns.append(Turn(prompt=pending["content"], answer=None))
+                turns.append(TurnAnswer(prompt=pending["content"], answer=None))
             pending = message
         elif message["role"] == "assistant":
             turns.append(
-                Turn(
+                TurnAnswer(
                     prompt=pending["content"] if pending is not None else None,
                     answer=message["content"],
                     finish_reason=message["finish_reason"],
@@ -920,5 +920,5 @@ def _turns(messages: Sequence[Mapping[str, Any]] | None) -> list[Turn]:
             )
             pending = None
     if pending is not None:
-        turns.append(Turn(prompt=pending["content"], answer=None))
+        turns.append(TurnAnswer(prompt=pending["content"], answer=None))
     return turns

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import cache
 from typing import Any
 
-from wildchat50m.spaces.viewer.lookup import Conversation, Judgment, SearchHit, Turn
+from wildchat50m.spaces.viewer.lookup import Conversation, Judgment, SearchHit, TurnAnswer
 
 ALLOWED_TAGS = {
     "a", "b", "blockquote", "br", "code", "del", "em", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i",
@@ -80,7 +80,7 @@ def _escape(value: object) -> str:
     return html.escape(str(value), quote=True)
 
 
-def turn_metadata(turn: Turn) -> str:
+def turn_metadata(turn: TurnAnswer) -> str:
     """One line: finish reason, tokens, flags, truncated prompt, error."""
     parts = []
     if turn.finish_reason:

@@ -60,7 +60,7 @@ Message = dict[str, str]
 
 
 @dataclass(frozen=True)
-class Turn:
+class TurnPosition:
     """Where user turn ``index`` (0-based) sits in a conversation."""
 
     index: int
@@ -68,7 +68,7 @@ class Turn:
     answer_position: int | None
 
 
-def turns_of(conversation: Sequence[dict[str, Any]]) -> list[Turn]:
+def turns_of(conversation: Sequence[dict[str, Any]]) -> list[TurnPosition]:
     """Every user turn, with the position of the assistant message answering it (None at the end)."""
     turns = []
     for position, message in enumerate(conversation):
@@ -79,7 +79,7 @@ def turns_of(conversation: Sequence[dict[str, Any]]) -> list[Turn]:
                 if following < len(conversation) and conversation[following]["role"] == "assistant"
                 else None
             )
-            turns.append(Turn(len(turns), position, answer))
+            turns.append(TurnPosition(len(turns), position, answer))
     return turns
 
 
@@ -90,7 +90,7 @@ def turn_key(conversation_hash: str, turn: int) -> str:
 
 def prompt_messages(
     conversation: Sequence[dict[str, Any]],
-    turn: Turn,
+    turn: TurnPosition,
     *,
     own_answers: Sequence[str] | None = None,
     system_prompt: str | None = None,

@@ -23,7 +23,7 @@ from helpers.commands import wildchat50m
 from helpers.space_server import ARTIFACTS, CHROMIUM_ARGS, chromium, serve_space
 from rouge_score import rouge_scorer
 from wildchat50m.builders.search_index import query_terms
-from wildchat50m.spaces.viewer.lookup import Repository, SearchFilters
+from wildchat50m.spaces.viewer.lookup import RepositoryLookup, SearchFilters
 from wildchat50m.spaces.viewer.readme import render_space_readme
 from wildchat50m.spaces.viewer.render import content_warning
 
@@ -196,7 +196,7 @@ def test_the_lookup_layer_returns_what_datasets_loads(demo):
     from datasets import load_dataset
 
     repo, _ = demo
-    repository = Repository.open(repo)
+    repository = RepositoryLookup.open(repo)
     loaded = load_dataset(str(repo), "tiny-b", split="train")
     row = loaded[5]
     found = repository.conversation(row["conversation_hash"], ["tiny-b", "tiny-a"])
@@ -414,7 +414,7 @@ def test_payloads_in_prompts_and_answers_never_run(demo, browser, tmp_path):
 # ---------------------------------------------------------------- the search index
 
 
-def index_hits(repository: Repository, filters: SearchFilters) -> list[str]:
+def index_hits(repository: RepositoryLookup, filters: SearchFilters) -> list[str]:
     """Every hash the index finds for ``filters``, page after page."""
     found, page = [], 0
     while True:
@@ -439,7 +439,7 @@ def test_build_writes_the_index_beside_the_configs_and_load_dataset_ignores_it(d
 
 def test_words_phrases_prefixes_and_filters_are_answered_inside_the_index(demo):
     repo, _ = demo
-    repository = Repository.open(repo)
+    repository = RepositoryLookup.open(repo)
     assert repository.index is not None and repository.index_status == "search index of 48 conversations"
     table = rows(repo, "tiny-a")
 
@@ -491,7 +491,7 @@ def test_a_config_added_later_is_indexed_alone_and_a_changed_one_makes_the_index
     pq.write_table(half, tmp_path / "half.parquet")
     output = wildchat50m_output(tmp_path, "import", "half.parquet", "--as", "half", "--repo", str(repo))
     assert f"added half: {half.num_rows} conversations re-indexed, 48 in all" in output
-    repository = Repository.open(repo)
+    repository = RepositoryLookup.open(repo)
     held = set(half.column("conversation_hash").to_pylist())
     assert set(index_hits(repository, SearchFilters(include_toxic=True, having=("half",)))) == held
 
@@ -502,12 +502,12 @@ def test_a_config_added_later_is_indexed_alone_and_a_changed_one_makes_the_index
 
     shard = sorted((repo / "data" / "half").glob("*.parquet"))[0]
     pq.write_table(pq.read_table(shard), shard, row_group_size=5)
-    stale = Repository.open(repo)
+    stale = RepositoryLookup.open(repo)
     assert stale.index is None and "the search index is stale (changed: half)" in stale.index_status
     choices, message = Viewer(stale).search("", include_toxic=True)
     assert len(choices) == 48 and "stale" in message  # today's search, and it says why
     assert "index up to date" not in wildchat50m_output(tmp_path, "index", str(repo))
-    assert Repository.open(repo).index is not None
+    assert RepositoryLookup.open(repo).index is not None
 
 
 def test_answers_of_one_dgm_are_searched_when_it_has_an_answers_index(demo, tmp_path):
@@ -519,7 +519,7 @@ def test_answers_of_one_dgm_are_searched_when_it_has_an_answers_index(demo, tmp_
     shutil.copytree(demo[0], repo)
     output = wildchat50m_output(tmp_path, "index", str(repo), "--answers", "tiny-b")
     assert "answers of tiny-b: 48 conversations" in output
-    viewer = Viewer(Repository.open(repo))
+    viewer = Viewer(RepositoryLookup.open(repo))
     assert viewer.repository.answer_configs == ["tiny-b"]
     answered = a_multi_turn_conversation(repo)
     answer = rows(repo, "tiny-b")[answered["conversation_hash"]]["conversation"][1]["content"]
@@ -613,7 +613,7 @@ def test_each_answer_shows_its_judges_score_and_explanation(demo, tmp_path):
         pa.Table.from_pylist(verdicts, schema=JUDGMENT_SCHEMA), folder / "train-00000-of-00001.parquet",
         row_group_size=7,  # a conversation's turns straddle row groups
     )  # fmt: skip
-    viewer = Viewer(Repository.open(repo))
+    viewer = Viewer(RepositoryLookup.open(repo))
     assert viewer.repository.index is not None  # a judgment config does not make the index stale
     html, _, status = viewer.show(wanted["conversation_hash"], ["tiny-a", "tiny-b"], True)
     assert status == "2 DGM(s) side by side"
@@ -632,7 +632,7 @@ def test_where_the_chosen_dgms_differ_most_is_ranked_from_the_index_stats(demo):
     from wildchat50m.spaces.viewer.app import Viewer
 
     repo, _ = demo
-    viewer = Viewer(Repository.open(repo))
+    viewer = Viewer(RepositoryLookup.open(repo))
     choices, status = viewer.differ_most(["tiny-a", "tiny-b"], False)
     assert status == f"{len(choices)} conversation(s) where tiny-a, tiny-b differ most"
 
@@ -674,8 +674,8 @@ def test_the_row_group_map_finds_the_rows_the_footers_find_opening_one_footer(de
     assert "row-group maps: 2 written" in output
     files = {config: len(list((repo / "data" / config).glob("*.parquet"))) for config in ("tiny-a", "tiny-b")}
     assert min(files.values()) >= 3
-    mapped = Repository.open(repo)
-    footers = Repository(local_files(repo), use_maps=False)
+    mapped = RepositoryLookup.open(repo)
+    footers = RepositoryLookup(local_files(repo), use_maps=False)
     assert mapped.maps_status == "row-group maps of 2 config(s)"
     hashes = sorted(rows(repo, "tiny-a"))
     for conversation_hash in hashes:
@@ -683,14 +683,14 @@ def test_the_row_group_map_finds_the_rows_the_footers_find_opening_one_footer(de
             conversation_hash, ["tiny-a", "tiny-b"]
         )
     assert len(footers.opened_files()) == sum(files.values())  # every footer, for the first lookup already
-    first = Repository.open(repo)
+    first = RepositoryLookup.open(repo)
     first.conversation(hashes[-1], ["tiny-a", "tiny-b"])
     assert len(first.opened_files()) == 2  # one footer per config: the file the map names
 
     stale_file = sorted((repo / "data" / "tiny-a").glob("*.parquet"))[1]
     pq.write_table(pq.read_table(stale_file), stale_file, row_group_size=3)  # same rows, other size
     (repo / "index" / "rowgroups" / "tiny-b.parquet").unlink()
-    fallen_back, footers = Repository.open(repo), Repository(local_files(repo), use_maps=False)
+    fallen_back, footers = RepositoryLookup.open(repo), RepositoryLookup(local_files(repo), use_maps=False)
     assert fallen_back.maps_status == (
         "row-group map missing for tiny-b; stale for tiny-a: reading their files' footers instead"
         " (run `wildchat50m index REPO`)"
@@ -713,7 +713,7 @@ def test_the_row_group_map_finds_the_rows_the_footers_find_opening_one_footer(de
     ]
     # every hash now leads to the wrong row group of the right file; names, sizes and ranges untouched
     pq.write_table(table.set_column(2, "row_group", pa.array(shifted, pa.int32())), lying)
-    misled, footers = Repository.open(repo), Repository(local_files(repo), use_maps=False)
+    misled, footers = RepositoryLookup.open(repo), RepositoryLookup(local_files(repo), use_maps=False)
     assert misled.maps_status == "row-group maps of 2 config(s)"  # it lists the right files...
     wanted = hashes[len(hashes) // 2]
     assert misled.conversation(wanted, ["tiny-a"]) == footers.conversation(wanted, ["tiny-a"])

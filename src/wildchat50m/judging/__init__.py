@@ -42,6 +42,7 @@ manifest) and :mod:`.read` (reading judgments back).
 from wildchat50m.judging.factors import (
     Factor,
     JudgingError,
+    factor_slug,
     factors_file,
     get_factor,
     judge_messages,
@@ -52,7 +53,6 @@ from wildchat50m.judging.job import (
     JudgingIncomplete,
     JudgmentJob,
     JudgmentStats,
-    judgment_config_name,
     target_digests,
     target_files,
 )
@@ -79,10 +79,10 @@ __all__ = [
     "JudgmentStatus",
     "ScoreDistribution",
     "ScoreSource",
+    "factor_slug",
     "factors_file",
     "get_factor",
     "judge_messages",
-    "judgment_config_name",
     "judgment_files",
     "load_factors",
     "locate_score_token",

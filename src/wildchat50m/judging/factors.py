@@ -36,8 +36,13 @@ class Factor:
 
     @property
     def slug(self) -> str:
-        """The factor as it appears in a config name: ``Logical Correctness`` -> ``Logical-Correctness``."""
-        return re.sub(r"[^A-Za-z0-9]+", "-", self.name).strip("-")
+        """The factor as it appears in a config name (see :func:`factor_slug`)."""
+        return factor_slug(self.name)
+
+
+def factor_slug(name: str) -> str:
+    """A factor's name as it appears in a config name: ``Logical Correctness`` -> ``Logical-Correctness``."""
+    return re.sub(r"[^A-Za-z0-9]+", "-", name).strip("-")
 
 
 def factors_file() -> Path:

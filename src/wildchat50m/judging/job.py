@@ -26,7 +26,7 @@ from wildchat50m.jobs import (
     run_kind,
     sum_markers,
 )
-from wildchat50m.judging.factors import Factor, JudgingError, judge_messages
+from wildchat50m.judging.factors import Factor, JudgingError, factor_slug, judge_messages
 from wildchat50m.judging.scores import (
     SCORE_PREFIX,
     Entry,
@@ -136,7 +136,7 @@ class JudgeSettings:
 
     @property
     def config(self) -> str:
-        return judgment_config_name(self.factor, self.judge, self.target)
+        return layout.judgment_config_name(factor_slug(self.factor), self.judge, self.target)
 
     @property
     def factor_entry(self) -> Factor:
@@ -152,11 +152,6 @@ class JudgeSettings:
             seed=request_seed(self.seed, seed_key, 0),
             top_logprobs=self.top_logprobs,
         )
-
-
-def judgment_config_name(factor: str, judge: str, target: str) -> str:
-    """``judgments--<factor>--<judge>--<target>``: the config of one judgment run."""
-    return layout.judgment_config_name(Factor(factor, "", "").slug, judge, target)
 
 
 def target_files(target: Path) -> tuple[str, list[Path]]:

@@ -14,8 +14,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from wildchat50m import layout
 from wildchat50m.jobs import RunKind, build_manifest
-from wildchat50m.judging.job import JudgmentJob, judgment_config_name
+from wildchat50m.judging.factors import factor_slug
+from wildchat50m.judging.job import JudgmentJob
 from wildchat50m.judging.scores import JudgmentStatus, ScoreSource
 from wildchat50m.runstore import RunStore, atomic_write_text, file_sha256
 from wildchat50m.schema import JUDGMENT_SCHEMA
@@ -50,7 +52,7 @@ def judgment_rows(
 
 def write_judgment_run(runs: Path, table: pa.Table, *, judge: str, factor: str, target: str) -> Path:
     """A finished one-shard judgment run holding ``table`` (rows in ``JUDGMENT_SCHEMA``); its folder."""
-    config = judgment_config_name(factor, judge, target)
+    config = layout.judgment_config_name(factor_slug(factor), judge, target)
     store = RunStore(Path(runs) / config)
     params: dict[str, Any] = {
         "judge": judge, "model": f"synthetic/{judge}", "engine": "synthetic", "factor": factor,

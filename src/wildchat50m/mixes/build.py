@@ -46,7 +46,7 @@ from wildchat50m.mixes.sources import (
     foreign_id,
     foreign_messages,
 )
-from wildchat50m.mixes.spec import BlendSource, Filters, MixSpec, WildChatSource
+from wildchat50m.mixes.spec import BlendSource, MixFilters, MixSpec, WildChatSource
 from wildchat50m.reasons import Filtered, MixReason
 from wildchat50m.schema import MIX_MESSAGE, MIX_SCHEMA
 
@@ -141,7 +141,7 @@ def _hash_list(value: list[str] | str | None, base: Path) -> pa.Array | None:
     )
 
 
-def _filter_mask(batch: pa.RecordBatch, filters: Filters, lists: dict[str, pa.Array | None]) -> list[Any]:
+def _filter_mask(batch: pa.RecordBatch, filters: MixFilters, lists: dict[str, pa.Array | None]) -> list[Any]:
     """(mask, reason) pairs in the order they are judged; a row is counted under its first failed one."""
     judged: list[Any] = []
     if filters.languages is not None:
@@ -176,7 +176,7 @@ def _answered_in_full(batch: pa.RecordBatch) -> np.ndarray:
     return per_row == 0
 
 
-def scan_config(stream: RowStream, filters: Filters, seed: int, base: Path) -> Eligible:
+def scan_config(stream: RowStream, filters: MixFilters, seed: int, base: Path) -> Eligible:
     """First pass over a WildChat-50m config: filters and failed answers, small columns only."""
     lists = {
         "hashes": _hash_list(filters.hashes, base),
@@ -317,7 +317,7 @@ def _plan_wildchat(source: WildChatSource, spec: MixSpec, base: Path) -> SourceP
     details: dict[str, Any] = {"dgm": dgm}
     if source.length_limit_config:
         reference = config_stream(repository, source.length_limit_config)
-        answered = scan_config(reference, Filters(), spec.seed, base)
+        answered = scan_config(reference, MixFilters(), spec.seed, base)
         turns_of = dict(zip(answered.hashes.to_pylist(), answered.turns.tolist(), strict=True))
         keep = np.array(
             [

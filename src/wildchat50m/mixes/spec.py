@@ -25,7 +25,7 @@ A spec is a YAML file (or a built-in recipe under ``data/recipes/``)::
 A ``blend`` source draws equal parts of several DGMs over the same or
 disjoint conversations; a ``wildchat50m`` source may cut its answers to the
 length of another DGM's answer to the same turn (``length_limit_config``).
-The Axolotl plugin reuses :class:`Filters` for its own YAML keys.
+The Axolotl plugin reuses :class:`MixFilters` for its own YAML keys.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class Filters(_Strict):
+class MixFilters(_Strict):
     """Which conversations a WildChat-50m source may draw from."""
 
     languages: list[str] | None = Field(None, description="WildChat `language` values to keep")
@@ -83,7 +83,7 @@ class WildChatSource(_Sized):
     kind: Literal["wildchat50m"]
     repository: str | None = Field(None, description="a built repository directory or a Hub dataset id")
     config: str
-    filters: Filters = Filters()
+    filters: MixFilters = MixFilters()
     length_limit_config: str | None = Field(
         None,
         description="cut every answer to at most the length (characters) of this DGM's answer "
@@ -98,7 +98,7 @@ class BlendSource(_Sized):
     repository: str | None = None
     configs: list[str] = Field(min_length=2)
     conversations: Literal["disjoint", "same"] = "disjoint"
-    filters: Filters = Filters()
+    filters: MixFilters = MixFilters()
 
 
 class _Foreign(_Sized):
