@@ -10,7 +10,7 @@ resident memory is its own (read from the kernel with ``wait4``):
 - the join a user would write by hand in DuckDB over the same parquet files: the same pairs
   (same prompt, chosen, rejected, scores, margin, length ratio), written to parquet with ``COPY``.
 
-The two outputs are compared (same pair count and the same (conversation_hash, turn, chosen DGM)
+The two outputs are compared (same pair count and the same (conversation_hash, turn_index, chosen DGM)
 keys) before any figure is printed.
 
     .venv/bin/python bench/pairs_build.py [--conversations 200000] [--answer-chars 300] [--keep DIR]
@@ -58,7 +58,7 @@ def judgment_table(dgm: str, run: Path) -> pa.Table:
     count = len(owner)
     columns = {
         "conversation_hash": hashes,
-        "turn": pa.array(turn, pa.int64()),
+        "turn_index": pa.array(turn, pa.int64()),
         "target": pa.array([dgm] * count, pa.string()),
         "judge": pa.array([JUDGE] * count, pa.string()),
         "factor": pa.array([FACTOR] * count, pa.string()),
@@ -108,7 +108,7 @@ def duckdb_join(repo: Path, out: Path) -> None:
 
     def scores(dgm: str) -> str:
         return f"""
-        SELECT conversation_hash AS h, turn, CAST(score AS DOUBLE) AS score
+        SELECT conversation_hash AS h, turn_index AS turn, CAST(score AS DOUBLE) AS score
         FROM read_parquet('{repo}/data/judgments--{FACTOR}--{JUDGE}--{dgm}/*.parquet')
         WHERE status = 'parsed'"""
 
@@ -126,7 +126,7 @@ def duckdb_join(repo: Path, out: Path) -> None:
           AND coalesce(a.finish, '') <> 'error' AND coalesce(b.finish, '') <> 'error'
           AND length(trim(a.answer)) > 0 AND length(trim(b.answer)) > 0 AND sa.score <> sb.score
       )
-      SELECT h AS conversation_hash, turn,
+      SELECT h AS conversation_hash, turn AS turn_index,
              CASE WHEN score_a > score_b THEN prompt_a ELSE prompt_b END AS prompt,
              [{{'role': 'assistant', 'content': CASE WHEN score_a > score_b THEN answer_a ELSE answer_b END}}]
                AS chosen,
@@ -142,7 +142,7 @@ def duckdb_join(repo: Path, out: Path) -> None:
              CASE WHEN score_a > score_b THEN length(answer_a) / length(answer_b)
                   ELSE length(answer_b) / length(answer_a) END AS length_ratio,
              language
-      FROM joined ORDER BY conversation_hash, turn
+      FROM joined ORDER BY conversation_hash, turn_index
     ) TO '{out}' (FORMAT parquet, COMPRESSION zstd)"""
     duckdb.connect().execute(query)
 
@@ -204,7 +204,7 @@ def main() -> None:
         )
 
         compared = [
-            "conversation_hash", "turn", "prompt", "chosen", "rejected", "chosen_dgm", "rejected_dgm",
+            "conversation_hash", "turn_index", "prompt", "chosen", "rejected", "chosen_dgm", "rejected_dgm",
             "judgment_configs", "chosen_score", "rejected_score", "margin", "length_ratio", "language",
         ]  # fmt: skip
         files = sorted((work / "repo" / "data" / "pairs--bench").glob("train-*.parquet"))

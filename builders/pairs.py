@@ -11,7 +11,7 @@ reader's ``filtered_*`` codes), so pairs and reasons add up to the candidates.
 Bounded memory, like the mix builder: every config is sorted by ``conversation_hash``, so the hash
 space is cut into buckets at row-group boundaries (read from the parquet metadata alone) and one bucket
 of every DGM's answers and judgments is in memory at a time; the buckets are processed in hash order,
-so the output comes out sorted by ``(conversation_hash, turn)`` without a sort of the whole. The config
+so the output comes out sorted by ``(conversation_hash, turn_index)`` without a sort of the whole. The config
 is written into a staging folder and swapped in only when complete: an error leaves the repository as
 it was. Same inputs, same bytes, whatever order the DGMs or judgment configs are given in.
 """
@@ -49,7 +49,7 @@ from wildchat50m.reasons import Filtered, MixReason, PairReason
 from wildchat50m.runstore import atomic_write_text
 from wildchat50m.schema import MIX_MESSAGE, PAIR_SCHEMA
 
-KEYS = ["conversation_hash", "turn"]
+KEYS = ["conversation_hash", "turn_index"]
 #: Conversations of the first DGM's answers per bucket (cut at its row-group boundaries).
 BUCKET_CONVERSATIONS = 50_000
 ANSWER_COLUMNS = [
@@ -63,7 +63,7 @@ ANSWER_COLUMNS = [
 ]
 JUDGMENT_COLUMNS = [
     "conversation_hash",
-    "turn",
+    "turn_index",
     "target",
     "judge",
     "factor",
@@ -390,7 +390,7 @@ def _answers(table: pa.Table) -> _Answers:
     turns = pa.table(
         {
             "conversation_hash": table.column("conversation_hash").take(rows),
-            "turn": pa.array(turn_of[user_at], pa.int64()),
+            "turn_index": pa.array(turn_of[user_at], pa.int64()),
             "language": table.column("language").take(rows),
             "toxic": table.column("toxic").take(rows),
             "turns": pc.cast(table.column("turn").take(rows), pa.int64()),
@@ -465,7 +465,7 @@ def _scores(
             value = pc.if_else(parsed, pc.cast(table.column("score"), pa.float64()), None)
         else:
             value = table.column("expected_score")
-        keys = _keys(table.column("conversation_hash"), table.column("turn"), universe, facts.config)
+        keys = _keys(table.column("conversation_hash"), table.column("turn_index"), universe, facts.config)
         index = _aligned(candidates, keys)
         total += _gather(_numpy(value, np.nan).astype(float), index, np.nan)
     return total / len(tables)
@@ -499,7 +499,7 @@ def _pair_bucket(
     universe = pc.unique(pa.chunked_array([a.turns.column("conversation_hash") for a in present]))
     universe = universe.take(pc.sort_indices(universe))
     keys = [
-        _keys(a.turns.column("conversation_hash"), a.turns.column("turn"), universe, dgm)
+        _keys(a.turns.column("conversation_hash"), a.turns.column("turn_index"), universe, dgm)
         if a is not None
         else np.zeros(0, np.int64)
         for a, dgm in zip(answers, plan.dgms, strict=True)
@@ -645,7 +645,7 @@ def _pair_rows(
     return pa.table(
         {
             "conversation_hash": universe.take(pa.array(keys // STRIDE)),
-            "turn": pa.array(keys % STRIDE, pa.int64()),
+            "turn_index": pa.array(keys % STRIDE, pa.int64()),
             "prompt": prompt,
             "chosen": one_message(chosen_text),
             "rejected": one_message(rejected_text),

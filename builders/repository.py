@@ -290,7 +290,7 @@ def write_run_config(
     max_row_group_bytes: int = MAX_ROW_GROUP_BYTES,
     max_shard_bytes: int = MAX_SHARD_BYTES,
 ) -> tuple[list[Path], ConfigTally]:
-    """A run's rows, sorted by key (``conversation_hash``, and ``turn`` for judgments), as shards.
+    """A run's rows, sorted by key (``conversation_hash``, and ``turn_index`` for judgments), as shards.
 
     An external merge sort: each run shard is sorted alone into a scratch
     folder inside ``folder``, then the sorted shards are merged as streams, so
@@ -301,7 +301,7 @@ def write_run_config(
     if not files:
         raise BuildError(f"{run_dir} has no finished shards under data/; finish the run first")
     schema = JUDGMENT_SCHEMA if judgment else OUTPUT_SCHEMA
-    keys = ["conversation_hash", "turn"] if judgment else ["conversation_hash"]
+    keys = ["conversation_hash", "turn_index"] if judgment else ["conversation_hash"]
     scratch = folder / ".sorted-run-shards"
     sorted_files, rows, nbytes = _sort_each_shard(files, schema, keys, scratch)
     writer = ShardWriter(folder, schema, rows_per_group(nbytes, rows, max_row_group_bytes), max_shard_bytes)
@@ -815,9 +815,9 @@ def check_repository(repo: Path, *, name: str = DEFAULT_NAME) -> list[str]:
         if missing or count != len(files):
             problems.append(f"{config}: shards missing or misnamed (expected {count}, missing {missing})")
         rows, hashes = 0, []
-        # A judgment or pairs config's key is (conversation_hash, turn); each is checked against the
+        # A judgment or pairs config's key is (conversation_hash, turn_index); each is checked against the
         # schema of the other configs of its kind, never against the DGM configs'.
-        key_columns = ["conversation_hash"] if kind == "answers" else ["conversation_hash", "turn"]
+        key_columns = ["conversation_hash"] if kind == "answers" else ["conversation_hash", "turn_index"]
         for path in files:
             schema = pq.read_schema(path).remove_metadata()
             reference = references.setdefault(kind, (config, schema))

@@ -311,9 +311,9 @@ class Viewer:
                             "flags": list(c.turns[index].flags),
                             "history_mode": c.history_mode,
                             "judgments": [
-                                {key: value for key, value in asdict(j).items() if key != "turn"}
+                                {key: value for key, value in asdict(j).items() if key != "turn_index"}
                                 for j in judgments.get(config, ())
-                                if j.turn == index
+                                if j.turn_index == index
                             ],
                         }
                         for config, c in found.items()

@@ -99,14 +99,14 @@ class Judgment:
     config: str
     judge: str
     factor: str
-    turn: int
+    turn_index: int
     """0-based user turn whose answer was judged."""
     score: int | None
     status: str
     explanation: str | None
 
 
-JUDGMENT_COLUMNS = ["conversation_hash", "turn", "judge", "factor", "status", "score", "judgment"]
+JUDGMENT_COLUMNS = ["conversation_hash", "turn_index", "judge", "factor", "status", "score", "judgment"]
 
 
 @dataclass(frozen=True)
@@ -502,7 +502,7 @@ class RepositoryLookup:
     def judgments(self, conversation_hash: str, targets: Sequence[str]) -> dict[str, list[Judgment]]:
         """Target config -> the verdicts of every judgment config on its answers to this conversation.
 
-        Judgment configs are sorted by (hash, turn), so, as for a lookup, the
+        Judgment configs are sorted by (hash, turn_index), so, as for a lookup, the
         footers name the row groups to read (two when a conversation's turns
         straddle a boundary), and only the few columns shown are read.
         """
@@ -516,7 +516,7 @@ class RepositoryLookup:
                             config=config,
                             judge=row["judge"],
                             factor=row["factor"],
-                            turn=int(row["turn"]),
+                            turn_index=int(row["turn_index"]),
                             score=row["score"],
                             status=row["status"],
                             explanation=row["judgment"],

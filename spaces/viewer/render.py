@@ -218,7 +218,7 @@ def side_by_side(
                 parts.append(f'<div class="w50-answer">{safe_markdown(turn.answer)}</div>')
             if turn is not None:
                 parts.append(f'<div class="w50-meta">{turn_metadata(turn)}</div>')
-            verdicts = [j for j in judgments.get(config, ()) if j.turn == index]
+            verdicts = [j for j in judgments.get(config, ()) if j.turn_index == index]
             if verdicts:
                 parts.append(judgment_notes(verdicts))
             parts.append("</div>")

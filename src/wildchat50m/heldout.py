@@ -113,7 +113,8 @@ def conversation_doc(conversation_hash: str, messages: Sequence[dict[str, Any]])
         "conversation_hash": conversation_hash,
         "messages": history,
         "reference": reference,
-        "turn": answered_turn,
+        # 0-based, as ``turn_index`` is in judgments and pairs (``turn`` is WildChat's turn count).
+        "turn_index": answered_turn - 1,
     }
 
 

@@ -130,9 +130,10 @@ OUTPUT_SCHEMA = pa.schema(
 JUDGE_SCORES: tuple[int, ...] = tuple(range(1, 11))
 
 #: One assistant turn of one target (a DGM's config or run) judged by one judge model on one
-#: factor. ``(conversation_hash, turn)`` is the key; ``turn`` is the 0-based user turn whose
-#: answer was judged. ``status`` is ``parsed`` (the text holds ``Score: <n>``), ``unparsed``
-#: (it does not; ``score`` is null, never 0), ``judge_error`` (the judge failed) or
+#: factor. ``(conversation_hash, turn_index)`` is the key; ``turn_index`` is the 0-based user turn
+#: whose answer was judged (WildChat's own ``turn`` column is the conversation's number of user
+#: turns). ``status`` is ``parsed`` (the text holds ``Score: <n>``), ``unparsed`` (it does not;
+#: ``score`` is null, never 0), ``judge_error`` (the judge failed) or
 #: ``no_answer`` (the target has no answer to judge). ``score_probs`` is the distribution over
 #: 1-10 read from the top logprobs at the score position (``score_source`` says which position:
 #: ``generated`` or ``forced_prefix``); it sums to 1, and ``distribution_flags`` holds
@@ -140,7 +141,7 @@ JUDGE_SCORES: tuple[int, ...] = tuple(range(1, 11))
 JUDGMENT_SCHEMA = pa.schema(
     [
         ("conversation_hash", pa.string()),
-        ("turn", pa.int64()),
+        ("turn_index", pa.int64()),
         ("target", pa.string()),
         ("judge", pa.string()),
         ("factor", pa.string()),
@@ -174,8 +175,8 @@ MIX_SCHEMA = pa.schema(
         ("source", pa.string()),  # the mix spec's name for the source
         ("dgm", pa.string()),  # the DGM config that answered; null for other datasets
         ("conversation_hash", pa.string()),  # WildChat's hash, or the row id of another dataset
-        ("first_turn", pa.int64()),  # the user turns the messages hold, 1-based and inclusive
-        ("last_turn", pa.int64()),
+        ("first_turn_index", pa.int64()),  # the user turns the messages hold, 0-based and inclusive
+        ("last_turn_index", pa.int64()),
     ]
 )
 
@@ -185,14 +186,14 @@ MIX_SCHEMA = pa.schema(
 #: One preference pair for DPO: two DGMs' answers to the same user turn, the one a judge scored higher
 #: (``chosen``) against the one it scored lower (``rejected``). ``prompt`` holds the messages up to and
 #: including that user turn, ``chosen`` and ``rejected`` one assistant message each: the conversational
-#: preference format TRL's ``DPOTrainer`` reads. ``(conversation_hash, turn)`` is the key; ``turn`` is
-#: 0-based, as in judgments. ``judgment_configs`` are the configs the scores were read from (the chosen
-#: DGM's, then the rejected DGM's), ``factors`` the factors averaged into each score;
+#: preference format TRL's ``DPOTrainer`` reads. ``(conversation_hash, turn_index)`` is the key;
+#: ``turn_index`` is 0-based, as in judgments. ``judgment_configs`` are the configs the scores were
+#: read from (the chosen DGM's, then the rejected DGM's), ``factors`` the factors averaged into each score;
 #: ``margin = chosen_score - rejected_score``, ``length_ratio`` = chosen characters / rejected characters.
 PAIR_SCHEMA = pa.schema(
     [
         ("conversation_hash", pa.string()),
-        ("turn", pa.int64()),
+        ("turn_index", pa.int64()),
         ("prompt", pa.list_(MIX_MESSAGE)),
         ("chosen", pa.list_(MIX_MESSAGE)),
         ("rejected", pa.list_(MIX_MESSAGE)),

@@ -101,7 +101,7 @@ def test_trl_dpo_trainer_trains_two_steps_on_the_pairs_config_as_loaded(dpo, tmp
     assert result.returncode == 0, result.stderr[-5000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert len(report["losses"]) == 2 and all(math.isfinite(loss) for loss in report["losses"])
-    rows = {(row["conversation_hash"], row["turn"]): row for row in pairs_rows(dpo)}
+    rows = {(row["conversation_hash"], row["turn_index"]): row for row in pairs_rows(dpo)}
     assert len(report["prompts"]) == len(rows) and any(turn > 0 for turn in report["turns"])
     for conversation_hash, turn, prompt in zip(
         report["hashes"], report["turns"], report["prompts"], strict=True
@@ -138,9 +138,9 @@ def test_axolotl_preprocesses_the_dpo_example_over_the_pairs_config(dpo, tmp_pat
     rows = pairs_rows(dpo)
     assert prepared.num_rows == len(rows)
     tokenizer = AutoTokenizer.from_pretrained(dpo["model"])
-    by_key = {(row["conversation_hash"], row["turn"]): row for row in rows}
+    by_key = {(row["conversation_hash"], row["turn_index"]): row for row in rows}
     for row in prepared:
-        source = by_key[(row["conversation_hash"], row["turn"])]
+        source = by_key[(row["conversation_hash"], row["turn_index"])]
         # The prompt is the conversation rendered by the chat template, ending on the generation prompt.
         expected = tokenizer.apply_chat_template(source["prompt"], add_generation_prompt=True, tokenize=False)
         assert row["prompt"] == expected

@@ -123,7 +123,7 @@ def test_a_spec_with_every_kind_of_source_builds_a_loadable_dataset_with_provena
         assert row["dgm"] == "Qwen2.5-72B"
         assert original["language"] in ("English", "Russian") and not original["toxic"]
         assert original["turn"] <= 2 and row["conversation_hash"] not in excluded
-        assert (row["first_turn"], row["last_turn"]) == (1, original["turn"])
+        assert (row["first_turn_index"], row["last_turn_index"]) == (0, original["turn"] - 1)
         assert row["messages"] == [
             {"role": m["role"], "content": m["content"]} for m in original["conversation"]
         ]
@@ -146,7 +146,7 @@ def test_a_spec_with_every_kind_of_source_builds_a_loadable_dataset_with_provena
 
     loaded = load_dataset(str(out), split="train", cache_dir=str(tmp_path / "cache"))
     assert loaded.num_rows == 260 and loaded.column_names == [
-        "messages", "source", "dgm", "conversation_hash", "first_turn", "last_turn",
+        "messages", "source", "dgm", "conversation_hash", "first_turn_index", "last_turn_index",
     ]  # fmt: skip
     card = (out / "README.md").read_text()
     assert "| chat | wildchat50m |" in card and "seed 7" in card

@@ -602,7 +602,7 @@ def test_each_answer_shows_its_judges_score_and_explanation(demo, tmp_path):
     shutil.copytree(demo[0], repo)
     wanted = a_multi_turn_conversation(repo)
     verdicts = [
-        {"conversation_hash": h, "turn": turn, "target": "tiny-b", "judge": "J", "factor": "Factuality",
+        {"conversation_hash": h, "turn_index": turn, "target": "tiny-b", "judge": "J", "factor": "Factuality",
          "status": "parsed", "score": 3 + turn,
          "judgment": f"Turn {turn}: **mostly right** <script>x()</script>"}
         for h in sorted(rows(repo, "tiny-b")) for turn in range(user_turns(rows(repo, "tiny-b")[h]))

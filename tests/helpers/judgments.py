@@ -13,13 +13,13 @@ LOGPROB_COLUMNS = ("score_probs", "expected_score", "score_mass")
 
 
 def judgments_by_turn(run_dir: Path) -> dict[tuple[str, int], dict[str, Any]]:
-    """The rows of a judgment run by (conversation_hash, turn); a turn judged twice fails."""
+    """The rows of a judgment run by (conversation_hash, turn_index); a turn judged twice fails."""
     rows = [
         row
         for path in sorted((run_dir / "data").glob("*.parquet"))
         for row in pq.read_table(path).to_pylist()
     ]
-    keyed = {(row["conversation_hash"], row["turn"]): row for row in rows}
+    keyed = {(row["conversation_hash"], row["turn_index"]): row for row in rows}
     assert len(keyed) == len(rows), "a turn was judged twice"
     return keyed
 

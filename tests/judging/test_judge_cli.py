@@ -205,7 +205,7 @@ def write_judgments(repo: Path, target: str, scores: list[int | None], extra_tur
     for turn, score in enumerate(scores + [5] * extra_turns):
         judgment = "The answer lacks detail." if score is not None and score < 6 else "Accurate and complete."
         rows.append(
-            {"conversation_hash": f"h{turn:02d}", "turn": 0, "target": target, "judge": "J",
+            {"conversation_hash": f"h{turn:02d}", "turn_index": 0, "target": target, "judge": "J",
              "factor": "Factuality", "status": "unparsed" if score is None else "parsed", "score": score,
              "judgment": judgment}
         )  # fmt: skip

@@ -200,7 +200,7 @@ def judgment_rows(run_dir: Path) -> list[dict[str, Any]]:
     files = sorted((run_dir / "data").glob("shard-*.parquet"))
     rows = pa.concat_tables([pq.read_table(f) for f in files]).to_pylist()
     assert pq.read_schema(files[0]).remove_metadata().equals(JUDGMENT_SCHEMA)
-    return sorted(rows, key=lambda r: (r["conversation_hash"], r["turn"]))
+    return sorted(rows, key=lambda r: (r["conversation_hash"], r["turn_index"]))
 
 
 def test_the_job_reads_scores_where_the_judge_wrote_them_or_forces_the_prefix(target, tmp_path):

@@ -84,11 +84,11 @@ def test_a_against_b_on_one_factor_with_margin_ties_and_length_control(repo, tmp
     rows = pairs_of(repo, "pairs--a-b")
     # (0,0) 7>3, (2,1) 9>2, (5,0) 8>1: tiny-a, the short one, wins. tiny-b's wins (1,0), (3,0), (5,1)
     # are ~9x longer than tiny-a's answers: cut by length control. (4,0) 3>2 is under the margin.
-    assert [(r["conversation_hash"], r["turn"], r["chosen_dgm"], r["rejected_dgm"]) for r in rows] == sorted(
-        [(conversation_hash(i), t, "tiny-a", "tiny-b") for i, t in ((0, 0), (2, 1), (5, 0))]
-    )
+    keys = [(r["conversation_hash"], r["turn_index"], r["chosen_dgm"], r["rejected_dgm"]) for r in rows]
+    won = ((0, 0), (2, 1), (5, 0))
+    assert keys == sorted([(conversation_hash(i), t, "tiny-a", "tiny-b") for i, t in won])
     expected_scores = {(0, 0): (7, 3), (2, 1): (9, 2), (5, 0): (8, 1)}
-    by_key = {(r["conversation_hash"], r["turn"]): r for r in rows}
+    by_key = {(r["conversation_hash"], r["turn_index"]): r for r in rows}
     answers = {
         dgm: {row["conversation_hash"]: row["conversation"] for row in pairs_of(repo, dgm)}
         for dgm in ANSWER_CHARS
@@ -142,7 +142,7 @@ def test_best_against_worst_of_three_on_the_mean_of_two_factors(repo, tmp_path):
             (conversation_hash(4), "tiny-c", "tiny-b", 5.0),
         ]
     )
-    assert all(r["turn"] == 0 and r["factors"] == ["Factuality", "Helpfulness"] for r in rows)
+    assert all(r["turn_index"] == 0 and r["factors"] == ["Factuality", "Helpfulness"] for r in rows)
     assert rows[[r["conversation_hash"] for r in rows].index(conversation_hash(4))]["judgment_configs"] == [
         "judgments--Factuality--J--tiny-c", "judgments--Helpfulness--J--tiny-c",
         "judgments--Factuality--J--tiny-b", "judgments--Helpfulness--J--tiny-b",

@@ -74,7 +74,7 @@ def distinguishing_words(
     """
     by_model: dict[str, dict[tuple[str, int], Mapping[str, Any]]] = {}
     for row in rows:
-        by_model.setdefault(row["target"], {})[(row["conversation_hash"], int(row["turn"]))] = row
+        by_model.setdefault(row["target"], {})[(row["conversation_hash"], int(row["turn_index"]))] = row
     for model in (first, second):
         if model not in by_model:
             raise AnalysisError(f"no judgments of {model}; judged models: {', '.join(sorted(by_model))}")
@@ -164,7 +164,7 @@ def run_judgment_words(
     from wildchat50m.judging import read_judgments
 
     column = SCORE_COLUMNS[score]
-    columns = ["conversation_hash", "turn", "target", "judge", "factor", "status", column, "judgment"]
+    columns = ["conversation_hash", "turn_index", "target", "judge", "factor", "status", column, "judgment"]
     rows = one_judge_and_factor(read_judgments(paths, columns).to_pylist(), judge, factor)
     chosen, counts = distinguishing_words(rows, first, second, top=top, min_count=min_count, score=column)
     columns_out = ["word", "more_common_in", f"count_{first}", f"count_{second}", "rate_difference"]

@@ -13,7 +13,7 @@ Definitions, as in section 3.3 of the paper:
   flips of (L8B:L70, L8B:Q72) against (L70:None, L8B:Q72): swapping the SFT
   model for its DGM reverses the ranking.
 
-Turns are the judged ``(conversation_hash, turn)`` pairs; only turns that
+Turns are the judged ``(conversation_hash, turn_index)`` pairs; only turns that
 every compared model has a score for are used, and every excluded turn is
 counted under a reason.
 """
@@ -49,7 +49,7 @@ def shared_scores(
 ) -> ScoreTable:
     """Scores per model (``target``) on the turns every model has a score for.
 
-    ``rows`` are judgment rows (``conversation_hash``, ``turn``, ``target``,
+    ``rows`` are judgment rows (``conversation_hash``, ``turn_index``, ``target``,
     ``status`` and the score column). A turn some model lacks or could not
     score is excluded and counted: ``missing_<model>``, ``<status>_<model>``.
     """
@@ -57,7 +57,7 @@ def shared_scores(
     by_model: dict[str, dict[TurnKey, Any]] = {}
     statuses: dict[str, dict[TurnKey, str]] = {}
     for row in rows:
-        key = (row["conversation_hash"], int(row["turn"]))
+        key = (row["conversation_hash"], int(row["turn_index"]))
         by_model.setdefault(row["target"], {})[key] = row[column]
         statuses.setdefault(row["target"], {})[key] = row["status"]
     chosen = list(models) if models else sorted(by_model)
@@ -167,7 +167,7 @@ def run_preferences(
     from wildchat50m.analyses.report import heatmap_png, write_table
     from wildchat50m.judging import read_judgments
 
-    columns = ["conversation_hash", "turn", "target", "judge", "factor", "status", SCORE_COLUMNS[score]]
+    columns = ["conversation_hash", "turn_index", "target", "judge", "factor", "status", SCORE_COLUMNS[score]]
     rows = one_judge_and_factor(read_judgments(paths, columns).to_pylist(), judge, factor)
     table = shared_scores(rows, models, score)
     if not table.turns:

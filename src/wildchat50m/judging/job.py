@@ -213,7 +213,7 @@ class _Selection:
 class _Item:
     key: str
     conversation_hash: str
-    turn: int
+    turn_index: int
     messages: list[dict[str, str]] | None
     cut: bool
     fitted: bool = False
@@ -451,7 +451,7 @@ class JudgmentJob(ShardedJob):
                 stats.errors[record["error"]] += 1
         stats.conversations = len({item.conversation_hash for item in items})
         stats.generation_seconds = journal.generation_seconds()
-        records.sort(key=lambda r: (r["conversation_hash"], r["turn"]))
+        records.sort(key=lambda r: (r["conversation_hash"], r["turn_index"]))
         extra = {"engine": self.engine_description(), "answered": len(answered)}
         self.store.commit(index, settings.num_shards, records, stats, extra, schema=JUDGMENT_SCHEMA)
         return stats
@@ -460,7 +460,7 @@ class JudgmentJob(ShardedJob):
         settings = self.settings
         record: dict[str, Any] = {
             "conversation_hash": item.conversation_hash,
-            "turn": item.turn,
+            "turn_index": item.turn_index,
             "target": settings.target,
             "judge": settings.judge,
             "factor": settings.factor,

@@ -31,7 +31,7 @@ def judgment_rows(
     records = []
     for (conversation_hash, turn), score in sorted(scores.items()):
         common = {
-            "conversation_hash": conversation_hash, "turn": turn, "target": target, "judge": judge,
+            "conversation_hash": conversation_hash, "turn_index": turn, "target": target, "judge": judge,
             "factor": factor, "judge_input_cut": False, "finish_reason": "stop", "prompt_tokens": 100,
             "completion_tokens": 8, "error": None, "distribution_flags": [],
         }  # fmt: skip

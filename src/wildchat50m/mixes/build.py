@@ -480,8 +480,9 @@ def wildchat_rows(
             pa.array([name] * size, pa.string()),
             pa.array([dgm] * size, pa.string()),
             hashes,
-            pa.array(np.ones(size, dtype=np.int64)),
-            batch.column("turn").cast(pa.int64()),
+            pa.array(np.zeros(size, dtype=np.int64)),
+            # WildChat's ``turn`` counts the user turns; the last one's 0-based index is one less.
+            pc.subtract(batch.column("turn").cast(pa.int64()), 1),
         ],
         schema=MIX_SCHEMA,
     )
@@ -499,8 +500,8 @@ def foreign_rows(batch: pa.RecordBatch, source: Any) -> pa.Table:
                 "source": source.name,
                 "dgm": None,
                 "conversation_hash": foreign_id(row, source, messages),
-                "first_turn": 1,
-                "last_turn": sum(m["role"] == "user" for m in messages),
+                "first_turn_index": 0,
+                "last_turn_index": sum(m["role"] == "user" for m in messages) - 1,
             }
         )
     return pa.Table.from_pylist(rows, schema=MIX_SCHEMA)

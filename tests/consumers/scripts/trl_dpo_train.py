@@ -39,7 +39,7 @@ print(
             "columns": tokenized.column_names,
             "prompts": [tokenizer.decode(row[prompt_column]) for row in tokenized],
             "hashes": list(dataset["conversation_hash"]),
-            "turns": list(dataset["turn"]),
+            "turns": list(dataset["turn_index"]),
         }
     )
 )
