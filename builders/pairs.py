@@ -410,7 +410,7 @@ STRIDE = 1 << 24
 
 
 def _keys(hashes: Any, turns: Any, universe: pa.Array, what: str) -> np.ndarray:
-    """The integer key of each (conversation_hash, turn) in a bucket: the hash's rank among the bucket's
+    """The integer key of each (conversation_hash, turn_index) in a bucket: the hash's rank among the bucket's
     sorted hashes, then the turn; -1 for a hash no DGM's answers hold. A key seen twice is an error."""
     codes = _numpy(pc.index_in(hashes, value_set=universe), -1).astype(np.int64)
     keys = np.where(codes < 0, -1, codes * STRIDE + _numpy(turns, 0).astype(np.int64))

@@ -26,7 +26,7 @@ from wildchat50m.schema import JUDGMENT_SCHEMA
 def judgment_rows(
     judge: str, factor: str, target: str, scores: dict[tuple[str, int], int | None]
 ) -> pa.Table:
-    """Judgment rows of ``target`` by ``judge`` on ``factor``: a written score per (hash, turn), or None
+    """Judgment rows of ``target`` by ``judge`` on ``factor``: a written score per (hash, turn_index), or None
     for a judgment whose text held no score (``unparsed``)."""
     records = []
     for (conversation_hash, turn), score in sorted(scores.items()):
