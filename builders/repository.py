@@ -34,8 +34,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import yaml
 
+from wildchat50m import generate, judging  # noqa: F401 (their job classes count every kind of run)
 from wildchat50m.errors import WildChat50mError
-from wildchat50m.jobs import RunKind
+from wildchat50m.jobs import RunKind, build_manifest
 from wildchat50m.layout import (
     CONFIG_MANIFEST,
     README,
@@ -52,7 +53,6 @@ from wildchat50m.registry import Registry, UnknownDGMError, load_registry
 from wildchat50m.resources import cards_dir
 from wildchat50m.runstore import RUN_FILE, RunStore, atomic_write_text, fsync_directory
 from wildchat50m.schema import JUDGMENT_SCHEMA, OUTPUT_SCHEMA
-from wildchat50m.workflows import run_manifest
 
 DEFAULT_NAME = "wildchat-50m"
 CARD_TEMPLATE = "dataset_card.md.j2"
@@ -551,7 +551,7 @@ _MAKER = {RunKind.GENERATION: "generate", RunKind.JUDGMENT: "judge", RunKind.IMP
 
 def _complete_manifest(store: RunStore) -> dict[str, Any]:
     """A finished run's manifest, after checking every shard's file against its marker's size and checksum."""
-    manifest = run_manifest(store)
+    manifest = build_manifest(store)
     shards = manifest["shards"]
     if shards["finished"] != shards["total"]:
         raise BuildError(

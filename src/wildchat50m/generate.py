@@ -163,6 +163,7 @@ class Generator(ShardedJob):
     """Run one job of one DGM's generation; safe to kill at any moment and re-run."""
 
     kind = RunKind.GENERATION
+    kinds = (RunKind.GENERATION, RunKind.IMPORTED)
 
     def __init__(
         self,
@@ -749,7 +750,7 @@ def redo_settings(
 
 def write_manifest(store: RunStore) -> dict[str, Any]:
     """Write the manifest of a generation (or imported) run from its committed shards."""
-    return store.write_manifest(build_manifest(store, Generator))
+    return store.write_manifest(build_manifest(store))
 
 
 # ---------------------------------------------------------------- pilot

@@ -16,7 +16,9 @@ leased waits to take over any whose holder stops, and every worker leaves
 when the part is complete (so its exit status says whether it is).
 
 Run kinds (:class:`RunKind`) are recorded in every run's parameters and
-manifest; they decide a run's config name and which card table it joins.
+manifest; they decide a run's config name, which card table it joins and which
+job class counts its shards (:attr:`RunKind.job_class`: each job class names the
+kinds it makes, and is known to its kinds once its module is imported).
 """
 
 from __future__ import annotations
@@ -75,6 +77,20 @@ class RunKind(enum.StrEnum):
         """Answers of a DGM (generated or imported), as opposed to verdicts about them."""
         return self is not RunKind.JUDGMENT
 
+    @property
+    def job_class(self) -> type[ShardedJob]:
+        """The job class whose :meth:`~ShardedJob.manifest_body` counts a run of this kind."""
+        found = _JOB_CLASSES.get(self)
+        if found is None:
+            raise LookupError(
+                f"no job class makes {self} runs yet: import wildchat50m.generate and wildchat50m.judging"
+            )
+        return found
+
+
+#: The job class of each run kind, filled as :class:`ShardedJob` subclasses are defined.
+_JOB_CLASSES: dict[RunKind, type[ShardedJob]] = {}
+
 
 def run_kind(run_dir: Path) -> RunKind | None:
     """The kind of the run at ``run_dir``; None when the folder holds no run."""
@@ -121,6 +137,13 @@ class ShardedJob(ABC):
     """
 
     kind: ClassVar[RunKind]
+    #: The kinds of run this class counts: its own :attr:`kind`, and any kind written in its shape.
+    kinds: ClassVar[tuple[RunKind, ...]] = ()
+
+    def __init_subclass__(cls, **options: Any) -> None:
+        super().__init_subclass__(**options)
+        for kind in cls.kinds:
+            _JOB_CLASSES[kind] = cls
 
     def __init__(
         self,
@@ -364,7 +387,7 @@ class ShardedJob(ABC):
             self._leases.close()
 
     def write_manifest(self) -> dict[str, Any]:
-        return self.store.write_manifest(build_manifest(self.store, type(self)))
+        return self.store.write_manifest(build_manifest(self.store))
 
 
 def _chain(first: int, rest: Iterator[int]) -> Iterator[int]:
@@ -387,9 +410,13 @@ def sum_markers(
     return totals, merged
 
 
-def build_manifest(store: RunStore, job_class: type[ShardedJob]) -> dict[str, Any]:
-    """A run's manifest: its parameters, kind, shards, input report, the kind's counts, throughput."""
+def build_manifest(store: RunStore) -> dict[str, Any]:
+    """A run's manifest: its parameters, kind, shards, input report, the kind's counts, throughput.
+
+    The kind's counts come from the job class of the kind the run records (:attr:`RunKind.job_class`).
+    """
     params = store.params()
+    job_class = RunKind.of(params).job_class
     markers = store.markers()
     staged = store.staged_reports()
     totals, _ = sum_markers(markers, ("prompt_tokens", "completion_tokens", "generation_seconds"), ())

@@ -27,7 +27,7 @@ from wildchat50m.generate import (
     pilot_hashes,
     pilot_report,
 )
-from wildchat50m.jobs import Log, RunKind, ShardedJob, build_manifest, silent
+from wildchat50m.jobs import Log, ShardedJob, silent
 from wildchat50m.registry import Registry
 from wildchat50m.resources import malformed_sample_file, sample_file
 from wildchat50m.runstore import RunStore
@@ -87,14 +87,6 @@ def recorded_filters(**given: Any) -> dict[str, Any]:
         raise TypeError(f"unknown filters {sorted(unknown)}")
     values = {**RECORDED_FILTERS, **given}
     return {k: (list(v) if isinstance(v, (tuple, list)) else v) for k, v in values.items()}
-
-
-def run_manifest(store: RunStore) -> dict[str, Any]:
-    """The manifest of the run in ``store``, whatever its kind (generation, judgment, imported)."""
-    from wildchat50m.judging import JudgmentJob
-
-    job_class = JudgmentJob if RunKind.of(store.params()) is RunKind.JUDGMENT else Generator
-    return build_manifest(store, job_class)
 
 
 def run_job(

@@ -232,6 +232,7 @@ class JudgmentJob(ShardedJob):
     """Judge every answered user turn of one target with one judge on one factor; safe to kill and re-run."""
 
     kind = RunKind.JUDGMENT
+    kinds = (RunKind.JUDGMENT,)
 
     settings: JudgeSettings
 

@@ -15,7 +15,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from wildchat50m.jobs import RunKind, build_manifest
-from wildchat50m.judging.job import JudgmentJob, judgment_config_name
+from wildchat50m.judging.job import judgment_config_name
 from wildchat50m.runstore import RunStore, atomic_write_text, file_sha256
 from wildchat50m.schema import JUDGMENT_SCHEMA
 
@@ -74,5 +74,5 @@ def write_judgment_run(runs: Path, table: pa.Table, *, judge: str, factor: str, 
         "distribution_flags": {}, "engine": "synthetic", "answered": table.num_rows,
     }  # fmt: skip
     atomic_write_text(store.marker_path(0), json.dumps(marker, indent=2))
-    store.write_manifest(build_manifest(store, JudgmentJob))
+    store.write_manifest(build_manifest(store))
     return store.root
