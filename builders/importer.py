@@ -24,7 +24,6 @@ parameters say ``engine: "imported"`` and name the release as ``source``.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -33,7 +32,6 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from wildchat50m.engines.base import FINISH_ERROR
 from wildchat50m.errors import WildChat50mError
@@ -49,10 +47,6 @@ from wildchat50m.runstore import (
     RUN_FILE,
     RunStore,
     ShardStats,
-    atomic_write_text,
-    file_sha256,
-    fsync_directory,
-    shard_name,
 )
 from wildchat50m.schema import ANSWER_FIELDS, OUTPUT_MESSAGE, OUTPUT_SCHEMA
 from wildchat50m.source import InputSource, SourceError, conform_array, conform_to_wildchat
@@ -301,14 +295,15 @@ def write_import_run(
         )
     )
     report = ImportReport(source=str(source), config=config, run_dir=run_dir)
-    output = store.output_path(0, 1)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    partial = output.with_name(f".{output.name}.{os.getpid()}.partial")
-    seen: set[str] = set()
-    with pq.ParquetWriter(partial, OUTPUT_SCHEMA, compression="zstd") as writer:
+    stats = ShardStats()
+    # Filled once the last row is written: the run store makes the marker after that.
+    extra: dict[str, Any] = {"accelerators": None, "engine": IMPORTED_ENGINE}
+
+    def records() -> Iterator[pa.Table]:
+        seen: set[str] = set()
         for table in release_batches(source, split=split, batch_size=batch_size):
             report.rows_read += table.num_rows
-            records = []
+            rows = []
             for row in conform_release_batch(table, report):
                 conversation_hash = row["conversation_hash"]
                 if conversation_hash is None:
@@ -318,28 +313,16 @@ def write_import_run(
                     report.duplicate_rows += 1
                     continue
                 seen.add(conversation_hash)
-                records.append(convert_row(row, config, report))
-            if records:
-                writer.write_table(pa.Table.from_pylist(records, schema=OUTPUT_SCHEMA))
-            report.rows += len(records)
-    if not report.rows:
-        partial.unlink(missing_ok=True)
-        raise ImportFailed(f"{source}: no rows to import (read {report.rows_read})")
-    digest = file_sha256(partial)
-    os.replace(partial, output)
-    fsync_directory(output.parent)
-    marker = {
-        "shard": 0,
-        "of": 1,
-        "name": shard_name(0, 1),
-        "sha256": digest,
-        "rows": report.rows,
-        **report.shard_stats().to_dict(),
-        "accelerators": None,
-        "engine": IMPORTED_ENGINE,
-        "import": report.to_dict(),
-    }
-    atomic_write_text(store.marker_path(0), json.dumps(marker, indent=2, ensure_ascii=False))
+                rows.append(convert_row(row, config, report))
+            if rows:
+                yield pa.Table.from_pylist(rows, schema=OUTPUT_SCHEMA)
+            report.rows += len(rows)
+        if not report.rows:
+            raise ImportFailed(f"{source}: no rows to import (read {report.rows_read})")
+        vars(stats).update(vars(report.shard_stats()))
+        extra["import"] = report.to_dict()
+
+    store.commit(0, 1, records(), stats, extra)
     write_manifest(store)
     return report
 

@@ -44,7 +44,6 @@ from wildchat50m.jobs import (
     accelerators,
     build_manifest,
     silent,
-    sum_markers,
 )
 from wildchat50m.leases import DEFAULT_LEASE_TIMEOUT, LeaseLost
 from wildchat50m.records import FLAGS, TurnOutcome, build_record, stored_outcome
@@ -249,24 +248,22 @@ class Generator(ShardedJob):
     @classmethod
     def manifest_body(cls, markers: list[dict[str, Any]]) -> dict[str, Any]:
         """Counts by finish reason, flag and error, and throughput as the paper measures it."""
-        totals, counters = sum_markers(
-            markers,
-            ("conversations", "turns", "prompt_tokens", "completion_tokens", "truncated_prompts",
-             "generation_seconds"),
-            ("finish_reasons", "flags", "errors", "answers_by_origin"),
-        )  # fmt: skip
-        seconds, conversations = totals["generation_seconds"], totals["conversations"]
+        totals = ShardStats.total(markers)
+        seconds, conversations = totals.generation_seconds, totals.conversations
         return {
             "conversations": conversations,
-            "turns": totals["turns"],
-            "truncated_prompts": totals["truncated_prompts"],
-            **{name: dict(counter) for name, counter in counters.items()},
+            "turns": totals.turns,
+            "truncated_prompts": totals.truncated_prompts,
+            "finish_reasons": dict(totals.finish_reasons),
+            "flags": dict(totals.flags),
+            "errors": dict(totals.errors),
+            "answers_by_origin": dict(totals.answers_by_origin),
             "throughput": {
                 "seconds_per_1000_conversations": round(1000 * seconds / conversations, 3)
                 if conversations and seconds
                 else None,
-                "input_output_token_ratio": round(totals["prompt_tokens"] / totals["completion_tokens"], 3)
-                if totals["completion_tokens"]
+                "input_output_token_ratio": round(totals.prompt_tokens / totals.completion_tokens, 3)
+                if totals.completion_tokens
                 else None,
             },
         }
@@ -332,10 +329,8 @@ class Generator(ShardedJob):
             "answered_from": journal.first_at,
             "committed_at": time.time(),
         }
-        if self.settings.redo is not None:
-            # Filled while the records are written; the marker is made after the last one.
-            extra["answers_by_origin"] = Counter()
-        origins = extra.get("answers_by_origin")
+        # Filled while the records are written; the marker is made after the last one.
+        origins = stats.answers_by_origin if self.settings.redo is not None else None
         source = self.store.input_path(index, self.settings.num_shards)
         records = self._records(source, journal, stats, origins)
         self.store.commit(index, self.settings.num_shards, records, stats, extra)

@@ -30,7 +30,6 @@ import platform
 import sys
 import time
 from abc import ABC, abstractmethod
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -42,7 +41,7 @@ from wildchat50m import __version__
 from wildchat50m.engines.base import Engine
 from wildchat50m.errors import InvalidSettingError, WildChat50mError
 from wildchat50m.leases import DEFAULT_LEASE_TIMEOUT, LEASE_FOLDER, LeaseLost, Leases
-from wildchat50m.runstore import RUN_FILE, RunStore, storage_faults
+from wildchat50m.runstore import RUN_FILE, RunStore, ShardCounts, storage_faults
 
 Log = Callable[[str], None]
 
@@ -395,21 +394,6 @@ def _chain(first: int, rest: Iterator[int]) -> Iterator[int]:
     yield from rest
 
 
-def sum_markers(
-    markers: Iterable[Mapping[str, Any]], numbers: Iterable[str], counters: Iterable[str]
-) -> tuple[Counter[str], dict[str, Counter[str]]]:
-    """The sums of the ``numbers`` fields and the merged ``counters`` fields of shard markers."""
-    markers = list(markers)
-    totals: Counter[str] = Counter()
-    for name in numbers:
-        totals[name] = sum(marker.get(name, 0) for marker in markers)
-    merged = {name: Counter() for name in counters}
-    for marker in markers:
-        for name in merged:
-            merged[name].update(marker.get(name) or {})
-    return totals, merged
-
-
 def build_manifest(store: RunStore) -> dict[str, Any]:
     """A run's manifest: its parameters, kind, shards, input report, the kind's counts, throughput.
 
@@ -419,9 +403,9 @@ def build_manifest(store: RunStore) -> dict[str, Any]:
     job_class = RunKind.of(params).job_class
     markers = store.markers()
     staged = store.staged_reports()
-    totals, _ = sum_markers(markers, ("prompt_tokens", "completion_tokens", "generation_seconds"), ())
-    seconds = totals["generation_seconds"]
-    tokens = totals["prompt_tokens"] + totals["completion_tokens"]
+    totals = ShardCounts.total(markers)
+    seconds = totals.generation_seconds
+    tokens = totals.prompt_tokens + totals.completion_tokens
     engines = [marker["engine"] for marker in markers if marker.get("engine")]
     body = job_class.manifest_body(markers)
     throughput = {
@@ -441,8 +425,8 @@ def build_manifest(store: RunStore) -> dict[str, Any]:
         "input": staged[0]["reader"] if staged else {},
         "skip_reasons": (staged[0]["reader"].get("reasons", {}) if staged else {}),
         **body,
-        "prompt_tokens": totals["prompt_tokens"],
-        "completion_tokens": totals["completion_tokens"],
+        "prompt_tokens": totals.prompt_tokens,
+        "completion_tokens": totals.completion_tokens,
         "throughput": throughput,
         "accelerators": markers[0].get("accelerators") if markers else None,
         "engine": engines[0] if engines else None,

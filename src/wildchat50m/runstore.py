@@ -29,7 +29,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -48,6 +48,10 @@ class RunMismatchError(WildChat50mError):
 
 class StorageError(WildChat50mError):
     """The run directory's file system refused a write: full, read-only, or not writable by this user."""
+
+
+class MarkerError(WildChat50mError):
+    """A finished shard's marker lacks a count its kind of run records (written by another version)."""
 
 
 #: What the file system said, and what to do, for the faults a user can fix.
@@ -132,10 +136,14 @@ def atomic_write_table(path: Path, table: pa.Table, **parquet_options: Any) -> s
 
 
 def atomic_write_rows(
-    path: Path, rows: Iterable[dict[str, Any]], schema: pa.Schema, rows_per_group: int = 1024
+    path: Path, rows: Iterable[dict[str, Any] | pa.Table], schema: pa.Schema, rows_per_group: int = 1024
 ) -> tuple[str, int]:
-    """Write ``rows`` to a parquet file atomically, one row group per ``rows_per_group`` rows as they
-    come, so memory holds one group, never the file; returns its sha256 and its number of rows."""
+    """Write ``rows`` to a parquet file atomically as they come, so memory holds one row group, never
+    the file; returns its sha256 and its number of rows.
+
+    Rows given as dicts go in groups of ``rows_per_group``; a table (rows already in Arrow, as an
+    import or a synthetic run makes them) is written as it is, in ``schema``.
+    """
     # A writer killed mid-file leaves its partial behind; no other process writes this shard.
     for stale in path.parent.glob(f".{path.name}.*.partial"):
         stale.unlink(missing_ok=True)
@@ -144,15 +152,25 @@ def atomic_write_rows(
         written = 0
         with pq.ParquetWriter(partial, schema, compression="zstd") as writer:
             group: list[dict[str, Any]] = []
-            for row in rows:
-                group.append(row)
-                if len(group) == rows_per_group:
-                    writer.write_table(pa.Table.from_pylist(group, schema=schema))
-                    written += len(group)
-                    group = []
-            if group or not written:
+
+            def flush() -> None:
+                nonlocal written, group
                 writer.write_table(pa.Table.from_pylist(group, schema=schema))
                 written += len(group)
+                group = []
+
+            for row in rows:
+                if isinstance(row, pa.Table):
+                    if group:
+                        flush()
+                    writer.write_table(row.select(schema.names).cast(schema))
+                    written += row.num_rows
+                    continue
+                group.append(row)
+                if len(group) == rows_per_group:
+                    flush()
+            if group or not written:
+                flush()
         return written
 
     return _atomic_parquet(path, write)
@@ -307,6 +325,9 @@ class ShardCounts:
     """The numbers and counters of one committed shard, as its marker records them.
 
     Every kind of run counts these; a kind's stats add their own fields (see :class:`ShardStats`).
+    The marker is written from these fields (:meth:`RunStore.commit`) and read back into them
+    (:meth:`from_marker`, :meth:`total`), so a field added here is written and read alike, and a
+    marker that lacks one is an error, never a silent 0.
     """
 
     conversations: int = 0
@@ -326,6 +347,40 @@ class ShardCounts:
             values[item.name] = value
         return values
 
+    @classmethod
+    def from_marker(cls, marker: Mapping[str, Any]) -> Self:
+        """The counts a shard's marker records; every field of this kind must be there."""
+        missing = [item.name for item in fields(cls) if item.name not in marker]
+        if missing:
+            shard = marker.get("shard")
+            raise MarkerError(
+                f"the marker of shard {shard} records no {', '.join(missing)} (written by another "
+                f"version); delete shards/shard-{shard:05d}.json to answer that shard again"
+                if isinstance(shard, int)
+                else f"a shard marker records no {', '.join(missing)} (written by another version)"
+            )
+        blank = cls()
+        values = {}
+        for item in fields(cls):
+            value = marker[item.name]
+            counter = isinstance(getattr(blank, item.name), Counter)
+            values[item.name] = Counter(value or {}) if counter else value
+        return cls(**values)
+
+    @classmethod
+    def total(cls, markers: Iterable[Mapping[str, Any]]) -> Self:
+        """The counts of every shard of ``markers`` added up: numbers summed, counters merged."""
+        total = cls()
+        for marker in markers:
+            shard = cls.from_marker(marker)
+            for item in fields(cls):
+                value = getattr(total, item.name)
+                if isinstance(value, Counter):
+                    value.update(getattr(shard, item.name))
+                else:
+                    setattr(total, item.name, value + getattr(shard, item.name))
+        return total
+
 
 @dataclass
 class ShardStats(ShardCounts):
@@ -335,6 +390,8 @@ class ShardStats(ShardCounts):
     truncated_prompts: int = 0
     finish_reasons: Counter[str] = field(default_factory=Counter)
     flags: Counter[str] = field(default_factory=Counter)
+    #: A re-generation run's answers by where they come from: ``regenerated`` or ``carried`` over.
+    answers_by_origin: Counter[str] = field(default_factory=Counter)
 
 
 class RunStore:
@@ -479,16 +536,18 @@ class RunStore:
         self,
         index: int,
         count: int,
-        records: Iterable[dict[str, Any]],
-        stats: Any,
-        extra: dict,
+        records: Iterable[dict[str, Any] | pa.Table],
+        stats: ShardCounts,
+        extra: Mapping[str, Any],
         schema: pa.Schema = OUTPUT_SCHEMA,
     ) -> None:
         """Write a finished shard and then its marker; the journal may go after this.
 
-        ``records`` may be a generator: they are written in row groups as they come, and
-        ``stats`` (a :class:`ShardStats`, or any object with ``to_dict()``, e.g. a judgment
-        run's) is read only once they have all been written, so it may be filled on the way.
+        The one writer of shards and markers, for every kind of run (generated, judged, imported,
+        synthetic). ``records`` may be a generator (of rows, or of Arrow tables): they are written
+        as they come, and ``stats`` (a :class:`ShardStats`, or a kind's own :class:`ShardCounts`)
+        is read only once they have all been written, so it may be filled on the way. ``extra``:
+        what the marker records besides the counts (engine, worker, times).
         """
         self.before_commit(index)
         output = self.output_path(index, count)

@@ -23,7 +23,6 @@ from wildchat50m.jobs import (
     RunKind,
     ShardedJob,
     run_kind,
-    sum_markers,
 )
 from wildchat50m.judging.factors import Factor, JudgingError, judge_messages
 from wildchat50m.judging.scores import (
@@ -285,19 +284,15 @@ class JudgmentJob(ShardedJob):
     @classmethod
     def manifest_body(cls, markers: list[dict[str, Any]]) -> dict[str, Any]:
         """Counts by status, score source, distribution flag and error."""
-        totals, counters = sum_markers(
-            markers,
-            ("conversations", "judgments"),
-            ("statuses", "score_sources", "distribution_flags", "errors", "prompt_fit"),
-        )
-        statuses = counters.pop("statuses")
-        fit = counters.pop("prompt_fit")
+        totals = JudgmentStats.total(markers)
         return {
-            "conversations": totals["conversations"],
-            "judgments": totals["judgments"],
-            "statuses": {status: statuses.get(status, 0) for status in STATUSES},
-            "prompt_fit": {"fitted": fit.get("fitted", 0), "cut": fit.get("cut", 0)},
-            **{name: dict(sorted(counter.items())) for name, counter in counters.items()},
+            "conversations": totals.conversations,
+            "judgments": totals.judgments,
+            "statuses": {status: totals.statuses.get(status, 0) for status in STATUSES},
+            "prompt_fit": {fit: totals.prompt_fit.get(fit, 0) for fit in ("fitted", "cut")},
+            "score_sources": dict(sorted(totals.score_sources.items())),
+            "distribution_flags": dict(sorted(totals.distribution_flags.items())),
+            "errors": dict(sorted(totals.errors.items())),
         }
 
     def answer_shards(self, indices: list[int]) -> dict[int, JudgmentStats]:
