@@ -23,7 +23,6 @@ parameters say ``engine: "imported"`` and name the release as ``source``.
 
 from __future__ import annotations
 
-import json
 import shutil
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -44,9 +43,9 @@ from wildchat50m.records import (
 )
 from wildchat50m.requests import turns_of
 from wildchat50m.runstore import (
-    RUN_FILE,
     RunStore,
     ShardStats,
+    is_run,
 )
 from wildchat50m.schema import ANSWER_FIELDS, OUTPUT_MESSAGE, OUTPUT_SCHEMA
 from wildchat50m.source import InputSource, SourceError, conform_array, conform_to_wildchat
@@ -266,8 +265,7 @@ def convert_row(row: dict[str, Any], config: str, report: ImportReport) -> dict[
 def _prepare_run_dir(run_dir: Path) -> None:
     """An empty folder for the run; only a previous import is ever cleared away."""
     if run_dir.exists() and any(run_dir.iterdir()):
-        run_file = run_dir / RUN_FILE
-        previous = json.loads(run_file.read_text(encoding="utf-8")) if run_file.exists() else {}
+        previous = RunStore(run_dir).params() if is_run(run_dir) else {}
         if previous.get("engine") != IMPORTED_ENGINE:
             raise ImportFailed(f"{run_dir} is not empty and holds no earlier import; choose another work dir")
         shutil.rmtree(run_dir)

@@ -38,6 +38,7 @@ from wildchat50m.errors import WildChat50mError
 from wildchat50m.jobs import RunKind, build_manifest
 from wildchat50m.layout import (
     CONFIG_MANIFEST,
+    DATA_DIR,
     MAX_SHARD_BYTES,
     README,
     SPLIT,
@@ -52,7 +53,7 @@ from wildchat50m.layout import (
 )
 from wildchat50m.registry import Registry, UnknownDGMError, load_registry
 from wildchat50m.resources import cards_dir
-from wildchat50m.runstore import RUN_FILE, RunStore, atomic_write_text, fsync_directory
+from wildchat50m.runstore import RUN_FILE, RunStore, atomic_write_text, find_run_dirs, fsync_directory
 from wildchat50m.schema import JUDGMENT_SCHEMA, OUTPUT_SCHEMA
 
 DEFAULT_NAME = "wildchat-50m"
@@ -213,7 +214,7 @@ def write_run_config(
     memory holds one run shard while sorting and a batch per shard while
     merging, whatever the config's size.
     """
-    files = sorted((run_dir / "data").glob("shard-*.parquet"))
+    files = RunStore(run_dir).output_files()
     if not files:
         raise BuildError(f"{run_dir} has no finished shards under data/; finish the run first")
     schema = JUDGMENT_SCHEMA if judgment else OUTPUT_SCHEMA
@@ -241,10 +242,7 @@ def find_runs(paths: Sequence[Path]) -> list[Path]:
     """Run directories: each path is one (it holds run.json) or a folder of them."""
     runs: list[Path] = []
     for path in map(Path, paths):
-        if (path / RUN_FILE).exists():
-            runs.append(path)
-            continue
-        found = sorted(p.parent for p in path.glob(f"*/{RUN_FILE}"))
+        found = find_run_dirs(path)
         if not found:
             raise BuildError(f"no run at {path} (a run directory holds {RUN_FILE})")
         runs.extend(found)
@@ -408,7 +406,7 @@ def build_repository(
     if twice:
         raise BuildError(f"two runs give the same config: {', '.join(twice)}; build one of them")
     report = BuildReport(repo=repo)
-    data = repo / "data"
+    data = repo / DATA_DIR
     data.mkdir(parents=True, exist_ok=True)
     for store, manifest in zip(stores, manifests, strict=True):
         config = _config_of(manifest)
@@ -450,7 +448,7 @@ def publish_config(repo: Path, staged: Path, config: str, *, name: str = DEFAULT
     so a build that fails leaves the repository as it was.
     """
     repo = Path(repo)
-    _replace_folder(staged, repo / "data" / config)
+    _replace_folder(staged, repo / DATA_DIR / config)
     configs = Repository(repo).configs()
     default = _current_default(repo)
     default = default if default in configs else next((c for c in configs if is_answer_config(c)), None)
@@ -669,7 +667,7 @@ def render_card(repo: Path, *, name: str = DEFAULT_NAME, default_config: str | N
 
     configs = Repository(repo).configs()
     summaries = [
-        json.loads((repo / "data" / c / CONFIG_MANIFEST).read_text(encoding="utf-8")) for c in configs
+        json.loads((repo / DATA_DIR / c / CONFIG_MANIFEST).read_text(encoding="utf-8")) for c in configs
     ]
     total_rows = sum(s["rows"] for s in summaries)
     judgments = [s for s in summaries if is_judgment_config(s["config"])]
@@ -763,7 +761,7 @@ def check_repository(repo: Path, *, name: str = DEFAULT_NAME) -> list[str]:
             problems.append(
                 f"{config}: README.md dataset_info says num_examples {recorded}, the files hold {rows}"
             )
-        if not (repo / "data" / config / CONFIG_MANIFEST).exists():
+        if not (repo / DATA_DIR / config / CONFIG_MANIFEST).exists():
             problems.append(f"{config}: data/{config}/{CONFIG_MANIFEST} (the card's facts) is missing")
     if not problems:
         default = defaults[0] if defaults else None

@@ -732,7 +732,7 @@ def redo_settings(
         "criteria": list(criteria),
         "source_params": params,
     }
-    inputs = sorted((store.root / "inputs").glob("shard-*.parquet"))
+    inputs = store.input_files()
     if not inputs:
         raise InvalidSettingError(
             f"{source_run} has no staged input (inputs/shard-*.parquet) to re-generate from"
@@ -790,7 +790,7 @@ def pilot_report(store: RunStore, examples: int = 3) -> str:
     import statistics
 
     lengths, samples = [], []
-    for path in sorted((store.root / "data").glob("*.parquet")):
+    for path in store.output_files():
         for row in pq.read_table(path).to_pylist():
             conversation = row["conversation"]
             for turn in turns_of(conversation):

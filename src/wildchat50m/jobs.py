@@ -24,7 +24,6 @@ kinds it makes, and is known to its kinds once its module is imported).
 from __future__ import annotations
 
 import enum
-import json
 import os
 import platform
 import sys
@@ -40,8 +39,8 @@ from typing import Any, ClassVar
 from wildchat50m import __version__
 from wildchat50m.engines.base import Engine
 from wildchat50m.errors import InvalidSettingError, WildChat50mError
-from wildchat50m.leases import DEFAULT_LEASE_TIMEOUT, LEASE_FOLDER, LeaseLost, Leases
-from wildchat50m.runstore import RUN_FILE, RunStore, ShardCounts, storage_faults
+from wildchat50m.leases import DEFAULT_LEASE_TIMEOUT, LeaseLost, Leases
+from wildchat50m.runstore import RunStore, ShardCounts, is_run, storage_faults
 
 Log = Callable[[str], None]
 
@@ -93,10 +92,9 @@ _JOB_CLASSES: dict[RunKind, type[ShardedJob]] = {}
 
 def run_kind(run_dir: Path) -> RunKind | None:
     """The kind of the run at ``run_dir``; None when the folder holds no run."""
-    path = Path(run_dir) / RUN_FILE
-    if not path.exists():
+    if not is_run(run_dir):
         return None
-    return RunKind.of(json.loads(path.read_text(encoding="utf-8")))
+    return RunKind.of(RunStore(run_dir).params())
 
 
 class JobIncomplete(WildChat50mError):
@@ -224,7 +222,7 @@ class ShardedJob(ABC):
     def leases(self) -> Leases:
         """This worker's leases in the run directory (made on first use, in the process that works)."""
         if self._leases is None:
-            self._leases = Leases(self.store.root / LEASE_FOLDER, self.lease_timeout)
+            self._leases = Leases(self.store.lease_folder, self.lease_timeout)
             self.store.before_commit = self._check_lease
             self.store.after_commit = self._release_lease
         return self._leases

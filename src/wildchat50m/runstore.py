@@ -14,6 +14,9 @@ Layout of one run (one DGM) under ``<out>/<config>/``::
 A crash loses at most the requests in flight: finished shards are skipped, and
 journaled requests are not sent again. A committed shard is trusted only while
 its file matches the size and checksum its marker records.
+
+:class:`RunStore` alone spells these names; every other module asks it for the
+paths (:meth:`RunStore.output_files`, :meth:`RunStore.input_files`, ...).
 """
 
 from __future__ import annotations
@@ -40,6 +43,8 @@ from wildchat50m.schema import OUTPUT_SCHEMA, WILDCHAT_SCHEMA
 
 RUN_FILE = "run.json"
 MANIFEST_FILE = "manifest.json"
+#: The folder of the workers' shard leases (written by :mod:`wildchat50m.leases`).
+LEASE_FOLDER = "leases"
 
 
 class RunMismatchError(WildChat50mError):
@@ -394,6 +399,17 @@ class ShardStats(ShardCounts):
     answers_by_origin: Counter[str] = field(default_factory=Counter)
 
 
+def is_run(path: Path) -> bool:
+    """Whether ``path`` is a run directory (it holds the run's parameters)."""
+    return (Path(path) / RUN_FILE).exists()
+
+
+def find_run_dirs(path: Path) -> list[Path]:
+    """The run at ``path``, or every run directly below it, in order; [] when there is none."""
+    path = Path(path)
+    return [path] if is_run(path) else sorted(p.parent for p in path.glob(f"*/{RUN_FILE}"))
+
+
 class RunStore:
     """The files of one run; every write is atomic."""
 
@@ -402,6 +418,28 @@ class RunStore:
         #: Called with a shard's index just before it is committed (may raise to refuse), and just after.
         self.before_commit: Callable[[int], None] = _nothing
         self.after_commit: Callable[[int], None] = _nothing
+
+    # -- the folders, for the modules that read them
+
+    @property
+    def lease_folder(self) -> Path:
+        return self.root / LEASE_FOLDER
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.root / MANIFEST_FILE
+
+    def output_files(self) -> list[Path]:
+        """The run's data files (finished shards, and any file left there without a marker), in order."""
+        return sorted((self.root / "data").glob("shard-*.parquet"))
+
+    def input_files(self) -> list[Path]:
+        """The run's staged input shards, in order."""
+        return sorted((self.root / "inputs").glob("shard-*.parquet"))
+
+    def journal_files(self) -> dict[int, Path]:
+        """The journal of every shard that has one, by shard index."""
+        return {int(p.stem.split("-")[1]): p for p in sorted((self.root / "journal").glob("shard-*.jsonl"))}
 
     # -- parameters
 
@@ -425,7 +463,7 @@ class RunStore:
     def write_manifest(self, manifest: dict[str, Any]) -> dict[str, Any]:
         """Stamp ``manifest`` with the time and write it atomically as the run's manifest.json."""
         manifest["written_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        atomic_write_text(self.root / MANIFEST_FILE, json.dumps(manifest, indent=2, ensure_ascii=False))
+        atomic_write_text(self.manifest_path, json.dumps(manifest, indent=2, ensure_ascii=False))
         return manifest
 
     def params(self) -> dict[str, Any]:
@@ -565,7 +603,7 @@ class RunStore:
         self.after_commit(index)
 
     def markers(self) -> list[dict[str, Any]]:
-        folder = self.root / "shards"
+        folder = self.marker_path(0).parent
         if not folder.exists():
             return []
         return [json.loads(p.read_text(encoding="utf-8")) for p in sorted(folder.glob("shard-*.json"))]

@@ -307,13 +307,9 @@ def runs_verify(paths: tuple[str, ...]) -> None:
 
 def run_roots(path: str) -> list[Path]:
     """The run at ``path``, or every run directly below it."""
-    from wildchat50m.runstore import RUN_FILE
+    from wildchat50m.runstore import RUN_FILE, find_run_dirs
 
-    roots = (
-        [Path(path)]
-        if (Path(path) / RUN_FILE).exists()
-        else sorted(p.parent for p in Path(path).glob(f"*/{RUN_FILE}"))
-    )
+    roots = find_run_dirs(Path(path))
     if not roots:
         raise click.ClickException(f"no run under {path} (a run directory holds {RUN_FILE})")
     return roots

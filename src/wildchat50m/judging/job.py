@@ -174,7 +174,7 @@ def target_files(target: Path) -> tuple[str, list[Path]]:
         if not kind.holds_answers:
             raise JudgingError(f"{target} is a judgment run; judge a DGM's run or config")
         params = RunStore(target).params()
-        files = sorted((target / "data").glob("shard-*.parquet"))
+        files = RunStore(target).output_files()
         shards = int(params.get("num_shards") or 0)
         if len(files) != shards:
             raise JudgingError(f"{target}: {len(files)} of {shards} shards finished; finish the run first")

@@ -546,7 +546,7 @@ def build_mix(
     staging = out.with_name(f".{out.name}.partial")
     if staging.exists():
         shutil.rmtree(staging)
-    writer = ShardWriter(staging / "data", MIX_SCHEMA, rows_per_group, max_shard_bytes)
+    writer = ShardWriter(staging / layout.DATA_DIR, MIX_SCHEMA, rows_per_group, max_shard_bytes)
     for plan in plans:
         if progress:
             progress(f"{plan.name}: writing {plan.drawn:,} of {plan.eligible:,} eligible rows")
@@ -567,7 +567,7 @@ def build_mix(
     if out.exists():
         shutil.rmtree(out)
     os.replace(staging, out)
-    return MixReport(out, writer.rows, [out / "data" / f.name for f in files], summaries)
+    return MixReport(out, writer.rows, [out / layout.DATA_DIR / f.name for f in files], summaries)
 
 
 def render_mix_card(spec: MixSpec, record: Mapping[str, Any]) -> str:
