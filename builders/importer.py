@@ -102,6 +102,8 @@ class ImportReport:
     prompt_tokens: int = 0
     """Token counts, when the release's messages carry them (the original releases did not)."""
     completion_tokens: int = 0
+    search_index: str | None = None
+    """What the build after the import did to the repository's search index."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -350,5 +352,5 @@ def import_release(
     repo = Path(repo)
     run_dir = Path(work_dir) if work_dir is not None else repo / IMPORTS_DIR / config
     report = write_import_run(source, config, run_dir, model=model, split=split, batch_size=batch_size)
-    build_repository(repo, [run_dir], **build_options)
+    report.search_index = build_repository(repo, [run_dir], **build_options).search_index
     return report

@@ -32,6 +32,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import yaml
+from wildchat50m.builders.search_index import update_search_index
 
 from wildchat50m import generate, judging  # noqa: F401 (their job classes count every kind of run)
 from wildchat50m.errors import WildChat50mError
@@ -82,6 +83,8 @@ class BuildReport:
     configs: list[str] = field(default_factory=list)
     """Every config the repository now holds."""
     default_config: str | None = None
+    search_index: str | None = None
+    """What became of the repository's search index (None when the build was asked to leave it)."""
 
 
 # ---------------------------------------------------------------- parquet
@@ -381,12 +384,15 @@ def build_repository(
     registry: Registry | None = None,
     max_row_group_bytes: int = MAX_ROW_GROUP_BYTES,
     max_shard_bytes: int = MAX_SHARD_BYTES,
+    search_index: bool = True,
 ) -> BuildReport:
     """Add or rebuild the configs of ``runs`` (one per run, named by its DGM) and re-render the card.
 
     Configs not among ``runs`` keep their files byte for byte. The default
     config is ``default_config``, else the one the README already marks,
-    else the first config by name.
+    else the first config by name. The repository's search index (the Space's) is brought in
+    step last, unless ``search_index`` is False (:func:`update_search_index`; the report's
+    ``search_index`` says what became of it).
     """
     repo = Path(repo)
     scripts = loading_scripts(repo, name)
@@ -437,6 +443,8 @@ def build_repository(
     report.default_config = report.default_config or (configs[0] if configs else None)
     report.configs = configs
     atomic_write_text(repo / README, render_card(repo, name=name, default_config=report.default_config))
+    if search_index:
+        report.search_index = update_search_index(repo)
     return report
 
 

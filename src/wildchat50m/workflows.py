@@ -229,6 +229,7 @@ def run_demo(
     log(
         f"{repo}: {len(built.configs)} config(s) ({', '.join(built.configs)}), default {built.default_config}"
     )
+    log(str(built.search_index))
     for name in tiny.DEMO_MODELS:
         answers = load_dataset(str(repo), name, split="train")
         turns = sum(row["turn"] for row in answers.select_columns(["turn"]))

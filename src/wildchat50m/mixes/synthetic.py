@@ -141,7 +141,7 @@ def build_synthetic_repository(repo: Path, configs: dict[str, int], **run_option
 
     runs = Path(repo).parent / f".{Path(repo).name}-runs"
     run_dirs = [write_config_run(runs, dgm, rows, **run_options) for dgm, rows in configs.items()]
-    build_repository(Path(repo), run_dirs)
+    build_repository(Path(repo), run_dirs, search_index=False)  # the mixes read no index
     return Path(repo)
 
 
