@@ -34,7 +34,7 @@ import pyarrow as pa
 
 from wildchat50m.engines.base import FINISH_ERROR
 from wildchat50m.errors import WildChat50mError
-from wildchat50m.jobs import RunKind
+from wildchat50m.jobs import RunKind, write_manifest
 from wildchat50m.records import (
     FLAG_USER_TEMPLATE_LEAK,
     KNOWN_TEMPLATE_TOKENS,
@@ -284,7 +284,7 @@ def write_import_run(
     batch_size: int = 1000,
 ) -> ImportReport:
     """Convert the release into a finished one-shard run at ``run_dir``, streaming batch by batch."""
-    from wildchat50m.generate import answers_run_params, write_manifest
+    from wildchat50m.generate import answers_run_params
 
     run_dir = Path(run_dir)
     _prepare_run_dir(run_dir)

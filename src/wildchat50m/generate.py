@@ -42,7 +42,6 @@ from wildchat50m.jobs import (
     RunKind,
     ShardedJob,
     accelerators,
-    build_manifest,
     silent,
 )
 from wildchat50m.leases import DEFAULT_LEASE_TIMEOUT, LeaseLost
@@ -738,14 +737,6 @@ def redo_settings(
             f"{source_run} has no staged input (inputs/shard-*.parquet) to re-generate from"
         )
     return GenerationSettings(**values), ConversationReader(inputs)
-
-
-# ---------------------------------------------------------------- manifest
-
-
-def write_manifest(store: RunStore) -> dict[str, Any]:
-    """Write the manifest of a generation (or imported) run from its committed shards."""
-    return store.write_manifest(build_manifest(store))
 
 
 # ---------------------------------------------------------------- pilot

@@ -297,7 +297,7 @@ class ShardedJob(ABC):
         finally:
             self.close()
         with self.storage_faults():
-            self.write_manifest()
+            write_manifest(self.store)
         return [
             ShardOutcome(
                 k, skipped=k not in committed, stats=stats.to_dict() if (stats := committed.get(k)) else None
@@ -383,13 +383,25 @@ class ShardedJob(ABC):
         if self._leases is not None:
             self._leases.close()
 
-    def write_manifest(self) -> dict[str, Any]:
-        return self.store.write_manifest(build_manifest(self.store))
-
 
 def _chain(first: int, rest: Iterator[int]) -> Iterator[int]:
     yield first
     yield from rest
+
+
+def write_manifest(store: RunStore) -> dict[str, Any]:
+    """Build the run's manifest from its committed shards and write it: the one writer, for every kind.
+
+    Each worker writes it once, when it leaves the run. Workers that finish together may build
+    theirs from different sets of markers; one that sees the markers change between building and
+    writing builds and writes again, so the manifest last written counts every shard committed
+    before it, whichever worker wrote it.
+    """
+    while True:
+        before = store.counted_files()
+        manifest = store.save_manifest(build_manifest(store))
+        if store.counted_files() == before:
+            return manifest
 
 
 def build_manifest(store: RunStore) -> dict[str, Any]:

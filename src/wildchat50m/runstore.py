@@ -460,11 +460,30 @@ class RunStore:
             return
         atomic_write_text(path, json.dumps(dict(params), indent=2, ensure_ascii=False, sort_keys=True))
 
-    def write_manifest(self, manifest: dict[str, Any]) -> dict[str, Any]:
-        """Stamp ``manifest`` with the time and write it atomically as the run's manifest.json."""
+    def save_manifest(self, manifest: dict[str, Any]) -> dict[str, Any]:
+        """Stamp ``manifest`` with the time and write it atomically as the run's manifest.json
+        (built by :func:`wildchat50m.jobs.write_manifest`, its one writer)."""
         manifest["written_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         atomic_write_text(self.manifest_path, json.dumps(manifest, indent=2, ensure_ascii=False))
         return manifest
+
+    def manifest(self) -> dict[str, Any]:
+        """The manifest last written (by this worker or another one on the run)."""
+        return json.loads(self.manifest_path.read_text(encoding="utf-8"))
+
+    def counted_files(self) -> list[tuple[str, int, int]]:
+        """What a manifest is built from, as it stands now: every shard marker and staging report,
+        with its size and change time (a marker rewritten after a damaged shard is redone differs)."""
+        files = [
+            *self.marker_path(0).parent.glob("shard-*.json"),
+            *self.staged_marker((0, 1)).parent.glob("staged-*.json"),
+        ]
+        found = []
+        for path in sorted(files):
+            with contextlib.suppress(FileNotFoundError):
+                facts = path.stat()
+                found.append((str(path), facts.st_size, facts.st_mtime_ns))
+        return found
 
     def params(self) -> dict[str, Any]:
         return json.loads((self.root / RUN_FILE).read_text(encoding="utf-8"))

@@ -100,7 +100,8 @@ def run_job(
 
     ``replicas``: engine replicas, ``auto`` (one per group of tensor-parallel-size visible GPUs)
     or a number; locally, more than one means as many worker processes (:func:`run_replicas`).
-    Returns the run's manifest, which covers every part of the run finished so far.
+    Returns the run's manifest, written once by each worker as it left (the executors see to
+    it), which covers every part of the run finished so far.
     """
     from wildchat50m.executors import default_gpus_per_replica, device_groups, visible_gpus
 
@@ -120,8 +121,7 @@ def run_job(
             run_replicas(job, devices)
         else:
             job.run()
-    with job.storage_faults():
-        return job.write_manifest()
+    return job.store.manifest()
 
 
 @dataclass

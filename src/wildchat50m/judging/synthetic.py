@@ -13,7 +13,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from wildchat50m.jobs import RunKind, build_manifest
+from wildchat50m.jobs import RunKind, write_manifest
 from wildchat50m.judging.job import JudgmentStats, judgment_config_name
 from wildchat50m.runstore import RunStore
 from wildchat50m.schema import JUDGMENT_SCHEMA
@@ -68,5 +68,5 @@ def write_judgment_run(runs: Path, table: pa.Table, *, judge: str, factor: str, 
     )
     extra = {"engine": "synthetic", "answered": table.num_rows}
     store.commit(0, 1, [table], stats, extra, schema=JUDGMENT_SCHEMA)
-    store.write_manifest(build_manifest(store))
+    write_manifest(store)
     return store.root

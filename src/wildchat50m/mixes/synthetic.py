@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from wildchat50m.jobs import RunKind
+from wildchat50m.jobs import RunKind, write_manifest
 from wildchat50m.runstore import RunStore, ShardStats
 from wildchat50m.schema import OUTPUT_SCHEMA
 from wildchat50m.synthetic import LANGUAGES, fake_hash, wildchat_row
@@ -100,7 +100,7 @@ def write_config_run(
     With ``offset`` the hashes are those of conversations ``offset..offset+rows-1`` (the text is
     the same): a DGM that answered other conversations than the rest.
     """
-    from wildchat50m.generate import answers_run_params, write_manifest
+    from wildchat50m.generate import answers_run_params
 
     run_dir = Path(runs) / dgm
     store = RunStore(run_dir)
