@@ -80,7 +80,10 @@ class ImportReport:
     run_dir: Path
     rows_read: int = 0
     rows: int = 0
-    answers: int = 0
+    stats: ShardStats = field(default_factory=ShardStats)
+    """The counts the run's one shard records: answers (its ``turns``), tokens when the release
+    carries them (the original releases did not), finish reasons as imported (``error`` for answers
+    the release did not have), flags and errors."""
     filled_columns: list[str] = field(default_factory=list)
     """Columns (``conversation[].x`` for message fields) the release lacks, imported as nulls."""
     dropped_columns: list[str] = field(default_factory=list)
@@ -95,13 +98,6 @@ class ImportReport:
     unanswered_turns: int = 0
     duplicate_rows: int = 0
     rows_without_hash: int = 0
-    flags: Counter[str] = field(default_factory=Counter)
-    finish_reasons: Counter[str] = field(default_factory=Counter)
-    """Finish reasons as imported (``error`` for answers the release did not have)."""
-    errors: Counter[str] = field(default_factory=Counter)
-    prompt_tokens: int = 0
-    """Token counts, when the release's messages carry them (the original releases did not)."""
-    completion_tokens: int = 0
     search_index: str | None = None
     """What the build after the import did to the repository's search index."""
 
@@ -112,7 +108,7 @@ class ImportReport:
             "run_dir": str(self.run_dir),
             "rows_read": self.rows_read,
             "rows": self.rows,
-            "answers": self.answers,
+            "answers": self.stats.turns,
             "filled_columns": self.filled_columns,
             "dropped_columns": self.dropped_columns,
             "null_typed_columns": self.null_typed_columns,
@@ -122,22 +118,10 @@ class ImportReport:
             "unanswered_turns": self.unanswered_turns,
             "duplicate_rows": self.duplicate_rows,
             "rows_without_hash": self.rows_without_hash,
-            "flags": dict(sorted(self.flags.items())),
-            "finish_reasons": dict(sorted(self.finish_reasons.items())),
-            "errors": dict(sorted(self.errors.items())),
+            "flags": dict(sorted(self.stats.flags.items())),
+            "finish_reasons": dict(sorted(self.stats.finish_reasons.items())),
+            "errors": dict(sorted(self.stats.errors.items())),
         }
-
-    def shard_stats(self) -> ShardStats:
-        """The counts of the run's one shard, as a generated run records them."""
-        return ShardStats(
-            conversations=self.rows,
-            turns=self.answers,
-            prompt_tokens=self.prompt_tokens,
-            completion_tokens=self.completion_tokens,
-            finish_reasons=self.finish_reasons,
-            flags=self.flags,
-            errors=self.errors,
-        )
 
 
 def _note(names: list[str], new: Sequence[str]) -> None:
@@ -251,13 +235,14 @@ def convert_row(row: dict[str, Any], config: str, report: ImportReport) -> dict[
         if leaked:
             flags.append(FLAG_USER_TEMPLATE_LEAK)
         answer["flags"] = flags
-        report.answers += 1
-        report.prompt_tokens += answer.get("prompt_tokens") or 0
-        report.completion_tokens += answer.get("completion_tokens") or 0
-        report.finish_reasons[answer["finish_reason"] or "null"] += 1
+        counts = report.stats
+        counts.turns += 1
+        counts.prompt_tokens += answer.get("prompt_tokens") or 0
+        counts.completion_tokens += answer.get("completion_tokens") or 0
+        counts.finish_reasons[answer["finish_reason"] or "null"] += 1
         if answer.get("error"):
-            report.errors[answer["error"]] += 1
-        report.flags.update(flags)
+            counts.errors[answer["error"]] += 1
+        counts.flags.update(flags)
     return {**row, "conversation": messages, "dgm": config, "history_mode": RELEASE_HISTORY_MODE}
 
 
@@ -295,8 +280,7 @@ def write_import_run(
         )
     )
     report = ImportReport(source=str(source), config=config, run_dir=run_dir)
-    stats = ShardStats()
-    # Filled once the last row is written: the run store makes the marker after that.
+    # Filled once the last row is written, like the report's counts: the marker is made after that.
     extra: dict[str, Any] = {"accelerators": None, "engine": IMPORTED_ENGINE}
 
     def records() -> Iterator[pa.Table]:
@@ -319,10 +303,10 @@ def write_import_run(
             report.rows += len(rows)
         if not report.rows:
             raise ImportFailed(f"{source}: no rows to import (read {report.rows_read})")
-        vars(stats).update(vars(report.shard_stats()))
+        report.stats.conversations = report.rows
         extra["import"] = report.to_dict()
 
-    store.commit(0, 1, records(), stats, extra)
+    store.commit(0, 1, records(), report.stats, extra)
     write_manifest(store)
     return report
 

@@ -156,7 +156,7 @@ def import_command(
         f"{report.user_template_leaks:,} user turn(s) with template tokens (flagged), "
         f"{report.duplicate_rows:,} duplicate row(s) and {report.rows_without_hash:,} without hash skipped"
     )
-    flags = ", ".join(f"{k} {v:,}" for k, v in sorted(report.flags.items()))
+    flags = ", ".join(f"{k} {v:,}" for k, v in sorted(report.stats.flags.items()))
     click.echo(f"  flags: {flags or none}")
     click.echo(f"  run directory: {report.run_dir}")
     click.echo(report.search_index)
