@@ -321,8 +321,12 @@ class Journal:
                 self._handle.close()
 
     def remove(self) -> None:
-        self.close()
-        self.path.unlink(missing_ok=True)
+        """Delete the journal of a committed shard; gone even when its last fsync fails (a full disk):
+        the shard is committed, and a journal left behind would be a stray file of a finished run."""
+        try:
+            self.close()
+        finally:
+            self.path.unlink(missing_ok=True)
 
 
 @dataclass
