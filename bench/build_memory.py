@@ -45,7 +45,7 @@ else:
             return repository.write_sorted_shards(table, folder, **limits), tally
 
         repository.write_run_config = sort_in_memory
-    repository.build_repository(work / mode, [work / "run"])
+    repository.build_repository(work / mode, [work / "run"], search_index=False)
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps({{"peak_mib": peak, "seconds": time.perf_counter() - started}}))
 """

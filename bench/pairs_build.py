@@ -88,7 +88,7 @@ def make_inputs(work: Path, conversations: int, answer_chars: int) -> None:
         write_judgment_run(runs, judgment_table(dgm, run), judge=JUDGE, factor=FACTOR, target=dgm)
         for dgm, run in zip(DGMS, made, strict=True)
     ]
-    build_repository(work / "repo", made)
+    build_repository(work / "repo", made, search_index=False)
     shutil.rmtree(runs)
 
 

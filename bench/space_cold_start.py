@@ -51,10 +51,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 from space_lookup import answered_table, base_table, phrase_text, user_prompts
-from wildchat50m.builders.repository import MAX_ROW_GROUP_BYTES, parquet_write_options, rows_per_group
+from wildchat50m.builders.repository import MAX_ROW_GROUP_BYTES, rows_per_group
 from wildchat50m.builders.rowgroup_map import write_rowgroup_maps
 
 from wildchat50m import layout
+from wildchat50m.layout import parquet_write_options
 from wildchat50m.registry import load_registry
 
 REPO_ID = "bench/wildchat-50m"

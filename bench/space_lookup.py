@@ -169,7 +169,7 @@ def build(repo: Path, configs: list[str], rows: int, seed: int, max_row_group_by
         shutil.rmtree(run_dir, ignore_errors=True)
         write_run(run_dir, config, answered_table(base, prompts, config, text, rng))
         assert (run_dir / RUN_FILE).exists()
-        build_repository(repo, [run_dir], max_row_group_bytes=max_row_group_bytes)
+        build_repository(repo, [run_dir], max_row_group_bytes=max_row_group_bytes, search_index=False)
         shutil.rmtree(run_dir)
         print(
             f"built {config} ({position}/{len(todo)}) in {time.perf_counter() - started:.0f} s",

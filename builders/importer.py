@@ -23,8 +23,6 @@ parameters say ``engine: "imported"`` and name the release as ``source``.
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -33,11 +31,10 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from wildchat50m.engines.base import FINISH_ERROR, ErrorKind
 from wildchat50m.errors import WildChat50mError
-from wildchat50m.jobs import RunKind
+from wildchat50m.jobs import RunKind, write_manifest
 from wildchat50m.records import (
     FLAG_USER_TEMPLATE_LEAK,
     KNOWN_TEMPLATE_TOKENS,
@@ -46,13 +43,9 @@ from wildchat50m.records import (
 )
 from wildchat50m.requests import HistoryMode, turns_of
 from wildchat50m.runstore import (
-    RUN_FILE,
     RunStore,
     ShardStats,
-    atomic_write_text,
-    file_sha256,
-    fsync_directory,
-    shard_name,
+    is_run,
 )
 from wildchat50m.schema import ANSWER_FIELDS, OUTPUT_MESSAGE, OUTPUT_SCHEMA
 from wildchat50m.source import InputSource, SourceError, conform_array, conform_to_wildchat
@@ -85,7 +78,10 @@ class ImportReport:
     run_dir: Path
     rows_read: int = 0
     rows: int = 0
-    answers: int = 0
+    stats: ShardStats = field(default_factory=ShardStats)
+    """The counts the run's one shard records: answers (its ``turns``), tokens when the release
+    carries them (the original releases did not), finish reasons as imported (``error`` for answers
+    the release did not have), flags and errors."""
     filled_columns: list[str] = field(default_factory=list)
     """Columns (``conversation[].x`` for message fields) the release lacks, imported as nulls."""
     dropped_columns: list[str] = field(default_factory=list)
@@ -100,13 +96,8 @@ class ImportReport:
     unanswered_turns: int = 0
     duplicate_rows: int = 0
     rows_without_hash: int = 0
-    flags: Counter[str] = field(default_factory=Counter)
-    finish_reasons: Counter[str] = field(default_factory=Counter)
-    """Finish reasons as imported (``error`` for answers the release did not have)."""
-    errors: Counter[str] = field(default_factory=Counter)
-    prompt_tokens: int = 0
-    """Token counts, when the release's messages carry them (the original releases did not)."""
-    completion_tokens: int = 0
+    search_index: str | None = None
+    """What the build after the import did to the repository's search index."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -115,7 +106,7 @@ class ImportReport:
             "run_dir": str(self.run_dir),
             "rows_read": self.rows_read,
             "rows": self.rows,
-            "answers": self.answers,
+            "answers": self.stats.turns,
             "filled_columns": self.filled_columns,
             "dropped_columns": self.dropped_columns,
             "null_typed_columns": self.null_typed_columns,
@@ -125,22 +116,10 @@ class ImportReport:
             "unanswered_turns": self.unanswered_turns,
             "duplicate_rows": self.duplicate_rows,
             "rows_without_hash": self.rows_without_hash,
-            "flags": dict(sorted(self.flags.items())),
-            "finish_reasons": dict(sorted(self.finish_reasons.items())),
-            "errors": dict(sorted(self.errors.items())),
+            "flags": dict(sorted(self.stats.flags.items())),
+            "finish_reasons": dict(sorted(self.stats.finish_reasons.items())),
+            "errors": dict(sorted(self.stats.errors.items())),
         }
-
-    def shard_stats(self) -> ShardStats:
-        """The counts of the run's one shard, as a generated run records them."""
-        return ShardStats(
-            conversations=self.rows,
-            turns=self.answers,
-            prompt_tokens=self.prompt_tokens,
-            completion_tokens=self.completion_tokens,
-            finish_reasons=self.finish_reasons,
-            flags=self.flags,
-            errors=self.errors,
-        )
 
 
 def _note(names: list[str], new: Sequence[str]) -> None:
@@ -255,13 +234,14 @@ def convert_row(row: dict[str, Any], config: str, report: ImportReport) -> dict[
         if leaked:
             flags.append(FLAG_USER_TEMPLATE_LEAK)
         answer["flags"] = flags
-        report.answers += 1
-        report.prompt_tokens += answer.get("prompt_tokens") or 0
-        report.completion_tokens += answer.get("completion_tokens") or 0
-        report.finish_reasons[answer["finish_reason"] or "null"] += 1
+        counts = report.stats
+        counts.turns += 1
+        counts.prompt_tokens += answer.get("prompt_tokens") or 0
+        counts.completion_tokens += answer.get("completion_tokens") or 0
+        counts.finish_reasons[answer["finish_reason"] or "null"] += 1
         if answer.get("error"):
-            report.errors[answer["error"]] += 1
-        report.flags.update(flags)
+            counts.errors[answer["error"]] += 1
+        counts.flags.update(flags)
     return {**row, "conversation": messages, "dgm": config, "history_mode": RELEASE_HISTORY_MODE}
 
 
@@ -271,8 +251,7 @@ def convert_row(row: dict[str, Any], config: str, report: ImportReport) -> dict[
 def _prepare_run_dir(run_dir: Path) -> None:
     """An empty folder for the run; only a previous import is ever cleared away."""
     if run_dir.exists() and any(run_dir.iterdir()):
-        run_file = run_dir / RUN_FILE
-        previous = json.loads(run_file.read_text(encoding="utf-8")) if run_file.exists() else {}
+        previous = RunStore(run_dir).params() if is_run(run_dir) else {}
         if previous.get("engine") != IMPORTED_ENGINE:
             raise ImportFailed(f"{run_dir} is not empty and holds no earlier import; choose another work dir")
         shutil.rmtree(run_dir)
@@ -289,7 +268,7 @@ def write_import_run(
     batch_size: int = 1000,
 ) -> ImportReport:
     """Convert the release into a finished one-shard run at ``run_dir``, streaming batch by batch."""
-    from wildchat50m.generate import answers_run_params, write_manifest
+    from wildchat50m.generate import answers_run_params
 
     run_dir = Path(run_dir)
     _prepare_run_dir(run_dir)
@@ -300,14 +279,14 @@ def write_import_run(
         )
     )
     report = ImportReport(source=str(source), config=config, run_dir=run_dir)
-    output = store.output_path(0, 1)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    partial = output.with_name(f".{output.name}.{os.getpid()}.partial")
-    seen: set[str] = set()
-    with pq.ParquetWriter(partial, OUTPUT_SCHEMA, compression="zstd") as writer:
+    # Filled once the last row is written, like the report's counts: the marker is made after that.
+    extra: dict[str, Any] = {"accelerators": None, "engine": IMPORTED_ENGINE}
+
+    def records() -> Iterator[pa.Table]:
+        seen: set[str] = set()
         for table in release_batches(source, split=split, batch_size=batch_size):
             report.rows_read += table.num_rows
-            records = []
+            rows = []
             for row in conform_release_batch(table, report):
                 conversation_hash = row["conversation_hash"]
                 if conversation_hash is None:
@@ -317,28 +296,16 @@ def write_import_run(
                     report.duplicate_rows += 1
                     continue
                 seen.add(conversation_hash)
-                records.append(convert_row(row, config, report))
-            if records:
-                writer.write_table(pa.Table.from_pylist(records, schema=OUTPUT_SCHEMA))
-            report.rows += len(records)
-    if not report.rows:
-        partial.unlink(missing_ok=True)
-        raise ImportFailed(f"{source}: no rows to import (read {report.rows_read})")
-    digest = file_sha256(partial)
-    os.replace(partial, output)
-    fsync_directory(output.parent)
-    marker = {
-        "shard": 0,
-        "of": 1,
-        "name": shard_name(0, 1),
-        "sha256": digest,
-        "rows": report.rows,
-        **report.shard_stats().to_dict(),
-        "accelerators": None,
-        "engine": IMPORTED_ENGINE,
-        "import": report.to_dict(),
-    }
-    atomic_write_text(store.marker_path(0), json.dumps(marker, indent=2, ensure_ascii=False))
+                rows.append(convert_row(row, config, report))
+            if rows:
+                yield pa.Table.from_pylist(rows, schema=OUTPUT_SCHEMA)
+            report.rows += len(rows)
+        if not report.rows:
+            raise ImportFailed(f"{source}: no rows to import (read {report.rows_read})")
+        report.stats.conversations = report.rows
+        extra["import"] = report.to_dict()
+
+    store.commit(0, 1, records(), report.stats, extra)
     write_manifest(store)
     return report
 
@@ -368,5 +335,5 @@ def import_release(
     repo = Path(repo)
     run_dir = Path(work_dir) if work_dir is not None else repo / IMPORTS_DIR / config
     report = write_import_run(source, config, run_dir, model=model, split=split, batch_size=batch_size)
-    build_repository(repo, [run_dir], **build_options)
+    report.search_index = build_repository(repo, [run_dir], **build_options).search_index
     return report

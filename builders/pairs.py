@@ -35,8 +35,6 @@ import pyarrow.parquet as pq
 from wildchat50m.builders.repository import (
     DEFAULT_NAME,
     MAX_ROW_GROUP_BYTES,
-    MAX_SHARD_BYTES,
-    ShardWriter,
     publish_config,
     rows_per_group,
 )
@@ -44,7 +42,7 @@ from wildchat50m.builders.repository import (
 from wildchat50m import layout
 from wildchat50m.errors import WildChat50mError
 from wildchat50m.judging.scores import JudgmentStatus
-from wildchat50m.layout import CONFIG_MANIFEST, Repository
+from wildchat50m.layout import CONFIG_MANIFEST, MAX_SHARD_BYTES, Repository, ShardWriter
 from wildchat50m.reasons import Filtered, MixReason, PairReason
 from wildchat50m.runstore import atomic_write_text
 from wildchat50m.schema import MIX_MESSAGE, PAIR_SCHEMA

@@ -19,7 +19,6 @@ changes no byte.
 from __future__ import annotations
 
 import bisect
-import inspect
 import json
 import math
 import os
@@ -33,16 +32,21 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import yaml
+from wildchat50m.builders.search_index import update_search_index
 
+from wildchat50m import generate, judging  # noqa: F401 (their job classes count every kind of run)
 from wildchat50m.errors import WildChat50mError
-from wildchat50m.jobs import RunKind
+from wildchat50m.jobs import RunKind, build_manifest
 from wildchat50m.judging.scores import JudgmentStatus
 from wildchat50m.layout import (
     CONFIG_MANIFEST,
+    DATA_DIR,
+    MAX_SHARD_BYTES,
     README,
     SPLIT,
     Repository,
     RepositoryError,
+    ShardWriter,
     data_file_name,
     data_files_pattern,
     is_answer_config,
@@ -53,7 +57,6 @@ from wildchat50m.registry import Registry, UnknownDGMError, load_registry
 from wildchat50m.resources import cards_dir
 from wildchat50m.runstore import RunStore, atomic_write_text, find_runs, fsync_directory
 from wildchat50m.schema import JUDGMENT_SCHEMA, OUTPUT_SCHEMA
-from wildchat50m.workflows import run_manifest
 
 DEFAULT_NAME = "wildchat-50m"
 CARD_TEMPLATE = "dataset_card.md.j2"
@@ -63,8 +66,6 @@ CARD_TEMPLATE = "dataset_card.md.j2"
 #: reads 2.7 MB per config (p95 353 ms), 8 MB 1.4 MB, 4 MB 0.7 MB (p95 55 ms), 2 MB 0.37 MB; the
 #: footer grows with the row groups (~14 KB each: 160 KB a 500 MB shard at 16 MB, 600 KB at 4 MB).
 MAX_ROW_GROUP_BYTES = 4 * 1000**2
-#: datasets' own target for Hub parquet shards.
-MAX_SHARD_BYTES = 500 * 1000**2
 
 
 class BuildError(WildChat50mError):
@@ -83,91 +84,11 @@ class BuildReport:
     configs: list[str] = field(default_factory=list)
     """Every config the repository now holds."""
     default_config: str | None = None
+    search_index: str | None = None
+    """What became of the repository's search index (None when the build was asked to leave it)."""
 
 
 # ---------------------------------------------------------------- parquet
-
-
-def parquet_write_options() -> dict[str, Any]:
-    """Hub-friendly writer options the installed pyarrow supports (older ones lack some)."""
-    supported = inspect.signature(pq.ParquetWriter.__init__).parameters
-    wanted = {"compression": "zstd", "write_page_index": True, "use_content_defined_chunking": True}
-    return {k: v for k, v in wanted.items() if k == "compression" or k in supported}
-
-
-class ShardWriter:
-    """Writes rows, in the order given, as ``train-i-of-n`` shards with bounded row groups and files.
-
-    Every row group holds ``rows_per_group`` rows (the last one fewer), so the
-    layout is a function of the row sequence alone, not of how the rows
-    arrive. A shard is closed before a row group would take it past
-    ``max_shard_bytes`` on disk, judged by the size of the row group written
-    before it. Files are written as hidden partials and named at ``close``.
-    """
-
-    def __init__(self, folder: Path, schema: pa.Schema, rows_per_group: int, max_shard_bytes: int) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
-        self.folder, self.schema = folder, schema
-        self.rows_per_group, self.max_shard_bytes = max(1, rows_per_group), max_shard_bytes
-        self.options = parquet_write_options()
-        self.partials: list[Path] = []
-        self.pending: list[pa.Table] = []
-        self.pending_rows = 0
-        self.rows = 0
-        self._writer: pq.ParquetWriter | None = None
-        self._sink: pa.OSFile | None = None
-        self._last_group_bytes = 0
-
-    def write(self, table: pa.Table) -> None:
-        self.pending.append(table)
-        self.pending_rows += table.num_rows
-        while self.pending_rows >= self.rows_per_group:
-            buffered = pa.concat_tables(self.pending)
-            self._write_group(buffered.slice(0, self.rows_per_group))
-            rest = buffered.slice(self.rows_per_group)
-            self.pending, self.pending_rows = [rest], rest.num_rows
-
-    def _write_group(self, group: pa.Table) -> None:
-        sink, writer = self._sink, self._writer
-        if (
-            sink is not None
-            and writer is not None
-            and sink.tell() + self._last_group_bytes > self.max_shard_bytes
-        ):
-            self._close_file()
-        if self._writer is None:
-            self.partials.append(self.folder / f".part-{len(self.partials):05d}.parquet")
-            self._sink = pa.OSFile(str(self.partials[-1]), "wb")
-            self._writer = pq.ParquetWriter(self._sink, self.schema, **self.options)
-        assert self._sink is not None and self._writer is not None
-        before = self._sink.tell()
-        self._writer.write_table(group.combine_chunks(), row_group_size=max(1, group.num_rows))
-        self._last_group_bytes = self._sink.tell() - before
-        self.rows += group.num_rows
-
-    def _close_file(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-        if self._sink is not None:
-            self._sink.close()
-        self._writer = self._sink = None
-
-    def close(self) -> list[Path]:
-        """Write what is left (an empty config still gets one file) and name the shards."""
-        try:
-            if self.pending_rows or not self.partials:
-                self._write_group(
-                    pa.concat_tables(self.pending) if self.pending else self.schema.empty_table()
-                )
-        finally:
-            self._close_file()
-        final = [self.folder / data_file_name(i, len(self.partials)) for i in range(len(self.partials))]
-        for partial, target in zip(self.partials, final, strict=True):
-            os.replace(partial, target)
-        return final
-
-    def abort(self) -> None:
-        self._close_file()
 
 
 def rows_per_group(total_bytes: int, total_rows: int, max_row_group_bytes: int) -> int:
@@ -297,7 +218,7 @@ def write_run_config(
     memory holds one run shard while sorting and a batch per shard while
     merging, whatever the config's size.
     """
-    files = sorted((run_dir / "data").glob("shard-*.parquet"))
+    files = RunStore(run_dir).output_files()
     if not files:
         raise BuildError(f"{run_dir} has no finished shards under data/; finish the run first")
     schema = JUDGMENT_SCHEMA if judgment else OUTPUT_SCHEMA
@@ -453,12 +374,15 @@ def build_repository(
     registry: Registry | None = None,
     max_row_group_bytes: int = MAX_ROW_GROUP_BYTES,
     max_shard_bytes: int = MAX_SHARD_BYTES,
+    search_index: bool = True,
 ) -> BuildReport:
     """Add or rebuild the configs of ``runs`` (one per run, named by its DGM) and re-render the card.
 
     Configs not among ``runs`` keep their files byte for byte. The default
     config is ``default_config``, else the one the README already marks,
-    else the first config by name.
+    else the first config by name. The repository's search index (the Space's) is brought in
+    step last, unless ``search_index`` is False (:func:`update_search_index`; the report's
+    ``search_index`` says what became of it).
     """
     repo = Path(repo)
     scripts = loading_scripts(repo, name)
@@ -478,7 +402,7 @@ def build_repository(
     if twice:
         raise BuildError(f"two runs give the same config: {', '.join(twice)}; build one of them")
     report = BuildReport(repo=repo)
-    data = repo / "data"
+    data = repo / DATA_DIR
     data.mkdir(parents=True, exist_ok=True)
     for store, manifest in zip(stores, manifests, strict=True):
         config = _config_of(manifest)
@@ -512,6 +436,8 @@ def build_repository(
     report.default_config = report.default_config or (configs[0] if configs else None)
     report.configs = configs
     atomic_write_text(repo / README, render_card(repo, name=name, default_config=report.default_config))
+    if search_index:
+        report.search_index = update_search_index(repo)
     return report
 
 
@@ -523,7 +449,7 @@ def publish_config(repo: Path, staged: Path, config: str, *, name: str = DEFAULT
     so a build that fails leaves the repository as it was.
     """
     repo = Path(repo)
-    _replace_folder(staged, repo / "data" / config)
+    _replace_folder(staged, repo / DATA_DIR / config)
     configs = Repository(repo).configs()
     default = _current_default(repo)
     default = default if default in configs else next((c for c in configs if is_answer_config(c)), None)
@@ -541,7 +467,7 @@ _MAKER = {RunKind.GENERATION: "generate", RunKind.JUDGMENT: "judge", RunKind.IMP
 
 def _complete_manifest(store: RunStore) -> dict[str, Any]:
     """A finished run's manifest, after checking every shard's file against its marker's size and checksum."""
-    manifest = run_manifest(store)
+    manifest = build_manifest(store)
     shards = manifest["shards"]
     if shards["finished"] != shards["total"]:
         raise BuildError(
@@ -744,7 +670,7 @@ def render_card(repo: Path, *, name: str = DEFAULT_NAME, default_config: str | N
 
     configs = Repository(repo).configs()
     summaries = [
-        json.loads((repo / "data" / c / CONFIG_MANIFEST).read_text(encoding="utf-8")) for c in configs
+        json.loads((repo / DATA_DIR / c / CONFIG_MANIFEST).read_text(encoding="utf-8")) for c in configs
     ]
     total_rows = sum(s["rows"] for s in summaries)
     judgments = [s for s in summaries if is_judgment_config(s["config"])]
@@ -838,7 +764,7 @@ def check_repository(repo: Path, *, name: str = DEFAULT_NAME) -> list[str]:
             problems.append(
                 f"{config}: README.md dataset_info says num_examples {recorded}, the files hold {rows}"
             )
-        if not (repo / "data" / config / CONFIG_MANIFEST).exists():
+        if not (repo / DATA_DIR / config / CONFIG_MANIFEST).exists():
             problems.append(f"{config}: data/{config}/{CONFIG_MANIFEST} (the card's facts) is missing")
     if not problems:
         default = defaults[0] if defaults else None

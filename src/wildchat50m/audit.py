@@ -26,9 +26,9 @@ import pyarrow.parquet as pq
 
 from wildchat50m.errors import WildChat50mError
 from wildchat50m.jobs import RunKind
-from wildchat50m.leases import DEFAULT_LEASE_TIMEOUT, LEASE_FOLDER, LeaseState, lease_states
+from wildchat50m.leases import DEFAULT_LEASE_TIMEOUT, LeaseState, lease_states
 from wildchat50m.requests import turns_of
-from wildchat50m.runstore import MANIFEST_FILE, RunStore, shard_name
+from wildchat50m.runstore import MANIFEST_FILE, RunStore
 
 #: The window of the answers-per-second figure of a run in progress.
 RATE_WINDOW_SECONDS = 300.0
@@ -154,7 +154,7 @@ def _compare_conversations(
 
 
 def _compare_manifest(store: RunStore, markers: list[dict[str, Any]], audit: RunAudit) -> None:
-    path = store.root / MANIFEST_FILE
+    path = store.manifest_path
     if not path.exists():
         audit.problems.append(f"no {MANIFEST_FILE}: the run never finished; run the same command again")
         return
@@ -175,15 +175,14 @@ def _compare_manifest(store: RunStore, markers: list[dict[str, Any]], audit: Run
 def stray_files(store: RunStore, markers: dict[int, dict[str, Any]], total: int) -> list[str]:
     """Files a finished run should not hold: leases, partial writes, orphaned journals and data files."""
     root = store.root
-    notes = [f"{path} (a lease left by a stopped worker)" for path in (root / LEASE_FOLDER).glob("*")]
+    notes = [f"{path} (a lease left by a stopped worker)" for path in store.lease_folder.glob("*")]
     notes += [f"{path} (a partial write)" for path in root.rglob("*.partial")]
-    for path in sorted((root / "journal").glob("shard-*.jsonl")):
-        index = int(path.stem.split("-")[1])
+    for index, path in store.journal_files().items():
         if index in markers:
             notes.append(f"{path} (the journal of a committed shard)")
-    expected = {f"{shard_name(index, total)}.parquet" for index in markers}
-    for path in sorted((root / "data").glob("*.parquet")):
-        if path.name not in expected:
+    expected = {store.output_path(index, total) for index in markers}
+    for path in store.output_files():
+        if path not in expected:
             notes.append(f"{path} (a data file without a marker)")
     return notes
 
@@ -242,7 +241,7 @@ def run_progress(
     markers = {marker["shard"]: marker for marker in store.markers()}
     leases = {
         int(state.name.split("-")[1]): state
-        for state in lease_states(store.root / LEASE_FOLDER)
+        for state in lease_states(store.lease_folder)
         if state.name.startswith("shard-") and state.name.split("-")[1].isdigit()
     }
     leases = {index: state for index, state in leases.items() if index not in markers}

@@ -35,7 +35,7 @@ import pyarrow as pa
 
 from wildchat50m.engines import EngineSpec
 from wildchat50m.errors import InvalidSettingError, MissingExtraError, WildChat50mError
-from wildchat50m.jobs import JobIncomplete, ShardedJob, ShardOutcome, shard_lease
+from wildchat50m.jobs import JobIncomplete, ShardedJob, ShardOutcome, shard_lease, write_manifest
 from wildchat50m.leases import read_lease
 
 #: Object store of a Ray instance started here: the dataset holds only shard ids and a row of stats each.
@@ -158,7 +158,7 @@ def run_replicas(job: ShardedJob, devices: Sequence[str]) -> list[ShardOutcome]:
     """Answer the job's part with one worker process per ``devices`` entry (its ``CUDA_VISIBLE_DEVICES``).
 
     The input is staged here first; each replica then takes shards through the leases, like
-    any other worker on the run directory, and the manifest is written when all have left.
+    any other worker on the run directory, and writes the manifest as it leaves.
     """
     job.prepare()
     job.close()
@@ -190,8 +190,7 @@ def run_replicas(job: ShardedJob, devices: Sequence[str]) -> list[ShardOutcome]:
         raise ExecutorError(
             f"{', '.join(failed)} failed; finished shards are committed. Resume with: {job.resume_command}"
         )
-    with job.storage_faults():
-        job.write_manifest()
+    # Each replica wrote the manifest as it left (ShardedJob.run); the last one counts every shard.
     return [ShardOutcome(k, skipped=False) for k in job.shards]
 
 
@@ -244,7 +243,7 @@ def run_on_ray(
     finally:
         job.close()
     with job.storage_faults():
-        job.write_manifest()
+        write_manifest(job.store)
     return [ShardOutcome(k, skipped=k not in outcomes, stats=outcomes.get(k)) for k in job.shards]
 
 

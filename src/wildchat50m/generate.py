@@ -43,9 +43,7 @@ from wildchat50m.jobs import (
     ShardedJob,
     TransientFailures,
     accelerators,
-    build_manifest,
     silent,
-    sum_markers,
 )
 from wildchat50m.leases import DEFAULT_LEASE_TIMEOUT, LeaseLost
 from wildchat50m.records import FLAGS, TurnOutcome, build_record, stored_outcome
@@ -163,6 +161,7 @@ class Generator(ShardedJob):
     """Run one job of one DGM's generation; safe to kill at any moment and re-run."""
 
     kind = RunKind.GENERATION
+    kinds = (RunKind.GENERATION, RunKind.IMPORTED)
 
     def __init__(
         self,
@@ -250,24 +249,22 @@ class Generator(ShardedJob):
     @classmethod
     def manifest_body(cls, markers: list[dict[str, Any]]) -> dict[str, Any]:
         """Counts by finish reason, flag and error, and throughput as the paper measures it."""
-        totals, counters = sum_markers(
-            markers,
-            ("conversations", "turns", "prompt_tokens", "completion_tokens", "truncated_prompts",
-             "generation_seconds"),
-            ("finish_reasons", "flags", "errors", "answers_by_origin"),
-        )  # fmt: skip
-        seconds, conversations = totals["generation_seconds"], totals["conversations"]
+        totals = ShardStats.total(markers)
+        seconds, conversations = totals.generation_seconds, totals.conversations
         return {
             "conversations": conversations,
-            "turns": totals["turns"],
-            "truncated_prompts": totals["truncated_prompts"],
-            **{name: dict(counter) for name, counter in counters.items()},
+            "turns": totals.turns,
+            "truncated_prompts": totals.truncated_prompts,
+            "finish_reasons": dict(totals.finish_reasons),
+            "flags": dict(totals.flags),
+            "errors": dict(totals.errors),
+            "answers_by_origin": dict(totals.answers_by_origin),
             "throughput": {
                 "seconds_per_1000_conversations": round(1000 * seconds / conversations, 3)
                 if conversations and seconds
                 else None,
-                "input_output_token_ratio": round(totals["prompt_tokens"] / totals["completion_tokens"], 3)
-                if totals["completion_tokens"]
+                "input_output_token_ratio": round(totals.prompt_tokens / totals.completion_tokens, 3)
+                if totals.completion_tokens
                 else None,
             },
         }
@@ -340,10 +337,8 @@ class Generator(ShardedJob):
             "answered_from": journal.first_at,
             "committed_at": time.time(),
         }
-        if self.settings.redo is not None:
-            # Filled while the records are written; the marker is made after the last one.
-            extra["answers_by_origin"] = Counter()
-        origins = extra.get("answers_by_origin")
+        # Filled while the records are written; the marker is made after the last one.
+        origins = stats.answers_by_origin if self.settings.redo is not None else None
         source = self.store.input_path(index, self.settings.num_shards)
         records = self._records(source, journal, stats, origins)
         self.store.commit(index, self.settings.num_shards, records, stats, extra)
@@ -742,7 +737,7 @@ def redo_settings(
         "criteria": list(criteria),
         "source_params": params,
     }
-    inputs = sorted((store.root / "inputs").glob("shard-*.parquet"))
+    inputs = store.input_files()
     if not inputs:
         raise InvalidSettingError(
             f"{source_run} has no staged input (inputs/shard-*.parquet) to re-generate from"
@@ -761,14 +756,6 @@ def regeneration(
     if (Path(out) / settings.dgm).resolve() == Path(source_run).resolve():
         raise InvalidSettingError(f"--out {out} would write over the run re-generated; use another")
     return settings, reader
-
-
-# ---------------------------------------------------------------- manifest
-
-
-def write_manifest(store: RunStore) -> dict[str, Any]:
-    """Write the manifest of a generation (or imported) run from its committed shards."""
-    return store.write_manifest(build_manifest(store, Generator))
 
 
 # ---------------------------------------------------------------- pilot
@@ -813,7 +800,7 @@ def pilot_report(store: RunStore, examples: int = 3) -> str:
     import statistics
 
     lengths, samples = [], []
-    for path in sorted((store.root / "data").glob("*.parquet")):
+    for path in store.output_files():
         for row in pq.read_table(path).to_pylist():
             conversation = row["conversation"]
             for turn in turns_of(conversation):

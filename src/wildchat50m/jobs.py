@@ -16,13 +16,14 @@ leased waits to take over any whose holder stops, and every worker leaves
 when the part is complete (so its exit status says whether it is).
 
 Run kinds (:class:`RunKind`) are recorded in every run's parameters and
-manifest; they decide a run's config name and which card table it joins.
+manifest; they decide a run's config name, which card table it joins and which
+job class counts its shards (:attr:`RunKind.job_class`: each job class names the
+kinds it makes, and is known to its kinds once its module is imported).
 """
 
 from __future__ import annotations
 
 import enum
-import json
 import os
 import platform
 import sys
@@ -39,8 +40,8 @@ from typing import Any, ClassVar
 from wildchat50m import __version__
 from wildchat50m.engines.base import ChatResult, Engine, is_transient
 from wildchat50m.errors import InvalidSettingError, WildChat50mError
-from wildchat50m.leases import DEFAULT_LEASE_TIMEOUT, LEASE_FOLDER, LeaseLost, Leases
-from wildchat50m.runstore import RUN_FILE, RunStore, storage_faults
+from wildchat50m.leases import DEFAULT_LEASE_TIMEOUT, LeaseLost, Leases
+from wildchat50m.runstore import RunStore, ShardCounts, is_run, storage_faults
 
 Log = Callable[[str], None]
 
@@ -75,13 +76,26 @@ class RunKind(enum.StrEnum):
         """Answers of a DGM (generated or imported), as opposed to verdicts about them."""
         return self is not RunKind.JUDGMENT
 
+    @property
+    def job_class(self) -> type[ShardedJob]:
+        """The job class whose :meth:`~ShardedJob.manifest_body` counts a run of this kind."""
+        found = _JOB_CLASSES.get(self)
+        if found is None:
+            raise LookupError(
+                f"no job class makes {self} runs yet: import wildchat50m.generate and wildchat50m.judging"
+            )
+        return found
+
+
+#: The job class of each run kind, filled as :class:`ShardedJob` subclasses are defined.
+_JOB_CLASSES: dict[RunKind, type[ShardedJob]] = {}
+
 
 def run_kind(run_dir: Path) -> RunKind | None:
     """The kind of the run at ``run_dir``; None when the folder holds no run."""
-    path = Path(run_dir) / RUN_FILE
-    if not path.exists():
+    if not is_run(run_dir):
         return None
-    return RunKind.of(json.loads(path.read_text(encoding="utf-8")))
+    return RunKind.of(RunStore(run_dir).params())
 
 
 class JobIncomplete(WildChat50mError):
@@ -171,6 +185,13 @@ class ShardedJob(ABC):
     kind: ClassVar[RunKind]
     #: The :class:`TransientFailures` cut-off of this kind's engine streams.
     max_consecutive_transient: ClassVar[int] = MAX_CONSECUTIVE_TRANSIENT
+    #: The kinds of run this class counts: its own :attr:`kind`, and any kind written in its shape.
+    kinds: ClassVar[tuple[RunKind, ...]] = ()
+
+    def __init_subclass__(cls, **options: Any) -> None:
+        super().__init_subclass__(**options)
+        for kind in cls.kinds:
+            _JOB_CLASSES[kind] = cls
 
     def __init__(
         self,
@@ -252,7 +273,7 @@ class ShardedJob(ABC):
     def leases(self) -> Leases:
         """This worker's leases in the run directory (made on first use, in the process that works)."""
         if self._leases is None:
-            self._leases = Leases(self.store.root / LEASE_FOLDER, self.lease_timeout)
+            self._leases = Leases(self.store.lease_folder, self.lease_timeout)
             self.store.before_commit = self._check_lease
             self.store.after_commit = self._release_lease
         return self._leases
@@ -327,7 +348,7 @@ class ShardedJob(ABC):
         finally:
             self.close()
         with self.storage_faults():
-            self.write_manifest()
+            write_manifest(self.store)
         return [
             ShardOutcome(
                 k, skipped=k not in committed, stats=stats.to_dict() if (stats := committed.get(k)) else None
@@ -413,38 +434,39 @@ class ShardedJob(ABC):
         if self._leases is not None:
             self._leases.close()
 
-    def write_manifest(self) -> dict[str, Any]:
-        return self.store.write_manifest(build_manifest(self.store, type(self)))
-
 
 def _chain(first: int, rest: Iterator[int]) -> Iterator[int]:
     yield first
     yield from rest
 
 
-def sum_markers(
-    markers: Iterable[Mapping[str, Any]], numbers: Iterable[str], counters: Iterable[str]
-) -> tuple[Counter[str], dict[str, Counter[str]]]:
-    """The sums of the ``numbers`` fields and the merged ``counters`` fields of shard markers."""
-    markers = list(markers)
-    totals: Counter[str] = Counter()
-    for name in numbers:
-        totals[name] = sum(marker.get(name, 0) for marker in markers)
-    merged = {name: Counter() for name in counters}
-    for marker in markers:
-        for name in merged:
-            merged[name].update(marker.get(name) or {})
-    return totals, merged
+def write_manifest(store: RunStore) -> dict[str, Any]:
+    """Build the run's manifest from its committed shards and write it: the one writer, for every kind.
+
+    Each worker writes it once, when it leaves the run. Workers that finish together may build
+    theirs from different sets of markers; one that sees the markers change between building and
+    writing builds and writes again, so the manifest last written counts every shard committed
+    before it, whichever worker wrote it.
+    """
+    while True:
+        before = store.counted_files()
+        manifest = store.save_manifest(build_manifest(store))
+        if store.counted_files() == before:
+            return manifest
 
 
-def build_manifest(store: RunStore, job_class: type[ShardedJob]) -> dict[str, Any]:
-    """A run's manifest: its parameters, kind, shards, input report, the kind's counts, throughput."""
+def build_manifest(store: RunStore) -> dict[str, Any]:
+    """A run's manifest: its parameters, kind, shards, input report, the kind's counts, throughput.
+
+    The kind's counts come from the job class of the kind the run records (:attr:`RunKind.job_class`).
+    """
     params = store.params()
+    job_class = RunKind.of(params).job_class
     markers = store.markers()
     staged = store.staged_reports()
-    totals, _ = sum_markers(markers, ("prompt_tokens", "completion_tokens", "generation_seconds"), ())
-    seconds = totals["generation_seconds"]
-    tokens = totals["prompt_tokens"] + totals["completion_tokens"]
+    totals = ShardCounts.total(markers)
+    seconds = totals.generation_seconds
+    tokens = totals.prompt_tokens + totals.completion_tokens
     engines = [marker["engine"] for marker in markers if marker.get("engine")]
     body = job_class.manifest_body(markers)
     throughput = {
@@ -464,8 +486,8 @@ def build_manifest(store: RunStore, job_class: type[ShardedJob]) -> dict[str, An
         "input": staged[0]["reader"] if staged else {},
         "skip_reasons": (staged[0]["reader"].get("reasons", {}) if staged else {}),
         **body,
-        "prompt_tokens": totals["prompt_tokens"],
-        "completion_tokens": totals["completion_tokens"],
+        "prompt_tokens": totals.prompt_tokens,
+        "completion_tokens": totals.completion_tokens,
         "throughput": throughput,
         "accelerators": markers[0].get("accelerators") if markers else None,
         "engine": engines[0] if engines else None,

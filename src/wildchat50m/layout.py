@@ -8,19 +8,24 @@
     data/judgments--<factor>--<judge>--<target>/...   a judgment config, same layout
     data/pairs--<name>/...                     a preference-pairs config (``wildchat50m pairs``)
 
-``builders/`` writes this layout with the names defined here; mixes, analyses, the held-out
-split, the lm-eval pack and the Space read it through :class:`Repository`, so they all see the
-same configs and the same data files. A repository is a local directory or a Hub dataset id.
+``builders/`` writes this layout with the names defined here and the one writer of its data
+files (:class:`ShardWriter`, which a mix writes its own ``data/`` with too); mixes, analyses, the
+held-out split, the lm-eval pack and the Space read it through :class:`Repository`, so they all
+see the same configs and the same data files. A repository is a local directory or a Hub dataset id.
 """
 
 from __future__ import annotations
 
+import inspect
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import yaml
 
 from wildchat50m.errors import WildChat50mError
@@ -35,6 +40,8 @@ DATA_FILE = re.compile(rf"^{SPLIT}-(\d{{5}})-of-(\d{{5}})\.parquet$")
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 JUDGMENT_PREFIX = "judgments--"
 PAIRS_PREFIX = "pairs--"
+#: datasets' own target for Hub parquet shards.
+MAX_SHARD_BYTES = 500 * 1000**2
 
 
 class RepositoryError(WildChat50mError):
@@ -207,3 +214,85 @@ class Repository:
 
     def front_matter(self) -> dict[str, Any]:
         return read_front_matter(self.root / README)
+
+
+def parquet_write_options() -> dict[str, Any]:
+    """Hub-friendly writer options the installed pyarrow supports (older ones lack some)."""
+    supported = inspect.signature(pq.ParquetWriter.__init__).parameters
+    wanted = {"compression": "zstd", "write_page_index": True, "use_content_defined_chunking": True}
+    return {k: v for k, v in wanted.items() if k == "compression" or k in supported}
+
+
+class ShardWriter:
+    """Writes rows, in the order given, as ``train-i-of-n`` shards with bounded row groups and files.
+
+    Every row group holds ``rows_per_group`` rows (the last one fewer), so the
+    layout is a function of the row sequence alone, not of how the rows
+    arrive. A shard is closed before a row group would take it past
+    ``max_shard_bytes`` on disk, judged by the size of the row group written
+    before it. Files are written as hidden partials and named at ``close``.
+    """
+
+    def __init__(self, folder: Path, schema: pa.Schema, rows_per_group: int, max_shard_bytes: int) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.folder, self.schema = folder, schema
+        self.rows_per_group, self.max_shard_bytes = max(1, rows_per_group), max_shard_bytes
+        self.options = parquet_write_options()
+        self.partials: list[Path] = []
+        self.pending: list[pa.Table] = []
+        self.pending_rows = 0
+        self.rows = 0
+        self._writer: pq.ParquetWriter | None = None
+        self._sink: pa.OSFile | None = None
+        self._last_group_bytes = 0
+
+    def write(self, table: pa.Table) -> None:
+        self.pending.append(table)
+        self.pending_rows += table.num_rows
+        while self.pending_rows >= self.rows_per_group:
+            buffered = pa.concat_tables(self.pending)
+            self._write_group(buffered.slice(0, self.rows_per_group))
+            rest = buffered.slice(self.rows_per_group)
+            self.pending, self.pending_rows = [rest], rest.num_rows
+
+    def _write_group(self, group: pa.Table) -> None:
+        sink, writer = self._sink, self._writer
+        if (
+            sink is not None
+            and writer is not None
+            and sink.tell() + self._last_group_bytes > self.max_shard_bytes
+        ):
+            self._close_file()
+        if self._writer is None:
+            self.partials.append(self.folder / f".part-{len(self.partials):05d}.parquet")
+            self._sink = pa.OSFile(str(self.partials[-1]), "wb")
+            self._writer = pq.ParquetWriter(self._sink, self.schema, **self.options)
+        assert self._sink is not None and self._writer is not None
+        before = self._sink.tell()
+        self._writer.write_table(group.combine_chunks(), row_group_size=max(1, group.num_rows))
+        self._last_group_bytes = self._sink.tell() - before
+        self.rows += group.num_rows
+
+    def _close_file(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+        if self._sink is not None:
+            self._sink.close()
+        self._writer = self._sink = None
+
+    def close(self) -> list[Path]:
+        """Write what is left (an empty config still gets one file) and name the shards."""
+        try:
+            if self.pending_rows or not self.partials:
+                self._write_group(
+                    pa.concat_tables(self.pending) if self.pending else self.schema.empty_table()
+                )
+        finally:
+            self._close_file()
+        final = [self.folder / data_file_name(i, len(self.partials)) for i in range(len(self.partials))]
+        for partial, target in zip(self.partials, final, strict=True):
+            os.replace(partial, target)
+        return final
+
+    def abort(self) -> None:
+        self._close_file()

@@ -37,7 +37,6 @@ from typing import Any
 
 from wildchat50m.errors import WildChat50mError
 
-LEASE_FOLDER = "leases"
 LEASE_SUFFIX = ".lease"
 #: Five minutes: far longer than any pause of a live worker's heartbeat thread (a long prefill, a
 #: garbage collection, a slow shared file system), and short next to a shard of a long run, which

@@ -14,6 +14,9 @@ Layout of one run (one DGM) under ``<out>/<config>/``::
 A crash loses at most the requests in flight: finished shards are skipped, and
 journaled requests are not sent again. A committed shard is trusted only while
 its file matches the size and checksum its marker records.
+
+:class:`RunStore` alone spells these names; every other module asks it for the
+paths (:meth:`RunStore.output_files`, :meth:`RunStore.input_files`, ...).
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -40,6 +43,8 @@ from wildchat50m.schema import OUTPUT_SCHEMA, WILDCHAT_SCHEMA
 
 RUN_FILE = "run.json"
 MANIFEST_FILE = "manifest.json"
+#: The folder of the workers' shard leases (written by :mod:`wildchat50m.leases`).
+LEASE_FOLDER = "leases"
 
 
 class RunMismatchError(WildChat50mError):
@@ -48,6 +53,10 @@ class RunMismatchError(WildChat50mError):
 
 class StorageError(WildChat50mError):
     """The run directory's file system refused a write: full, read-only, or not writable by this user."""
+
+
+class MarkerError(WildChat50mError):
+    """A finished shard's marker lacks a count its kind of run records (written by another version)."""
 
 
 #: What the file system said, and what to do, for the faults a user can fix.
@@ -132,10 +141,14 @@ def atomic_write_table(path: Path, table: pa.Table, **parquet_options: Any) -> s
 
 
 def atomic_write_rows(
-    path: Path, rows: Iterable[dict[str, Any]], schema: pa.Schema, rows_per_group: int = 1024
+    path: Path, rows: Iterable[dict[str, Any] | pa.Table], schema: pa.Schema, rows_per_group: int = 1024
 ) -> tuple[str, int]:
-    """Write ``rows`` to a parquet file atomically, one row group per ``rows_per_group`` rows as they
-    come, so memory holds one group, never the file; returns its sha256 and its number of rows."""
+    """Write ``rows`` to a parquet file atomically as they come, so memory holds one row group, never
+    the file; returns its sha256 and its number of rows.
+
+    Rows given as dicts go in groups of ``rows_per_group``; a table (rows already in Arrow, as an
+    import or a synthetic run makes them) is written as it is, in ``schema``.
+    """
     # A writer killed mid-file leaves its partial behind; no other process writes this shard.
     for stale in path.parent.glob(f".{path.name}.*.partial"):
         stale.unlink(missing_ok=True)
@@ -144,15 +157,25 @@ def atomic_write_rows(
         written = 0
         with pq.ParquetWriter(partial, schema, compression="zstd") as writer:
             group: list[dict[str, Any]] = []
-            for row in rows:
-                group.append(row)
-                if len(group) == rows_per_group:
-                    writer.write_table(pa.Table.from_pylist(group, schema=schema))
-                    written += len(group)
-                    group = []
-            if group or not written:
+
+            def flush() -> None:
+                nonlocal written, group
                 writer.write_table(pa.Table.from_pylist(group, schema=schema))
                 written += len(group)
+                group = []
+
+            for row in rows:
+                if isinstance(row, pa.Table):
+                    if group:
+                        flush()
+                    writer.write_table(row.select(schema.names).cast(schema))
+                    written += row.num_rows
+                    continue
+                group.append(row)
+                if len(group) == rows_per_group:
+                    flush()
+            if group or not written:
+                flush()
         return written
 
     return _atomic_parquet(path, write)
@@ -199,10 +222,7 @@ def find_runs(paths: Iterable[Path | str]) -> list[Path]:
     """Run directories: each path is one (it holds :data:`RUN_FILE`) or a folder of them."""
     runs: list[Path] = []
     for path in map(Path, paths):
-        if (path / RUN_FILE).exists():
-            runs.append(path)
-            continue
-        found = sorted(p.parent for p in path.glob(f"*/{RUN_FILE}"))
+        found = find_run_dirs(path)
         if not found:
             raise NoRunError(f"no run at {path} (a run directory holds {RUN_FILE})")
         runs.extend(found)
@@ -316,8 +336,12 @@ class Journal:
                 self._handle.close()
 
     def remove(self) -> None:
-        self.close()
-        self.path.unlink(missing_ok=True)
+        """Delete the journal of a committed shard; gone even when its last fsync fails (a full disk):
+        the shard is committed, and a journal left behind would be a stray file of a finished run."""
+        try:
+            self.close()
+        finally:
+            self.path.unlink(missing_ok=True)
 
 
 @dataclass
@@ -325,6 +349,9 @@ class ShardCounts:
     """The numbers and counters of one committed shard, as its marker records them.
 
     Every kind of run counts these; a kind's stats add their own fields (see :class:`ShardStats`).
+    The marker is written from these fields (:meth:`RunStore.commit`) and read back into them
+    (:meth:`from_marker`, :meth:`total`), so a field added here is written and read alike, and a
+    marker that lacks one is an error, never a silent 0.
     """
 
     conversations: int = 0
@@ -344,6 +371,40 @@ class ShardCounts:
             values[item.name] = value
         return values
 
+    @classmethod
+    def from_marker(cls, marker: Mapping[str, Any]) -> Self:
+        """The counts a shard's marker records; every field of this kind must be there."""
+        missing = [item.name for item in fields(cls) if item.name not in marker]
+        if missing:
+            shard = marker.get("shard")
+            raise MarkerError(
+                f"the marker of shard {shard} records no {', '.join(missing)} (written by another "
+                f"version); delete shards/shard-{shard:05d}.json to answer that shard again"
+                if isinstance(shard, int)
+                else f"a shard marker records no {', '.join(missing)} (written by another version)"
+            )
+        blank = cls()
+        values = {}
+        for item in fields(cls):
+            value = marker[item.name]
+            counter = isinstance(getattr(blank, item.name), Counter)
+            values[item.name] = Counter(value or {}) if counter else value
+        return cls(**values)
+
+    @classmethod
+    def total(cls, markers: Iterable[Mapping[str, Any]]) -> Self:
+        """The counts of every shard of ``markers`` added up: numbers summed, counters merged."""
+        total = cls()
+        for marker in markers:
+            shard = cls.from_marker(marker)
+            for item in fields(cls):
+                value = getattr(total, item.name)
+                if isinstance(value, Counter):
+                    value.update(getattr(shard, item.name))
+                else:
+                    setattr(total, item.name, value + getattr(shard, item.name))
+        return total
+
 
 @dataclass
 class ShardStats(ShardCounts):
@@ -353,6 +414,19 @@ class ShardStats(ShardCounts):
     truncated_prompts: int = 0
     finish_reasons: Counter[str] = field(default_factory=Counter)
     flags: Counter[str] = field(default_factory=Counter)
+    #: A re-generation run's answers by where they come from: ``regenerated`` or ``carried`` over.
+    answers_by_origin: Counter[str] = field(default_factory=Counter)
+
+
+def is_run(path: Path) -> bool:
+    """Whether ``path`` is a run directory (it holds the run's parameters)."""
+    return (Path(path) / RUN_FILE).exists()
+
+
+def find_run_dirs(path: Path) -> list[Path]:
+    """The run at ``path``, or every run directly below it, in order; [] when there is none."""
+    path = Path(path)
+    return [path] if is_run(path) else sorted(p.parent for p in path.glob(f"*/{RUN_FILE}"))
 
 
 class RunStore:
@@ -363,6 +437,28 @@ class RunStore:
         #: Called with a shard's index just before it is committed (may raise to refuse), and just after.
         self.before_commit: Callable[[int], None] = _nothing
         self.after_commit: Callable[[int], None] = _nothing
+
+    # -- the folders, for the modules that read them
+
+    @property
+    def lease_folder(self) -> Path:
+        return self.root / LEASE_FOLDER
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.root / MANIFEST_FILE
+
+    def output_files(self) -> list[Path]:
+        """The run's data files (finished shards, and any file left there without a marker), in order."""
+        return sorted((self.root / "data").glob("shard-*.parquet"))
+
+    def input_files(self) -> list[Path]:
+        """The run's staged input shards, in order."""
+        return sorted((self.root / "inputs").glob("shard-*.parquet"))
+
+    def journal_files(self) -> dict[int, Path]:
+        """The journal of every shard that has one, by shard index."""
+        return {int(p.stem.split("-")[1]): p for p in sorted((self.root / "journal").glob("shard-*.jsonl"))}
 
     # -- parameters
 
@@ -383,11 +479,30 @@ class RunStore:
             return
         atomic_write_text(path, json.dumps(dict(params), indent=2, ensure_ascii=False, sort_keys=True))
 
-    def write_manifest(self, manifest: dict[str, Any]) -> dict[str, Any]:
-        """Stamp ``manifest`` with the time and write it atomically as the run's manifest.json."""
+    def save_manifest(self, manifest: dict[str, Any]) -> dict[str, Any]:
+        """Stamp ``manifest`` with the time and write it atomically as the run's manifest.json
+        (built by :func:`wildchat50m.jobs.write_manifest`, its one writer)."""
         manifest["written_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        atomic_write_text(self.root / MANIFEST_FILE, json.dumps(manifest, indent=2, ensure_ascii=False))
+        atomic_write_text(self.manifest_path, json.dumps(manifest, indent=2, ensure_ascii=False))
         return manifest
+
+    def manifest(self) -> dict[str, Any]:
+        """The manifest last written (by this worker or another one on the run)."""
+        return json.loads(self.manifest_path.read_text(encoding="utf-8"))
+
+    def counted_files(self) -> list[tuple[str, int, int]]:
+        """What a manifest is built from, as it stands now: every shard marker and staging report,
+        with its size and change time (a marker rewritten after a damaged shard is redone differs)."""
+        files = [
+            *self.marker_path(0).parent.glob("shard-*.json"),
+            *self.staged_marker((0, 1)).parent.glob("staged-*.json"),
+        ]
+        found = []
+        for path in sorted(files):
+            with contextlib.suppress(FileNotFoundError):
+                facts = path.stat()
+                found.append((str(path), facts.st_size, facts.st_mtime_ns))
+        return found
 
     def params(self) -> dict[str, Any]:
         return json.loads((self.root / RUN_FILE).read_text(encoding="utf-8"))
@@ -497,16 +612,18 @@ class RunStore:
         self,
         index: int,
         count: int,
-        records: Iterable[dict[str, Any]],
-        stats: Any,
-        extra: dict,
+        records: Iterable[dict[str, Any] | pa.Table],
+        stats: ShardCounts,
+        extra: Mapping[str, Any],
         schema: pa.Schema = OUTPUT_SCHEMA,
     ) -> None:
         """Write a finished shard and then its marker; the journal may go after this.
 
-        ``records`` may be a generator: they are written in row groups as they come, and
-        ``stats`` (a :class:`ShardStats`, or any object with ``to_dict()``, e.g. a judgment
-        run's) is read only once they have all been written, so it may be filled on the way.
+        The one writer of shards and markers, for every kind of run (generated, judged, imported,
+        synthetic). ``records`` may be a generator (of rows, or of Arrow tables): they are written
+        as they come, and ``stats`` (a :class:`ShardStats`, or a kind's own :class:`ShardCounts`)
+        is read only once they have all been written, so it may be filled on the way. ``extra``:
+        what the marker records besides the counts (engine, worker, times).
         """
         self.before_commit(index)
         output = self.output_path(index, count)
@@ -524,7 +641,7 @@ class RunStore:
         self.after_commit(index)
 
     def markers(self) -> list[dict[str, Any]]:
-        folder = self.root / "shards"
+        folder = self.marker_path(0).parent
         if not folder.exists():
             return []
         return [json.loads(p.read_text(encoding="utf-8")) for p in sorted(folder.glob("shard-*.json"))]

@@ -27,7 +27,7 @@ from wildchat50m.generate import (
     pilot_hashes,
     pilot_report,
 )
-from wildchat50m.jobs import Log, RunKind, ShardedJob, build_manifest, silent
+from wildchat50m.jobs import Log, ShardedJob, silent
 from wildchat50m.registry import Registry
 from wildchat50m.resources import malformed_sample_file, sample_file
 from wildchat50m.runstore import RunStore
@@ -89,14 +89,6 @@ def recorded_filters(**given: Any) -> dict[str, Any]:
     return {k: (list(v) if isinstance(v, (tuple, list)) else v) for k, v in values.items()}
 
 
-def run_manifest(store: RunStore) -> dict[str, Any]:
-    """The manifest of the run in ``store``, whatever its kind (generation, judgment, imported)."""
-    from wildchat50m.judging import JudgmentJob
-
-    job_class = JudgmentJob if RunKind.of(store.params()) is RunKind.JUDGMENT else Generator
-    return build_manifest(store, job_class)
-
-
 def run_job(
     job: ShardedJob,
     *,
@@ -108,7 +100,8 @@ def run_job(
 
     ``replicas``: engine replicas, ``auto`` (one per group of tensor-parallel-size visible GPUs)
     or a number; locally, more than one means as many worker processes (:func:`run_replicas`).
-    Returns the run's manifest, which covers every part of the run finished so far.
+    Returns the run's manifest, written once by each worker as it left (the executors see to
+    it), which covers every part of the run finished so far.
     """
     from wildchat50m.executors import default_gpus_per_replica, device_groups, visible_gpus
 
@@ -128,8 +121,7 @@ def run_job(
             run_replicas(job, devices)
         else:
             job.run()
-    with job.storage_faults():
-        return job.write_manifest()
+    return job.store.manifest()
 
 
 @dataclass
@@ -237,6 +229,7 @@ def run_demo(
     log(
         f"{repo}: {len(built.configs)} config(s) ({', '.join(built.configs)}), default {built.default_config}"
     )
+    log(str(built.search_index))
     for name in tiny.DEMO_MODELS:
         answers = load_dataset(str(repo), name, split="train")
         turns = sum(row["turn"] for row in answers.select_columns(["turn"]))

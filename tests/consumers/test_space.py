@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 from helpers.commands import wildchat50m
-from helpers.space_server import ARTIFACTS, CHROMIUM_ARGS, chromium, serve_space
+from helpers.space_server import ARTIFACTS, launched_chromium, serve_space
 from rouge_score import rouge_scorer
 from wildchat50m.builders.search_index import query_terms
 from wildchat50m.spaces.viewer.lookup import RepositoryLookup, SearchFilters
@@ -296,12 +296,8 @@ PAYLOADS = [
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=chromium(), args=CHROMIUM_ARGS)
+    with launched_chromium() as launched:
         yield launched
-        launched.close()
 
 
 def watch(page, url: str) -> dict[str, list]:

@@ -16,8 +16,6 @@ import json
 import os
 import re
 import subprocess
-import time
-import urllib.request
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -28,7 +26,7 @@ import pytest
 from helpers.commands import wildchat50m
 from helpers.hub_stub import HubStub
 from helpers.pinned_envs import space_python, wheel_site
-from helpers.space_server import ARTIFACTS, CHROMIUM_ARGS, chromium, free_port
+from helpers.space_server import ARTIFACTS, free_port, launched_chromium, served
 from wildchat50m.builders.search_index import query_terms
 
 from wildchat50m.registry import load_registry
@@ -110,42 +108,15 @@ def space(hub, tmp_path_factory):
         "HTTP_PROXY": dead, "HTTPS_PROXY": dead, "ALL_PROXY": dead, "http_proxy": dead, "https_proxy": dead,
         "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost",
     }  # fmt: skip
-    log = open(work / "space.log", "w")  # noqa: SIM115 (closed below)
-    process = subprocess.Popen(
-        [str(python), "app.py"], cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT
-    )
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        deadline = time.monotonic() + 240
-        while True:
-            try:
-                with urllib.request.urlopen(url, timeout=5) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                log.flush()
-                raise RuntimeError(f"the Space did not start:\n{(work / 'space.log').read_text()}")
-            time.sleep(0.5)
-        yield {"url": url, "folder": folder, "python": python, "log": work / "space.log"}
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
+    log = work / "space.log"
+    with served([str(python), "app.py"], port, cwd=folder, env=env, log_path=log, timeout=240) as url:
+        yield {"url": url, "folder": folder, "python": python, "log": log}
 
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=chromium(), args=CHROMIUM_ARGS)
+    with launched_chromium() as launched:
         yield launched
-        launched.close()
 
 
 def rows_of(repository: Path, config: str) -> dict[str, dict]:

@@ -298,3 +298,32 @@ def test_a_dead_engine_ends_the_job_with_its_cause_what_was_kept_and_the_resume(
     rows = output_rows(tmp_path / "tiny-a")
     assert len(rows) == 12
     assert all(m["content"] for r in rows for m in r["conversation"] if m["role"] == "assistant")
+
+
+def test_a_manifest_written_while_another_worker_commits_counts_that_shard_too(baseline, tmp_path):
+    """Two workers finish together: the one whose manifest missed the other's last commit writes again."""
+    from wildchat50m.jobs import write_manifest
+    from wildchat50m.runstore import RunStore
+
+    run = Path(shutil.copytree(baseline, tmp_path / "tiny-a"))
+    store = RunStore(run)
+    last = store.marker_path(5)
+    held_back = last.read_text(encoding="utf-8")
+    last.unlink()
+    save = store.save_manifest
+    written: list[int] = []
+
+    def save_while_the_other_worker_commits(manifest: dict) -> dict:
+        written.append(manifest["shards"]["finished"])
+        saved = save(manifest)
+        if not last.exists():  # the other worker's commit lands between this build and its write
+            last.write_text(held_back, encoding="utf-8")
+        return saved
+
+    store.save_manifest = save_while_the_other_worker_commits
+    manifest = write_manifest(store)
+
+    assert written == [5, 6]
+    assert manifest["shards"]["finished"] == 6
+    assert json.loads(store.manifest_path.read_text(encoding="utf-8"))["turns"] == manifest["turns"]
+    assert manifest["turns"] == json.loads((baseline / "manifest.json").read_text(encoding="utf-8"))["turns"]

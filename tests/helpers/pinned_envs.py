@@ -26,6 +26,7 @@ import shutil
 import subprocess
 import sys
 import venv
+from collections.abc import Callable
 from pathlib import Path
 
 ENVS = Path(__file__).resolve().parents[1] / "envs"
@@ -41,15 +42,8 @@ def pinned_python(requirements: str) -> Path:
         [interpreter, "-c", "import sys; print(sys.version)"], capture_output=True, text=True, check=True
     ).stdout
     digest = hashlib.sha256(spec.read_bytes() + version.strip().encode()).hexdigest()[:12]
-    cache = Path(os.environ.get("WILDCHAT50M_CACHE", Path.home() / ".cache" / "wildchat50m"))
-    target = cache / "test-envs" / f"{spec.stem}-{digest}"
-    python = target / "bin" / "python"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with open(target.parent / f".{target.name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if (target / ".complete").exists():
-            return python
-        shutil.rmtree(target, ignore_errors=True)
+
+    def build(target: Path, python: Path) -> None:
         if interpreter == sys.executable:
             venv.EnvBuilder(with_pip=True, clear=True).create(target)
         else:
@@ -58,7 +52,27 @@ def pinned_python(requirements: str) -> Path:
         unwanted = _uninstall_directive(spec.read_text())
         if unwanted:
             subprocess.run([python, "-m", "pip", "uninstall", "--quiet", "-y", *unwanted], check=True)
-        (target / ".complete").write_text(spec.read_text())
+
+    return _cached_env(f"{spec.stem}-{digest}", build, spec.read_text())
+
+
+def _cached_env(name: str, build: Callable[[Path, Path], None], stamp: str) -> Path:
+    """The interpreter of the cached environment ``name``, built once by ``build(target, python)``.
+
+    Worktrees and test processes share the cache: one builds under a file lock while the others
+    wait, and an environment counts only once its ``.complete`` stamp is written.
+    """
+    cache = Path(os.environ.get("WILDCHAT50M_CACHE", Path.home() / ".cache" / "wildchat50m"))
+    target = cache / "test-envs" / name
+    python = target / "bin" / "python"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target.parent / f".{target.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if (target / ".complete").exists():
+            return python
+        shutil.rmtree(target, ignore_errors=True)
+        build(target, python)
+        (target / ".complete").write_text(stamp)
     return python
 
 
@@ -111,22 +125,15 @@ def space_python(folder: Path) -> Path:
     requires = [line for line in described if line.startswith("Requires-")]
     extras = [line.split("[", 1)[1] for line in lines if line.startswith("./")]
     key = "\n".join([*pins, *requires, *extras, sys.version]).encode()
-    cache = Path(os.environ.get("WILDCHAT50M_CACHE", Path.home() / ".cache" / "wildchat50m"))
-    target = cache / "test-envs" / f"space-{hashlib.sha256(key).hexdigest()[:12]}"
-    python = target / "bin" / "python"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with open(target.parent / f".{target.name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if (target / ".complete").exists():
-            return python
-        shutil.rmtree(target, ignore_errors=True)
+
+    def build(target: Path, python: Path) -> None:
         venv.EnvBuilder(with_pip=True, clear=True).create(target)
         subprocess.run(
             [python, "-m", "pip", "install", "--quiet", "-r", "requirements.txt"], cwd=folder, check=True
         )
         subprocess.run([python, "-m", "pip", "uninstall", "--quiet", "-y", "wildchat-50m"], check=True)
-        (target / ".complete").write_text(key.decode())
-    return python
+
+    return _cached_env(f"space-{hashlib.sha256(key).hexdigest()[:12]}", build, key.decode())
 
 
 def wheel_site(folder: Path, directory: Path) -> Path:

@@ -9,9 +9,10 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
@@ -29,17 +30,30 @@ def serve_space(repo: Path | str, workdir: Path, env: dict[str, str] | None = No
     ``repo`` is a directory or a Hub id; ``env`` adds variables (e.g. ``HF_ENDPOINT`` of a stub Hub).
     """
     port = free_port()
-    log = open(workdir / f"space-{port}.log", "w")  # noqa: SIM115 (closed below)
-    process = subprocess.Popen(
+    with served(
         [sys.executable, "-m", "wildchat50m", "space", str(repo), "--port", str(port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
+        port,
         cwd=workdir,
         env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", **(env or {})},
-    )
+        log_path=workdir / f"space-{port}.log",
+        timeout=180,
+    ) as url:
+        yield url
+
+
+@contextmanager
+def served(
+    command: Sequence[str], port: int, *, cwd: Path, env: Mapping[str, str], log_path: Path, timeout: float
+) -> Iterator[str]:
+    """Run ``command``, a web server on ``port``, until its page answers; yields its URL, stops it after.
+
+    Its output goes to ``log_path``, shown in the error when it does not start within ``timeout`` s.
+    """
+    log = open(log_path, "w")  # noqa: SIM115 (closed below)
+    process = subprocess.Popen(list(command), cwd=cwd, env=dict(env), stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     try:
-        deadline = time.monotonic() + 180
+        deadline = time.monotonic() + timeout
         while True:
             try:
                 with urllib.request.urlopen(url, timeout=5) as response:
@@ -49,7 +63,7 @@ def serve_space(repo: Path | str, workdir: Path, env: dict[str, str] | None = No
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
                 log.flush()
-                raise RuntimeError(f"the Space did not start:\n{(workdir / f'space-{port}.log').read_text()}")
+                raise RuntimeError(f"the Space did not start:\n{log_path.read_text()}")
             time.sleep(0.5)
         yield url
     finally:
@@ -76,3 +90,16 @@ def chromium() -> str:
 
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+@contextmanager
+def launched_chromium() -> Iterator[Any]:
+    """Debian's chromium under Playwright, closed afterwards."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=chromium(), args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()

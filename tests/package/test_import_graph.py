@@ -1,26 +1,41 @@
 """The package's modules import each other one way: no import cycle anywhere.
 
-Walks every module of the installed ``wildchat50m`` package, reads its imports (at module level
-and the lazy ones inside functions alike: a lazy import that closes a cycle is still a tangle)
-and fails on any cycle among the package's own modules, naming it.
+Reads every module that ships in the wheel (the packages and folders ``pyproject.toml`` maps into
+``wildchat50m``: ``src/wildchat50m`` and also ``builders/``, ``spaces/``, ``hub_plugins/``, which an
+editable install's ``wildchat50m.__path__`` does not list), reads its imports (at module level and
+the lazy ones inside functions alike: a lazy import that closes a cycle is still a tangle) and fails
+on any cycle among the package's own modules, naming it.
 """
 
 from __future__ import annotations
 
 import ast
-import importlib.util
-import pkgutil
+import tomllib
 from pathlib import Path
 
-import wildchat50m
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _package_folder(package: str, package_dir: dict[str, str]) -> Path:
+    """Where setuptools takes ``package`` from: its own ``package-dir`` entry, or its nearest
+    mapped parent's folder plus the rest of its dotted name."""
+    parts = package.split(".")
+    for cut in range(len(parts), 0, -1):
+        mapped = package_dir.get(".".join(parts[:cut]))
+        if mapped is not None:
+            return ROOT / mapped / Path(*parts[cut:])
+    return ROOT / Path(*parts)
 
 
 def _module_files() -> dict[str, Path]:
-    files = {"wildchat50m": Path(wildchat50m.__file__)}
-    for module in pkgutil.walk_packages(wildchat50m.__path__, "wildchat50m."):
-        spec = importlib.util.find_spec(module.name)
-        assert spec is not None and spec.origin is not None, module.name
-        files[module.name] = Path(spec.origin)
+    """Every module of the wheel, by dotted name, from the packages ``pyproject.toml`` ships."""
+    setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
+    files: dict[str, Path] = {}
+    for package in setuptools["packages"]:
+        folder = _package_folder(package, setuptools.get("package-dir", {}))
+        assert (folder / "__init__.py").exists(), f"{package}: no {folder}/__init__.py"
+        for path in sorted(folder.glob("*.py")):
+            files[package if path.stem == "__init__" else f"{package}.{path.stem}"] = path
     return files
 
 
@@ -84,6 +99,8 @@ def test_the_package_has_no_import_cycle():
     files = _module_files()
     graph = {name: _imports(name, path, set(files)) for name, path in files.items()}
     assert "wildchat50m.cli.common" in graph["wildchat50m.cli.generate"], "the walk sees imports"
+    for folder in ("builders.repository", "spaces.viewer.app", "hub_plugins.axolotl.plugin"):
+        assert f"wildchat50m.{folder}" in graph, f"the walk reads wildchat50m.{folder}"
     importers_of_root = sorted(name for name, targets in graph.items() if "wildchat50m.cli" in targets)
     assert importers_of_root == ["wildchat50m.__main__"], "no command module imports the root group back"
     assert _cycles(graph) == []

@@ -157,3 +157,21 @@ def test_a_path_that_is_no_release_is_refused(cli_in_process):
     result = cli_in_process("import", "no/such-release-dir/here", "--as", CONFIG, "--repo", "repo", expect=1)
 
     assert "neither a local file or directory nor a Hub dataset id" in result.stderr
+
+
+def test_the_marker_is_read_back_by_its_counts_and_one_missing_stops_the_build(release, cli, tmp_path):
+    """An import's marker is written by the run store like a generated run's (size and checksum
+    included); a count missing from it is an error naming it, never read as 0."""
+    cli("import", str(release), "--as", CONFIG, "--repo", "repo")
+    run = tmp_path / "repo" / ".imports" / CONFIG
+    marker_path = run / "shards" / "shard-00000.json"
+    marker = json.loads(marker_path.read_text(encoding="utf-8"))
+    assert (marker["rows"], marker["turns"], marker["engine"]) == (5, 6, "imported")
+    assert marker["bytes"] == (run / "data" / "shard-00000-of-00001.parquet").stat().st_size
+
+    del marker["turns"]
+    marker_path.write_text(json.dumps(marker), encoding="utf-8")
+    result = cli("build", str(run), "--repo", "repo", expect=1)
+
+    assert "the marker of shard 0 records no turns" in result.stderr
+    assert "Traceback" not in result.stderr

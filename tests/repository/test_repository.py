@@ -260,3 +260,18 @@ def test_the_repository_loads_under_datasets_4_8_4_as_axolotl_pins_it(work, tmp_
     assert loaded["quarter"] == 6
     assert loaded["streamed_first"] == expected[0]["conversation_hash"]
     assert "not found" in loaded["wrong_config"] and "tiny-a" in loaded["wrong_config"]
+
+
+def test_a_build_from_python_keeps_the_search_index_in_step(work, tmp_path):
+    """``build_repository`` called from a notebook adds the config to the Space's search index itself."""
+    from wildchat50m.builders.search_index import INDEX_DIR, freshness, local_fingerprints, read_state
+
+    repo = copy_repo(work, tmp_path)
+    assert freshness(read_state(repo / INDEX_DIR), local_fingerprints(repo)).fresh
+
+    report = build_repository(repo, [work / "runs" / "tiny-bench"])
+
+    assert "added tiny-bench" in str(report.search_index)
+    assert freshness(read_state(repo / INDEX_DIR), local_fingerprints(repo)).fresh
+    left = build_repository(tmp_path / "without-index", [work / "runs" / "tiny-bench"], search_index=False)
+    assert left.search_index is None and not (tmp_path / "without-index" / INDEX_DIR).exists()

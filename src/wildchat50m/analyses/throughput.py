@@ -76,7 +76,7 @@ def _accelerator(accelerators: Any) -> str | None:
 
 def _measures(manifest: dict[str, Any]) -> dict[str, Any]:
     """The same facts from a run's manifest or from the summary a repository keeps per config."""
-    if "params" in manifest:  # generate.build_manifest
+    if "params" in manifest:  # jobs.build_manifest
         params, throughput = manifest["params"], manifest.get("throughput") or {}
         return {
             "config": params["dgm"],

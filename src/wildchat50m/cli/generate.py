@@ -248,11 +248,12 @@ def runs_show(path: str, as_json: bool, lease_timeout: float) -> None:
     process, and how long ago its heartbeat was) and waiting, its answers per
     second over the last minutes, and an estimate of the time left.
     """
+    from wildchat50m import judging  # noqa: F401 (its job class counts judgment runs: RunKind.job_class)
     from wildchat50m.audit import run_progress
-    from wildchat50m.workflows import run_manifest
+    from wildchat50m.jobs import build_manifest
 
     roots = find_runs([path])
-    manifests = [run_manifest(RunStore(root)) for root in roots]
+    manifests = [build_manifest(RunStore(root)) for root in roots]
     if as_json:
         click.echo(
             json.dumps(manifests if len(manifests) > 1 else manifests[0], indent=2, ensure_ascii=False)

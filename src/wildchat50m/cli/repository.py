@@ -52,7 +52,6 @@ def build(
     problem that would break loading or contradict the card.
     """
     from wildchat50m.builders import repository
-    from wildchat50m.builders.search_index import update_search_index
 
     if check_repo is not None:
         if run_dirs:
@@ -85,7 +84,7 @@ def build(
         f"{repo}: {len(report.configs)} config(s) ({', '.join(report.configs)}), "
         f"default {report.default_config}; README.md rendered"
     )
-    click.echo(update_search_index(Path(repo)))
+    click.echo(report.search_index)
 
 
 @click.command("import")
@@ -131,7 +130,6 @@ def import_command(
     Then it builds the config as `build` would.
     """
     from wildchat50m.builders import importer
-    from wildchat50m.builders.search_index import update_search_index
 
     report = importer.import_release(
         source,
@@ -143,7 +141,6 @@ def import_command(
         name=name,
         registry=registry_of(ctx),
     )
-    indexed = update_search_index(Path(repo))
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
         return
@@ -159,10 +156,10 @@ def import_command(
         f"{report.user_template_leaks:,} user turn(s) with template tokens (flagged), "
         f"{report.duplicate_rows:,} duplicate row(s) and {report.rows_without_hash:,} without hash skipped"
     )
-    flags = ", ".join(f"{k} {v:,}" for k, v in sorted(report.flags.items()))
+    flags = ", ".join(f"{k} {v:,}" for k, v in sorted(report.stats.flags.items()))
     click.echo(f"  flags: {flags or none}")
     click.echo(f"  run directory: {report.run_dir}")
-    click.echo(indexed)
+    click.echo(report.search_index)
 
 
 @click.command()

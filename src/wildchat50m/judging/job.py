@@ -24,7 +24,6 @@ from wildchat50m.jobs import (
     ShardedJob,
     TransientFailures,
     run_kind,
-    sum_markers,
 )
 from wildchat50m.judging.factors import Factor, JudgingError, factor_slug, judge_messages
 from wildchat50m.judging.scores import (
@@ -166,7 +165,7 @@ def target_files(target: Path) -> tuple[str, list[Path]]:
         if not kind.holds_answers:
             raise JudgingError(f"{target} is a judgment run; judge a DGM's run or config")
         params = RunStore(target).params()
-        files = sorted((target / "data").glob("shard-*.parquet"))
+        files = RunStore(target).output_files()
         shards = int(params.get("num_shards") or 0)
         if len(files) != shards:
             raise JudgingError(f"{target}: {len(files)} of {shards} shards finished; finish the run first")
@@ -223,6 +222,7 @@ class JudgmentJob(ShardedJob):
     """Judge every answered user turn of one target with one judge on one factor; safe to kill and re-run."""
 
     kind = RunKind.JUDGMENT
+    kinds = (RunKind.JUDGMENT,)
 
     settings: JudgeSettings
 
@@ -275,19 +275,15 @@ class JudgmentJob(ShardedJob):
     @classmethod
     def manifest_body(cls, markers: list[dict[str, Any]]) -> dict[str, Any]:
         """Counts by status, score source, distribution flag and error."""
-        totals, counters = sum_markers(
-            markers,
-            ("conversations", "judgments"),
-            ("statuses", "score_sources", "distribution_flags", "errors", "prompt_fit"),
-        )
-        statuses = counters.pop("statuses")
-        fit = counters.pop("prompt_fit")
+        totals = JudgmentStats.total(markers)
         return {
-            "conversations": totals["conversations"],
-            "judgments": totals["judgments"],
-            "statuses": {status: statuses.get(status, 0) for status in JudgmentStatus},
-            "prompt_fit": {"fitted": fit.get("fitted", 0), "cut": fit.get("cut", 0)},
-            **{name: dict(sorted(counter.items())) for name, counter in counters.items()},
+            "conversations": totals.conversations,
+            "judgments": totals.judgments,
+            "statuses": {status: totals.statuses.get(status, 0) for status in JudgmentStatus},
+            "prompt_fit": {fit: totals.prompt_fit.get(fit, 0) for fit in ("fitted", "cut")},
+            "score_sources": dict(sorted(totals.score_sources.items())),
+            "distribution_flags": dict(sorted(totals.distribution_flags.items())),
+            "errors": dict(sorted(totals.errors.items())),
         }
 
     def answer_shards(self, indices: list[int]) -> dict[int, JudgmentStats]:

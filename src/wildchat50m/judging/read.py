@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 from wildchat50m import layout
 from wildchat50m.jobs import RunKind, run_kind
 from wildchat50m.judging.factors import JudgingError
+from wildchat50m.runstore import RunStore
 from wildchat50m.schema import JUDGMENT_SCHEMA
 
 
@@ -21,13 +22,16 @@ def judgment_files(path: Path) -> list[Path]:
     """
     path = Path(path)
     if run_kind(path) is RunKind.JUDGMENT:
-        return sorted((path / "data").glob("shard-*.parquet"))
+        return RunStore(path).output_files()
     if layout.is_judgment_config(path.name):
         return layout.folder_data_files(path)
     repository = layout.Repository(path)
     found = [file for config in repository.judgment_configs() for file in repository.data_files(config)]
     if not found:  # a folder of judgment runs
-        found = sorted(path.glob(f"{layout.JUDGMENT_PREFIX}*/data/shard-*.parquet"))
+        runs = sorted(path.glob(f"{layout.JUDGMENT_PREFIX}*"))
+        found = [
+            file for run in runs if run_kind(run) is RunKind.JUDGMENT for file in RunStore(run).output_files()
+        ]
     if not found:
         raise JudgingError(
             f"no judgments at {path}: give a judgment run directory, a repository config folder "

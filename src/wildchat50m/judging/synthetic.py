@@ -6,20 +6,19 @@ judgment run; the scores are whatever the caller puts in the table (no judge mod
 
 from __future__ import annotations
 
-import json
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from wildchat50m import layout
-from wildchat50m.jobs import RunKind, build_manifest
+from wildchat50m.jobs import RunKind, write_manifest
 from wildchat50m.judging.factors import factor_slug
-from wildchat50m.judging.job import JudgmentJob
+from wildchat50m.judging.job import JudgmentStats
 from wildchat50m.judging.scores import JudgmentStatus, ScoreSource
-from wildchat50m.runstore import RunStore, atomic_write_text, file_sha256
+from wildchat50m.runstore import RunStore
 from wildchat50m.schema import JUDGMENT_SCHEMA
 
 
@@ -63,20 +62,15 @@ def write_judgment_run(runs: Path, table: pa.Table, *, judge: str, factor: str, 
         "config": config, "kind": str(RunKind.JUDGMENT),
     }  # fmt: skip
     store.claim(params)
-    output = store.output_path(0, 1)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(table.cast(JUDGMENT_SCHEMA), output, compression="zstd")
     statuses = pc.value_counts(table.column("status")).flatten()
     sources = pc.value_counts(pc.drop_null(table.column("score_source"))).flatten()
-    status_counts = dict(zip(*[c.to_pylist() for c in statuses], strict=True))
-    source_counts = dict(zip(*[c.to_pylist() for c in sources], strict=True))
-    marker = {
-        "shard": 0, "of": 1, "sha256": file_sha256(output), "rows": table.num_rows,
-        "conversations": len(pc.unique(table.column("conversation_hash"))), "judgments": table.num_rows,
-        "prompt_tokens": 0, "completion_tokens": 0, "generation_seconds": 0.0, "errors": {},
-        "statuses": status_counts, "score_sources": source_counts,
-        "distribution_flags": {}, "engine": "synthetic", "answered": table.num_rows,
-    }  # fmt: skip
-    atomic_write_text(store.marker_path(0), json.dumps(marker, indent=2))
-    store.write_manifest(build_manifest(store, JudgmentJob))
+    stats = JudgmentStats(
+        conversations=len(pc.unique(table.column("conversation_hash"))),
+        judgments=table.num_rows,
+        statuses=Counter(dict(zip(*[c.to_pylist() for c in statuses], strict=True))),
+        score_sources=Counter(dict(zip(*[c.to_pylist() for c in sources], strict=True))),
+    )
+    extra = {"engine": "synthetic", "answered": table.num_rows}
+    store.commit(0, 1, [table], stats, extra, schema=JUDGMENT_SCHEMA)
+    write_manifest(store)
     return store.root

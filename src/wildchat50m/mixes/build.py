@@ -32,11 +32,10 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from wildchat50m import layout
 from wildchat50m.errors import WildChat50mError
-from wildchat50m.layout import Repository
+from wildchat50m.layout import MAX_SHARD_BYTES, Repository, ShardWriter
 from wildchat50m.mixes.sources import (
     MixSourceError,
     RowStream,
@@ -53,7 +52,6 @@ from wildchat50m.schema import MIX_MESSAGE, MIX_SCHEMA
 MIX_FILE = "mix.json"
 CARD_TEMPLATE = "mix_card.md.j2"
 ROWS_PER_GROUP = 8192
-MAX_SHARD_BYTES = 500 * 1000**2
 #: The small columns the first pass reads from a WildChat-50m config (nested leaves only).
 SCAN_COLUMNS = [
     "conversation_hash",
@@ -523,56 +521,6 @@ def drawn_batches(part: Part) -> Iterator[pa.RecordBatch]:
 # ---------------------------------------------------------------- writing
 
 
-class ShardWriter:
-    """Parquet shards of at most ~``max_shard_bytes``, row groups of ``rows_per_group`` rows."""
-
-    def __init__(
-        self, folder: Path, rows_per_group: int = ROWS_PER_GROUP, max_shard_bytes: int = MAX_SHARD_BYTES
-    ):
-        from wildchat50m.builders.repository import parquet_write_options
-
-        self.folder = folder
-        self.rows_per_group = rows_per_group
-        self.max_shard_bytes = max_shard_bytes
-        self.options = parquet_write_options()
-        self.pending: list[pa.Table] = []
-        self.pending_rows = 0
-        self.partials: list[Path] = []
-        self.writer: pq.ParquetWriter | None = None
-        self.rows = 0
-        folder.mkdir(parents=True, exist_ok=True)
-
-    def write(self, table: pa.Table) -> None:
-        self.pending.append(table)
-        self.pending_rows += table.num_rows
-        while self.pending_rows >= self.rows_per_group:
-            self._flush(self.rows_per_group)
-
-    def _flush(self, rows: int) -> None:
-        pending = pa.concat_tables(self.pending)
-        group, rest = pending.slice(0, rows), pending.slice(rows)
-        self.pending, self.pending_rows = ([rest] if rest.num_rows else []), rest.num_rows
-        if self.writer is not None and self.partials[-1].stat().st_size > self.max_shard_bytes:
-            self.writer.close()
-            self.writer = None
-        if self.writer is None:
-            self.partials.append(self.folder / f".part-{len(self.partials):05d}.parquet")
-            self.writer = pq.ParquetWriter(self.partials[-1], MIX_SCHEMA, **self.options)
-        self.writer.write_table(group.combine_chunks(), row_group_size=max(1, rows))
-        self.rows += group.num_rows
-
-    def close(self) -> list[Path]:
-        if self.pending_rows or not self.partials:
-            self._flush(self.pending_rows)
-        if self.writer is not None:
-            self.writer.close()
-        count = len(self.partials)
-        final = [self.folder / layout.data_file_name(i, count) for i in range(count)]
-        for partial, target in zip(self.partials, final, strict=True):
-            os.replace(partial, target)
-        return final
-
-
 @dataclass
 class MixReport:
     out: Path
@@ -599,7 +547,7 @@ def build_mix(
     staging = out.with_name(f".{out.name}.partial")
     if staging.exists():
         shutil.rmtree(staging)
-    writer = ShardWriter(staging / "data", rows_per_group, max_shard_bytes)
+    writer = ShardWriter(staging / layout.DATA_DIR, MIX_SCHEMA, rows_per_group, max_shard_bytes)
     for plan in plans:
         if progress:
             progress(f"{plan.name}: writing {plan.drawn:,} of {plan.eligible:,} eligible rows")
@@ -620,7 +568,7 @@ def build_mix(
     if out.exists():
         shutil.rmtree(out)
     os.replace(staging, out)
-    return MixReport(out, writer.rows, [out / "data" / f.name for f in files], summaries)
+    return MixReport(out, writer.rows, [out / layout.DATA_DIR / f.name for f in files], summaries)
 
 
 def render_mix_card(spec: MixSpec, record: Mapping[str, Any]) -> str:

@@ -18,8 +18,7 @@ text.
 
 from __future__ import annotations
 
-import json
-from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +26,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from wildchat50m.jobs import RunKind
+from wildchat50m.jobs import RunKind, write_manifest
 from wildchat50m.requests import HistoryMode
-from wildchat50m.runstore import RunStore, atomic_write_text, file_sha256
+from wildchat50m.runstore import RunStore, ShardStats
 from wildchat50m.schema import OUTPUT_SCHEMA
 from wildchat50m.synthetic import LANGUAGES, fake_hash, wildchat_row
 
@@ -102,7 +101,7 @@ def write_config_run(
     With ``offset`` the hashes are those of conversations ``offset..offset+rows-1`` (the text is
     the same): a DGM that answered other conversations than the rest.
     """
-    from wildchat50m.generate import answers_run_params, write_manifest
+    from wildchat50m.generate import answers_run_params
 
     run_dir = Path(runs) / dgm
     store = RunStore(run_dir)
@@ -116,30 +115,23 @@ def write_config_run(
         _template_rows(dgm, min(template_rows, rows), answer_chars, failed_every), schema=OUTPUT_SCHEMA
     )
     position = OUTPUT_SCHEMA.get_field_index("conversation_hash")
-    output = store.output_path(0, 1)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    stats: Counter[str] = Counter()
-    finish: Counter[str] = Counter()
-    with pq.ParquetWriter(output, OUTPUT_SCHEMA, compression="zstd") as writer:
+    stats = ShardStats(conversations=rows)
+
+    def chunks() -> Iterator[pa.Table]:
         for start in range(0, rows, template.num_rows):
             size = min(template.num_rows, rows - start)
             hashes = pa.array([conversation_hash(offset + start + i) for i in range(size)], pa.string())
             chunk = template.slice(0, size).set_column(position, "conversation_hash", hashes)
-            writer.write_table(chunk)
+            yield chunk
             messages = pc.list_flatten(chunk.column("conversation"))
             answers = messages.filter(pc.equal(pc.struct_field(messages, "role"), "assistant"))
-            finish.update(pc.struct_field(answers, "finish_reason").to_pylist())
-            stats["turns"] += pc.sum(chunk.column("turn")).as_py()
-            stats["prompt_tokens"] += pc.sum(pc.struct_field(answers, "prompt_tokens")).as_py() or 0
-            stats["completion_tokens"] += pc.sum(pc.struct_field(answers, "completion_tokens")).as_py() or 0
-    marker = {
-        "shard": 0, "of": 1, "sha256": file_sha256(output), "rows": rows, "conversations": rows,
-        "turns": stats["turns"], "prompt_tokens": stats["prompt_tokens"],
-        "completion_tokens": stats["completion_tokens"], "generation_seconds": 0.0,
-        "finish_reasons": dict(finish), "flags": {}, "errors": {"server_error": finish.get("error", 0)},
-        "truncated_prompts": 0, "accelerators": None, "engine": "synthetic",
-    }  # fmt: skip
-    atomic_write_text(store.marker_path(0), json.dumps(marker, indent=2))
+            stats.finish_reasons.update(pc.struct_field(answers, "finish_reason").to_pylist())
+            stats.turns += pc.sum(chunk.column("turn")).as_py()
+            stats.prompt_tokens += pc.sum(pc.struct_field(answers, "prompt_tokens")).as_py() or 0
+            stats.completion_tokens += pc.sum(pc.struct_field(answers, "completion_tokens")).as_py() or 0
+        stats.errors["server_error"] = stats.finish_reasons.get("error", 0)
+
+    store.commit(0, 1, chunks(), stats, {"accelerators": None, "engine": "synthetic"})
     write_manifest(store)
     return run_dir
 
@@ -150,7 +142,7 @@ def build_synthetic_repository(repo: Path, configs: dict[str, int], **run_option
 
     runs = Path(repo).parent / f".{Path(repo).name}-runs"
     run_dirs = [write_config_run(runs, dgm, rows, **run_options) for dgm, rows in configs.items()]
-    build_repository(Path(repo), run_dirs)
+    build_repository(Path(repo), run_dirs, search_index=False)  # the mixes read no index
     return Path(repo)
 
 
