@@ -428,9 +428,14 @@ def template_shape(tokenizer: Tokenizer) -> TemplateShape | None:
 #: first: it will be cut or dropped, cutting needs its own ids, and its count with the template's
 #: text around it is then bounded from them (see _ShapeCounting.exceeds) instead of tokenized again.
 LONG_MESSAGE_CHARS_PER_TOKEN = 4
-#: How many tokens re-tokenizing text can gain or lose at one junction: where a cut, the cut
-#: mark, the template's text or a special token skipped by decoding meets the text next to it.
+#: How many tokens re-tokenizing text can gain or lose at one junction (where a cut, the cut
+#: mark, the template's text or a special token skipped by decoding meets the text next to it),
+#: taken as a range that holds 0: any two junctions' gains differ by at most this much too.
 JUNCTION_TOKENS = 1
+#: Cuts of at most this many ids are short: their junctions may interact, so none is taken as shared.
+_SHORT_CUT = 8
+#: The most bytes of one character a cut can leave on its side (UTF-8 has at most 4 per character).
+_STRAY_BYTES = 3
 
 
 class _Counting:
@@ -582,16 +587,32 @@ class _ShapeCounting(_Counting):
             return sum(stop - start - hidden_in(start, stop) for start, stop in kept(keep))
 
         def junctions(keep: int, other: int) -> int:
-            """Junctions whose tokens may differ between the cuts keeping ``keep`` and ``other``."""
-            differing = sum(
-                hidden_in(min(a, b), max(a, b))
-                for span, other_span in zip(kept(keep), kept(other), strict=True)
-                for a, b in zip(span, other_span, strict=True)
+            """How many junctions may count differently in the cuts keeping ``keep`` and ``other``."""
+            spans = list(zip(kept(keep), kept(other), strict=True))
+            # A skipped special token kept by one cut only joins its neighbours in that cut.
+            joined = sum(hidden_in(min(a[0], b[0]), max(a[0], b[0])) for a, b in spans)
+            joined += sum(hidden_in(min(a[1], b[1]), max(a[1], b[1])) for a, b in spans)
+            # A cut inside a character drops its stray bytes, ids that decoding makes "\ufffd".
+            ragged = sum(
+                splits_character(a[0], "start") + splits_character(b[0], "start") for a, b in spans[-1:]
             )
-            ends = 1 if where == "tail" else 2
-            # Each cut's own ends; and, at a short or empty cut, every junction of the message.
-            each = [ends if k > 8 else 2 * ends for k in (keep, other)]
-            return sum(each) + differing
+            ragged += sum(
+                splits_character(a[1], "end") + splits_character(b[1], "end") for a, b in spans[:-1]
+            )
+            if min(keep, other) > _SHORT_CUT:
+                # The ends that moved (a cut end at the same id is the same junction in both).
+                moved = sum(a[0] != b[0] for a, b in spans[-1:]) + sum(a[1] != b[1] for a, b in spans[:-1])
+                return joined + moved + _STRAY_BYTES * ragged
+            # A short or empty cut: every junction of both (cut ends, the mark, the template's text).
+            every = {"tail": (1, 2), "middle": (2, 4)}[where]
+            return joined + every[keep > 0] + every[other > 0] + _STRAY_BYTES * ragged
+
+        def splits_character(at: int, side: Literal["start", "end"]) -> bool:
+            if at in (0, length):
+                return False
+            if side == "start":
+                return self.tokenizer.decode(ids[at : at + _STRAY_BYTES + 1]).startswith("\ufffd")
+            return self.tokenizer.decode(ids[max(0, at - _STRAY_BYTES - 1) : at]).endswith("\ufffd")
 
         counted: dict[int, int] = {}
 
