@@ -622,17 +622,25 @@ class _ShapeCounting(_Counting):
 
         real(0)  # the empty cut ("" or the mark alone): a few tokens
 
+        def estimate(keep: int, other: int) -> tuple[int, int]:
+            """The count at ``keep`` from the real count at ``other``, and its bound."""
+            return counted[other] + visible(keep) - visible(other), JUNCTION_TOKENS * junctions(keep, other)
+
         def fits(keep: int) -> bool:
             if keep not in counted:
-                nearest = min(counted, key=lambda other: abs(other - keep))
-                estimate = counted[nearest] + visible(keep) - visible(nearest)
-                bound = JUNCTION_TOKENS * junctions(keep, nearest)
-                if estimate - bound > budget:
+                guess, bound = estimate(keep, min(counted, key=lambda other: abs(other - keep)))
+                if guess - bound > budget:
                     return False
-                if estimate + bound <= budget:
+                if guess + bound <= budget:
                     return True
-                if abs(real(keep) - estimate) > bound:
-                    raise _EstimateMissed
+                # Checked against every count so far (the empty cut's too, so a drift over the
+                # whole message shows, not only one near here).
+                others = list(counted)
+                actual = real(keep)
+                for other in others:
+                    guess, bound = estimate(keep, other)
+                    if abs(actual - guess) > bound:
+                        raise _EstimateMissed
             return counted[keep] <= budget
 
         return largest_fitting(fits, length)
@@ -711,11 +719,14 @@ class PromptFitter:
 
 
 def _skipped_ids(tokenizer: Tokenizer) -> frozenset[int]:
-    """The ids of special tokens that decoding drops."""
+    """The ids of special tokens that decoding drops (between two letters, so a decoder that adds
+    or trims text at the ends does not hide it)."""
+    letter = tokenizer.encode("x")
+    plain = tokenizer.decode([*letter, *letter])
     skipped = set()
     for token in tokenizer.special_tokens:
         ids = tokenizer.encode(token)
-        if len(ids) == 1 and tokenizer.decode(ids) == "":
+        if len(ids) == 1 and tokenizer.decode([*letter, *ids, *letter]) == plain:
             skipped.add(ids[0])
     return frozenset(skipped)
 
