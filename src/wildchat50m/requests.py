@@ -24,6 +24,14 @@ The final prompt's token ids are assembled from the same pieces and go to the
 engine, so it is not tokenized again. Templates whose shape cannot be learned
 (or whose pieces do not add up to the real tokenization) are counted by
 rendering every prompt, as before: the fitted prompts are the same either way.
+
+A cut searches, by bisection, for the most tokens of the message that fit.
+Its candidates are estimated from the message's own ids and only those near
+the answer are tokenized (:class:`_ShapeCounting`): the search makes the same
+probes with the same outcomes as counting each candidate in full, so the cut is
+the one it always was. A message far longer than the budget is tokenized once,
+on its own (its ids are what a cut needs), and its count within the template
+bounded from them.
 """
 
 from __future__ import annotations
