@@ -416,6 +416,10 @@ class RunStore:
         folder = self.root / "inputs"
         folder.mkdir(parents=True, exist_ok=True)
         partials = {k: self.input_path(k, count).with_suffix(f".{os.getpid()}.partial") for k in shards}
+        # A staging killed midway leaves its partials behind; only the staging lease's holder stages.
+        for index in shards:
+            for stale in folder.glob(f"{self.input_path(index, count).stem}.*.partial"):
+                stale.unlink(missing_ok=True)
         writers = {k: pq.ParquetWriter(partials[k], schema, compression="zstd") for k in shards}
         rows = dict.fromkeys(shards, 0)
         # Each shard's rows are gathered into row groups of a bounded size: one row group per input
