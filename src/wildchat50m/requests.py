@@ -506,12 +506,16 @@ class _ShapeCounting(_Counting):
     prompt at a keep already counted, plus the ids that decoding keeps (special ones are skipped)
     between the two keeps. Re-tokenizing a cut text can differ from its ids only at its junctions
     (the cut ends, the mark, the template's text, each skipped special token), by at most
-    ``JUNCTION_TOKENS`` at each. A candidate whose estimate is farther than that bound from the
-    budget is decided by the estimate; the others are counted for real. The binary search thus
-    makes the same probes with the same outcomes as when every probe was counted, so it finds the
-    same cut. Each real count also checks the bound; one outside it raises :class:`_EstimateMissed`
-    and the fitter goes back to counting every candidate (a tokenizer that breaks the bound costs
-    time, never a different prompt).
+    ``JUNCTION_TOKENS`` at each, and by the stray bytes of a character a cut splits (at most
+    ``_STRAY_BYTES``). A candidate whose estimate is farther than that bound from the budget is
+    decided by the estimate; the others are counted for real. The binary search thus makes the
+    same probes with the same outcomes as when every probe was counted, so it finds the same cut.
+    Each real count is also checked against the estimates from every count before it, the empty
+    cut's included (so a drift over the whole message shows, not only one near the answer); one
+    outside its bound raises :class:`_EstimateMissed`, and the fitter redoes the prompt and every
+    later one counting each candidate. That check sees a tokenizer that breaks the assumption
+    near the answers it counts; a break only at far candidates, and only there, would go unseen,
+    which is why the bound is taken generously.
     """
 
     def __init__(
@@ -594,8 +598,8 @@ class _ShapeCounting(_Counting):
         def visible(keep: int) -> int:
             return sum(stop - start - hidden_in(start, stop) for start, stop in kept(keep))
 
-        def junctions(keep: int, other: int) -> int:
-            """How many junctions may count differently in the cuts keeping ``keep`` and ``other``."""
+        def bound(keep: int, other: int) -> int:
+            """How many tokens the cuts keeping ``keep`` and ``other`` may count apart from their ids."""
             spans = list(zip(kept(keep), kept(other), strict=True))
             # A skipped special token kept by one cut only joins its neighbours in that cut.
             joined = sum(hidden_in(min(a[0], b[0]), max(a[0], b[0])) for a, b in spans)
@@ -610,10 +614,12 @@ class _ShapeCounting(_Counting):
             if min(keep, other) > _SHORT_CUT:
                 # The ends that moved (a cut end at the same id is the same junction in both).
                 moved = sum(a[0] != b[0] for a, b in spans[-1:]) + sum(a[1] != b[1] for a, b in spans[:-1])
-                return joined + moved + _STRAY_BYTES * ragged
-            # A short or empty cut: every junction of both (cut ends, the mark, the template's text).
-            every = {"tail": (1, 2), "middle": (2, 4)}[where]
-            return joined + every[keep > 0] + every[other > 0] + _STRAY_BYTES * ragged
+                junctions = joined + moved
+            else:
+                # A short or empty cut: every junction of both (cut ends, the mark, the template's text).
+                every = {"tail": (1, 2), "middle": (2, 4)}[where]
+                junctions = joined + every[keep > 0] + every[other > 0]
+            return JUNCTION_TOKENS * junctions + _STRAY_BYTES * ragged
 
         def splits_character(at: int, side: Literal["start", "end"]) -> bool:
             if at in (0, length):
@@ -632,7 +638,7 @@ class _ShapeCounting(_Counting):
 
         def estimate(keep: int, other: int) -> tuple[int, int]:
             """The count at ``keep`` from the real count at ``other``, and its bound."""
-            return counted[other] + visible(keep) - visible(other), JUNCTION_TOKENS * junctions(keep, other)
+            return counted[other] + visible(keep) - visible(other), bound(keep, other)
 
         def fits(keep: int) -> bool:
             if keep not in counted:
