@@ -42,6 +42,8 @@ from wildchat50m.records import TurnOutcome
 from wildchat50m.schema import OUTPUT_SCHEMA, WILDCHAT_SCHEMA
 
 RUN_FILE = "run.json"
+#: The rows staging holds, over all shards, before writing them out as row groups.
+STAGING_BUFFER_BYTES = 256 << 20
 MANIFEST_FILE = "manifest.json"
 #: The folder of the workers' shard leases (written by :mod:`wildchat50m.leases`).
 LEASE_FOLDER = "leases"
@@ -547,15 +549,38 @@ class RunStore:
         folder = self.root / "inputs"
         folder.mkdir(parents=True, exist_ok=True)
         partials = {k: self.input_path(k, count).with_suffix(f".{os.getpid()}.partial") for k in shards}
+        # A staging killed midway leaves its partials behind; only the staging lease's holder stages.
+        for index in shards:
+            for stale in folder.glob(f"{self.input_path(index, count).stem}.*.partial"):
+                stale.unlink(missing_ok=True)
         writers = {k: pq.ParquetWriter(partials[k], schema, compression="zstd") for k in shards}
         rows = dict.fromkeys(shards, 0)
+        # Each shard's rows are gathered into row groups of a bounded size: one row group per input
+        # batch and shard would make a million rows into tens of thousands of tiny row groups, whose
+        # metadata the writers hold until they close (GBs at a million conversations).
+        flush_bytes = max(1 << 20, STAGING_BUFFER_BYTES // max(1, len(shards)))
+        pending: dict[int, list[pa.RecordBatch]] = {k: [] for k in shards}
+        pending_bytes = dict.fromkeys(shards, 0)
+
+        def flush(index: int) -> None:
+            if pending[index]:
+                writers[index].write_table(pa.Table.from_batches(pending[index], schema=schema))
+                pending[index], pending_bytes[index] = [], 0
+
         try:
             for batch in batches:
-                owners = [owner_of(h, count) for h in batch.column("conversation_hash").to_pylist()]
+                owners: dict[int, list[int]] = {}
+                for row, conversation_hash in enumerate(batch.column("conversation_hash").to_pylist()):
+                    owners.setdefault(owner_of(conversation_hash, count), []).append(row)
                 for index in wanted.intersection(owners):
-                    part = batch.filter(pa.array([owner == index for owner in owners]))
-                    writers[index].write_batch(part)
+                    part = batch.take(pa.array(owners[index], pa.int64()))
+                    pending[index].append(part)
+                    pending_bytes[index] += part.nbytes
                     rows[index] += part.num_rows
+                    if pending_bytes[index] >= flush_bytes:
+                        flush(index)
+            for index in shards:
+                flush(index)
         finally:
             for writer in writers.values():
                 writer.close()

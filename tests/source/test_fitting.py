@@ -29,19 +29,25 @@ from wildchat50m.tiny import CHAT_TEMPLATE, tiny_chat_model
 
 
 class CountingTokenizer(TransformersTokenizer):
-    """The tiny-a tokenizer, counting the texts it tokenizes (whole prompts and plain texts apart)."""
+    """The tiny-a tokenizer, counting the texts it tokenizes (whole prompts and plain texts apart)
+    and the tokens it makes of them."""
 
     def __init__(self, hf) -> None:
         super().__init__(hf)
         self.calls: Counter[str] = Counter()
+        self.tokens = 0
 
     def chat_ids(self, messages):
         self.calls["prompt"] += 1
-        return super().chat_ids(messages)
+        ids = super().chat_ids(messages)
+        self.tokens += len(ids)
+        return ids
 
     def encode(self, text):
         self.calls["text"] += 1
-        return super().encode(text)
+        ids = super().encode(text)
+        self.tokens += len(ids)
+        return ids
 
 
 def reference_fit(messages, tokenizer, max_input_tokens) -> FittedPrompt:
@@ -113,12 +119,14 @@ def hf_tokenizer():
     return TransformersTokenizer.from_pretrained(tiny_chat_model("tiny-a")).hf
 
 
-def fit_both(conversation, old, fitter, system_prompt=None):
-    """Every turn of ``conversation`` fitted by the reference (tokenizer ``old``) and by ``fitter``."""
-    budget = fitter.max_input_tokens
+def fit_both(conversation, old, fitter, system_prompt=None) -> Counter[str]:
+    """Every turn of ``conversation`` fitted by the reference (tokenizer ``old``) and by ``fitter``;
+    returns how many prompts kept everything, lost turns or messages, or had their last message cut."""
+    budget, outcomes = fitter.max_input_tokens, Counter()
     for turn in turns_of(conversation):
         messages = prompt_messages(conversation, turn, system_prompt=system_prompt)
         expected = reference_fit(messages, old, budget)
+        outcomes["current cut" if expected.current_cut else "cut" if expected.truncated else "whole"] += 1
         fitted = fitter.fit(messages)
         assert (fitted.messages, fitted.truncated, fitted.current_cut, fitted.tokens) == (
             expected.messages,
@@ -127,8 +135,11 @@ def fit_both(conversation, old, fitter, system_prompt=None):
             expected.tokens,
         )
         assert fitted.token_ids is not None
+        tokens = old.tokens
         assert list(fitted.token_ids) == old.chat_ids(fitted.messages)
         old.calls["prompt"] -= 1  # that check is not the reference's own work
+        old.tokens = tokens
+    return outcomes
 
 
 def test_the_sample_fits_as_before_with_each_message_tokenized_once_per_conversation(hf_tokenizer):
@@ -152,6 +163,8 @@ def test_the_sample_fits_as_before_with_each_message_tokenized_once_per_conversa
     assert new.calls["prompt"] == 2 * 32
     # Plain texts: each message once per conversation, plus the searches of cut messages.
     assert new.calls["text"] < old.calls["text"] + old.calls["prompt"]
+    # A cut search tokenizes only the candidates near its answer: far fewer tokens in all.
+    assert new.tokens < old.tokens / 4
 
 
 #: Short texts of letters, spaces, scripts, emoji and the tiny template's own tokens (whole and in parts).
@@ -177,6 +190,53 @@ def test_random_conversations_fit_as_before(hf_tokenizer, turns, system, ends_on
         conversation.append({"role": "user", "content": "and now?"})
     fitter = PromptFitter(CountingTokenizer(hf_tokenizer), budget)
     fit_both(conversation, CountingTokenizer(hf_tokenizer), fitter, "Be brief." if system is None else None)
+
+
+#: Pieces of long texts that must be cut: words, scripts without spaces, 4-byte emoji and joined
+#: ones, right-to-left text, the tiny template's own tokens whole and in parts, the cut mark itself.
+PIECES = [
+    "hello", " world", " ", "\n", "\t", "  ", ".", "北京欢迎你", "日本語のテキスト", "мир", "مرحبا",
+    "नमस्ते", "🙂", "👩\u200d👩\u200d👧", "—", "ßé", "<|end|>", "<|user|>", "<|assistant|>",
+    "<|begin_of_text|>", "<|system|>", "<|", "|>", CUT_MARK, "\ufffd", "x" * 30,
+]  # fmt: skip
+CUT_TEXT = st.lists(st.sampled_from(PIECES), min_size=40, max_size=400).map("".join)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    turns=st.lists(st.tuples(st.one_of(CUT_TEXT, TEXT), CUT_TEXT), min_size=1, max_size=3),
+    last=CUT_TEXT,
+    system=st.one_of(st.none(), TEXT),
+    budget=st.sampled_from([24, 60, 150, 300]),
+)
+def test_over_budget_prompts_are_cut_as_before(hf_tokenizer, turns, last, system, budget):
+    """Long, multilingual, template-token-laden prompts over the budget: cut searches on every turn."""
+    conversation = [{"role": "system", "content": system}] if system is not None else []
+    for user, assistant in turns:
+        conversation += [{"role": "user", "content": user}, {"role": "assistant", "content": assistant}]
+    conversation.append({"role": "user", "content": last})
+    fitter = PromptFitter(CountingTokenizer(hf_tokenizer), budget)
+    outcomes = fit_both(conversation, CountingTokenizer(hf_tokenizer), fitter)
+    assert outcomes["whole"] < sum(outcomes.values())
+
+
+class WordyDecoding(CountingTokenizer):
+    """A tokenizer whose decoding adds a word after each full stop: a cut text then re-tokenizes
+    longer than its ids, the more so the more it keeps."""
+
+    def decode(self, ids):
+        return super().decode(ids).replace(".", ". so")
+
+
+def test_an_estimate_that_misses_is_caught_and_the_search_redone_by_counting(hf_tokenizer):
+    """Were re-tokenizing cut texts to break the estimate's bound, a real count near the answer shows
+    it: the fitter stops estimating and counts every candidate, so the prompts are cut as before."""
+    fitter = PromptFitter(WordyDecoding(hf_tokenizer), 300)
+    text = "".join(PIECES) + "It is. So it goes. " * 100
+    conversation = [{"role": "user", "content": text}, {"role": "assistant", "content": text[::-1]}]
+    conversation.append({"role": "user", "content": text[7:]})
+    assert fit_both(conversation, WordyDecoding(hf_tokenizer), fitter)["current cut"] == 2
+    assert fitter.estimating is False
 
 
 def test_a_template_that_changes_contents_is_counted_by_rendering_and_fits_the_same(hf_tokenizer):

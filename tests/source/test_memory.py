@@ -6,6 +6,10 @@ import json
 import subprocess
 import sys
 
+import pyarrow.parquet as pq
+
+from wildchat50m.runstore import RunStore
+from wildchat50m.source import ConversationReader, shard_of
 from wildchat50m.synthetic import write_synthetic_parquet
 
 ONE_GIB_KIB = 1024 * 1024
@@ -85,3 +89,22 @@ def test_answering_one_shard_holds_a_bounded_buffer_not_the_shard(tmp_path):
     # journal's answers (about 60,000 short ones here), not by the shard's rows.
     assert large < small + 150, f"peak RSS {small:.0f} MiB at 5,000 conversations, {large:.0f} MiB at 40,000"
     assert large < 600, f"peak RSS {large:.0f} MiB"
+
+
+def test_staging_writes_each_shard_in_a_few_large_row_groups_with_every_row_in_order(tmp_path):
+    """Row groups of one input batch and shard each would make a million conversations into tens of
+    thousands of tiny row groups, whose metadata the shards' writers hold until they close."""
+    source = tmp_path / "input.parquet"
+    write_synthetic_parquet(str(source), 40_000)
+    reader = ConversationReader(str(source))
+    store, shards = RunStore(tmp_path / "run"), list(range(16))
+    rows = store.stage(reader.batches(), (0, 1), shards, 16, shard_of, lambda: reader.report)
+    assert sum(rows.values()) == 40_000
+    hashes = pq.read_table(source, columns=["conversation_hash"]).column(0).to_pylist()
+    for index in shards:
+        staged = pq.ParquetFile(store.input_path(index, 16))
+        assert staged.metadata.num_rows == rows[index] > 0
+        # ~40 input batches of 1,024 rows reach every shard; they are gathered, not written one by one.
+        assert staged.metadata.num_row_groups <= 2
+        in_shard = [h for h in hashes if shard_of(h, 16) == index]
+        assert staged.read(columns=["conversation_hash"]).column(0).to_pylist() == in_shard
