@@ -32,6 +32,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Self, TypeVar
 
 import pyarrow as pa
@@ -346,6 +347,11 @@ class Journal:
             self.path.unlink(missing_ok=True)
 
 
+#: The metadata of a :class:`ShardCounts` counter added after markers were first written: a
+#: marker without it (from a run made before it existed, with nothing to count there) reads as empty.
+ADDED_LATER: Mapping[str, bool] = MappingProxyType({"added after markers were first written": True})
+
+
 @dataclass
 class ShardCounts:
     """The numbers and counters of one committed shard, as its marker records them.
@@ -353,7 +359,9 @@ class ShardCounts:
     Every kind of run counts these; a kind's stats add their own fields (see :class:`ShardStats`).
     The marker is written from these fields (:meth:`RunStore.commit`) and read back into them
     (:meth:`from_marker`, :meth:`total`), so a field added here is written and read alike, and a
-    marker that lacks one is an error, never a silent 0.
+    marker that lacks one is an error, never a silent 0. The one exception is a counter made with
+    ``metadata=ADDED_LATER``: it came after markers were first written, and a marker of a run made
+    before it (which had nothing to count there) reads as empty, so older runs still build.
     """
 
     conversations: int = 0
@@ -376,7 +384,9 @@ class ShardCounts:
     @classmethod
     def from_marker(cls, marker: Mapping[str, Any]) -> Self:
         """The counts a shard's marker records; every field of this kind must be there."""
-        missing = [item.name for item in fields(cls) if item.name not in marker]
+        missing = [
+            item.name for item in fields(cls) if item.name not in marker and item.metadata != ADDED_LATER
+        ]
         if missing:
             shard = marker.get("shard")
             raise MarkerError(
@@ -388,7 +398,7 @@ class ShardCounts:
         blank = cls()
         values = {}
         for item in fields(cls):
-            value = marker[item.name]
+            value = marker.get(item.name)
             counter = isinstance(getattr(blank, item.name), Counter)
             values[item.name] = Counter(value or {}) if counter else value
         return cls(**values)
@@ -417,7 +427,7 @@ class ShardStats(ShardCounts):
     finish_reasons: Counter[str] = field(default_factory=Counter)
     flags: Counter[str] = field(default_factory=Counter)
     #: A re-generation run's answers by where they come from: ``regenerated`` or ``carried`` over.
-    answers_by_origin: Counter[str] = field(default_factory=Counter)
+    answers_by_origin: Counter[str] = field(default_factory=Counter, metadata=ADDED_LATER)
 
 
 def is_run(path: Path) -> bool:

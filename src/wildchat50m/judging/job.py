@@ -41,7 +41,7 @@ from wildchat50m.judging.scores import (
 )
 from wildchat50m.registry import DGM
 from wildchat50m.requests import CharTokenizer, turn_key, turns_of
-from wildchat50m.runstore import Journal, RunStore, ShardCounts, file_sha256
+from wildchat50m.runstore import ADDED_LATER, Journal, RunStore, ShardCounts, file_sha256
 from wildchat50m.schema import JUDGMENT_SCHEMA, OUTPUT_SCHEMA
 from wildchat50m.source import shard_of
 
@@ -194,7 +194,7 @@ class JudgmentStats(ShardCounts):
     distribution_flags: Counter[str] = field(default_factory=Counter)
     #: Judge prompts fitted to the judge's context: ``fitted`` (the conversation before the judged
     #: turn shortened) and ``cut`` (the judged message or answer itself cut).
-    prompt_fit: Counter[str] = field(default_factory=Counter)
+    prompt_fit: Counter[str] = field(default_factory=Counter, metadata=ADDED_LATER)
 
 
 @dataclass
