@@ -24,19 +24,10 @@ The final prompt's token ids are assembled from the same pieces and go to the
 engine, so it is not tokenized again. Templates whose shape cannot be learned
 (or whose pieces do not add up to the real tokenization) are counted by
 rendering every prompt, as before: the fitted prompts are the same either way.
-
-A cut searches, by bisection, for the most tokens of the message that fit.
-Its candidates are estimated from the message's own ids and only those near
-the answer are tokenized (:class:`_ShapeCounting`): the search makes the same
-probes with the same outcomes as counting each candidate in full, so the cut is
-the one it always was. A message far longer than the budget is tokenized once,
-on its own (its ids are what a cut needs), and its count within the template
-bounded from them.
 """
 
 from __future__ import annotations
 
-import bisect
 import itertools
 import math
 import re
@@ -418,10 +409,6 @@ class _PieceCache:
             self.held -= len(dropped)
         return ids
 
-    def known(self, before: str, content: str, after: str) -> array | None:
-        """The ids already held for this piece, without tokenizing it."""
-        return self.pieces.get((before, content, after))
-
 
 _SHAPES: weakref.WeakKeyDictionary[Any, TemplateShape | None] = weakref.WeakKeyDictionary()
 
@@ -441,233 +428,6 @@ def template_shape(tokenizer: Tokenizer) -> TemplateShape | None:
 
 # ---------------------------------------------------------------- fitting
 
-#: A message of at least this many characters per token of the budget is tokenized on its own
-#: first: it will be cut or dropped, cutting needs its own ids, and its count with the template's
-#: text around it is then bounded from them (see _ShapeCounting.exceeds) instead of tokenized again.
-LONG_MESSAGE_CHARS_PER_TOKEN = 4
-#: How many tokens re-tokenizing text can gain or lose at one junction (where a cut, the cut
-#: mark, the template's text or a special token skipped by decoding meets the text next to it),
-#: taken as a range that holds 0: any two junctions' gains differ by at most this much too.
-JUNCTION_TOKENS = 1
-#: Cuts of at most this many ids are short: their junctions may interact, so none is taken as shared.
-_SHORT_CUT = 8
-#: The most bytes of one character a cut can leave on its side (UTF-8 has at most 4 per character).
-_STRAY_BYTES = 3
-
-
-class _Counting:
-    """How :func:`_fit` counts candidate prompts: every one in full with ``count_prompt``.
-
-    That is how prompts were fitted before :class:`PromptFitter`, and still how they are when a
-    template's shape is unknown or the tokenizer is the character estimate.
-    """
-
-    def __init__(
-        self,
-        tokenizer: Tokenizer,
-        count_prompt: Callable[[Sequence[Message]], int],
-        ids_of: Callable[[str], Sequence[int]],
-    ) -> None:
-        self.tokenizer = tokenizer
-        self.count_prompt = count_prompt
-        self.ids_of = ids_of
-
-    def count(self, prompt: Sequence[Message]) -> int:
-        return self.count_prompt(prompt)
-
-    def exceeds(self, prompt: Sequence[Message], budget: int) -> bool:
-        return self.count(prompt) > budget
-
-    def count_within(self, prompt: Sequence[Message], budget: int) -> int | None:
-        """The count of ``prompt`` if it fits the budget, else None."""
-        counted = self.count(prompt)
-        return counted if counted <= budget else None
-
-    def cut(self, text: str, keep: int, where: Literal["tail", "middle"]) -> str:
-        ids: Sequence[int] = [] if isinstance(self.tokenizer, CharTokenizer) else self.ids_of(text)
-        return cut_text(self.tokenizer, text, keep, where, ids)
-
-    def size(self, text: str) -> int:
-        if isinstance(self.tokenizer, CharTokenizer):
-            return len(self.tokenizer.encode(text))
-        return len(self.ids_of(text))
-
-    def largest_cut(
-        self, prompt: list[Message], position: int, where: Literal["tail", "middle"], budget: int
-    ) -> int:
-        """The keep :func:`largest_fitting` finds for cutting ``prompt[position]`` into the budget."""
-        text = prompt[position]["content"]
-
-        def fits(keep: int) -> bool:
-            return self.count(replaced_content(prompt, position, self.cut(text, keep, where))) <= budget
-
-        return largest_fitting(fits, self.size(text))
-
-
-class _EstimateMissed(Exception):
-    """A real count fell outside the bounds of its estimate (internal: the fitter stops estimating)."""
-
-
-class _ShapeCounting(_Counting):
-    """Counting from the learned template shape, tokenizing a cut search's candidates only near its answer.
-
-    A candidate cut is estimated from the ids of the message being cut: the real count of the
-    prompt at a keep already counted, plus the ids that decoding keeps (special ones are skipped)
-    between the two keeps. Re-tokenizing a cut text can differ from its ids only at its junctions
-    (the cut ends, the mark, the template's text, each skipped special token), by at most
-    ``JUNCTION_TOKENS`` at each, and by the stray bytes of a character a cut splits (at most
-    ``_STRAY_BYTES``). A candidate whose estimate is farther than that bound from the budget is
-    decided by the estimate; the others are counted for real. The binary search thus makes the
-    same probes with the same outcomes as when every probe was counted, so it finds the same cut.
-    Each real count is also checked against the estimates from every count before it, the empty
-    cut's included (so a drift over the whole message shows, not only one near the answer); one
-    outside its bound raises :class:`_EstimateMissed`, and the fitter redoes the prompt and every
-    later one counting each candidate. That check sees a tokenizer that breaks the assumption
-    near the answers it counts; a break only at far candidates, and only there, would go unseen,
-    which is why the bound is taken generously.
-    """
-
-    def __init__(
-        self,
-        tokenizer: Tokenizer,
-        shape: TemplateShape,
-        pieces: _PieceCache,
-        ids_of: Callable[[str], Sequence[int]],
-        hidden_of: Callable[[str], list[int]],
-        *,
-        long_chars: int,
-        estimating: bool = True,
-    ) -> None:
-        super().__init__(tokenizer, tokenizer.count_chat_tokens, ids_of)
-        self.shape = shape
-        self.pieces = pieces
-        self.hidden_of = hidden_of
-        self.long_chars = long_chars
-        self.estimating = estimating
-        self._glue_sizes: dict[str, int] = {}
-
-    def count(self, prompt: Sequence[Message]) -> int:
-        counted = self.shape.count(prompt, self.pieces)
-        return self.tokenizer.count_chat_tokens(prompt) if counted is None else counted
-
-    def exceeds(self, prompt: Sequence[Message], budget: int) -> bool:
-        """Whether ``prompt`` is over the budget; a long message not tokenized with its template text yet
-        is counted from its own ids (bounded at its junctions), which decides unless it is close."""
-        glues = self.shape.glues(prompt)
-        if glues is None or not self.estimating:
-            return self.count(prompt) > budget
-        total = len(self.shape.start) + len(self.shape.end) + len(glues[-1].fixed)
-        slack = 0
-        for position, message in enumerate(prompt):
-            before, content, after = glues[position].tail, message["content"], glues[position + 1].lead
-            total += len(glues[position].fixed)
-            known = self.pieces.known(before, content, after)
-            if known is not None or len(content) < self.long_chars:
-                total += len(known if known is not None else self.pieces.ids(before, content, after))
-                continue
-            total += self._glue_size(before) + len(self.ids_of(content)) + self._glue_size(after)
-            slack += JUNCTION_TOKENS * (bool(before) + bool(after))
-        if total - slack > budget:
-            return True
-        if total + slack <= budget:
-            return False
-        counted = self.count(prompt)
-        if abs(counted - total) > slack:
-            raise _EstimateMissed
-        return counted > budget
-
-    def count_within(self, prompt: Sequence[Message], budget: int) -> int | None:
-        return None if self.exceeds(prompt, budget) else self.count(prompt)
-
-    def _glue_size(self, text: str) -> int:
-        size = self._glue_sizes.get(text)
-        if size is None:
-            size = self._glue_sizes[text] = len(self.tokenizer.encode(text)) if text else 0
-        return size
-
-    def largest_cut(
-        self, prompt: list[Message], position: int, where: Literal["tail", "middle"], budget: int
-    ) -> int:
-        if not self.estimating:
-            return super().largest_cut(prompt, position, where, budget)
-        text = prompt[position]["content"]
-        ids = self.ids_of(text)
-        hidden = self.hidden_of(text)
-        length = len(ids)
-
-        def kept(keep: int) -> tuple[tuple[int, int], ...]:
-            """The spans of ``ids`` a cut keeps."""
-            if where == "tail":
-                return ((length - keep, length),)
-            return ((0, keep // 2), (length - (keep - keep // 2), length))
-
-        def hidden_in(start: int, stop: int) -> int:
-            return bisect.bisect_left(hidden, stop) - bisect.bisect_left(hidden, start) if hidden else 0
-
-        def visible(keep: int) -> int:
-            return sum(stop - start - hidden_in(start, stop) for start, stop in kept(keep))
-
-        def bound(keep: int, other: int) -> int:
-            """How many tokens the cuts keeping ``keep`` and ``other`` may count apart from their ids."""
-            spans = list(zip(kept(keep), kept(other), strict=True))
-            # A skipped special token kept by one cut only joins its neighbours in that cut.
-            joined = sum(hidden_in(min(a[0], b[0]), max(a[0], b[0])) for a, b in spans)
-            joined += sum(hidden_in(min(a[1], b[1]), max(a[1], b[1])) for a, b in spans)
-            # A cut inside a character drops its stray bytes, ids that decoding makes "\ufffd".
-            ragged = sum(
-                splits_character(a[0], "start") + splits_character(b[0], "start") for a, b in spans[-1:]
-            )
-            ragged += sum(
-                splits_character(a[1], "end") + splits_character(b[1], "end") for a, b in spans[:-1]
-            )
-            if min(keep, other) > _SHORT_CUT:
-                # The ends that moved (a cut end at the same id is the same junction in both).
-                moved = sum(a[0] != b[0] for a, b in spans[-1:]) + sum(a[1] != b[1] for a, b in spans[:-1])
-                junctions = joined + moved
-            else:
-                # A short or empty cut: every junction of both (cut ends, the mark, the template's text).
-                every = {"tail": (1, 2), "middle": (2, 4)}[where]
-                junctions = joined + every[keep > 0] + every[other > 0]
-            return JUNCTION_TOKENS * junctions + _STRAY_BYTES * ragged
-
-        def splits_character(at: int, side: Literal["start", "end"]) -> bool:
-            if at in (0, length):
-                return False
-            if side == "start":
-                return self.tokenizer.decode(ids[at : at + _STRAY_BYTES + 1]).startswith("\ufffd")
-            return self.tokenizer.decode(ids[max(0, at - _STRAY_BYTES - 1) : at]).endswith("\ufffd")
-
-        counted: dict[int, int] = {}
-
-        def real(keep: int) -> int:
-            counted[keep] = self.count(replaced_content(prompt, position, self.cut(text, keep, where)))
-            return counted[keep]
-
-        real(0)  # the empty cut ("" or the mark alone): a few tokens
-
-        def estimate(keep: int, other: int) -> tuple[int, int]:
-            """The count at ``keep`` from the real count at ``other``, and its bound."""
-            return counted[other] + visible(keep) - visible(other), bound(keep, other)
-
-        def fits(keep: int) -> bool:
-            if keep not in counted:
-                guess, bound = estimate(keep, min(counted, key=lambda other: abs(other - keep)))
-                if guess - bound > budget:
-                    return False
-                if guess + bound <= budget:
-                    return True
-                # Checked against every count so far (the empty cut's too, so a drift over the
-                # whole message shows, not only one near here).
-                others = list(counted)
-                actual = real(keep)
-                for other in others:
-                    guess, bound = estimate(keep, other)
-                    if abs(actual - guess) > bound:
-                        raise _EstimateMissed
-            return counted[keep] <= budget
-
-        return largest_fitting(fits, length)
-
 
 class PromptFitter:
     """Fits the prompts of one job into its token budget, tokenizing each message once per conversation.
@@ -684,27 +444,25 @@ class PromptFitter:
         self.shape = template_shape(tokenizer)
         self.pieces = _PieceCache(tokenizer)
         self.to_check = checked
-        #: Whether cut searches and long messages are estimated from ids (until an estimate misses).
-        self.estimating = True
         self._encoded: OrderedDict[str, array] = OrderedDict()
-        self._hidden: dict[str, list[int]] = {}
-        self._hidden_ids: frozenset[int] | None = None
 
     def fit(self, messages: Sequence[Message]) -> FittedPrompt:
         """Fit ``messages`` into the budget as the module docstring describes."""
         if self.shape is None:
-            plain = _Counting(self.tokenizer, self.tokenizer.count_chat_tokens, self._ids_of)
-            return _fit(messages, self.max_input_tokens, plain)
+            return _fit(
+                messages,
+                self.tokenizer,
+                self.max_input_tokens,
+                self.tokenizer.count_chat_tokens,
+                self._ids_of,
+            )
         shape, pieces = self.shape, self.pieces
-        counting = _ShapeCounting(
-            self.tokenizer, shape, pieces, self._ids_of, self._hidden_of,
-            long_chars=LONG_MESSAGE_CHARS_PER_TOKEN * self.max_input_tokens, estimating=self.estimating,
-        )  # fmt: skip
-        try:
-            fitted = _fit(messages, self.max_input_tokens, counting)
-        except _EstimateMissed:
-            self.estimating = False
-            return self.fit(messages)
+
+        def count(prompt: Sequence[Message]) -> int:
+            counted = shape.count(prompt, pieces)
+            return self.tokenizer.count_chat_tokens(prompt) if counted is None else counted
+
+        fitted = _fit(messages, self.tokenizer, self.max_input_tokens, count, self._ids_of)
         ids = shape.ids(fitted.messages, pieces)
         if ids is None:
             return fitted
@@ -717,41 +475,14 @@ class PromptFitter:
         return FittedPrompt(fitted.messages, fitted.truncated, fitted.current_cut, len(ids), tuple(ids))
 
     def _ids_of(self, text: str) -> Sequence[int]:
-        """Token ids of a long message or one being cut, remembered for the search and later turns
-        (a few texts: these are the long ones)."""
+        """Token ids of a message being cut, remembered for the search and later turns (a few texts:
+        the messages cut are the long ones)."""
         ids = self._encoded.get(text)
         if ids is None:
             ids = self._encoded[text] = array("l", self.tokenizer.encode(text))
             if len(self._encoded) > 8:
-                dropped, _ = self._encoded.popitem(last=False)
-                self._hidden.pop(dropped, None)
+                self._encoded.popitem(last=False)
         return ids
-
-    def _hidden_of(self, text: str) -> list[int]:
-        """Where ``text``'s ids hold a token that decoding skips (a special token), in order."""
-        hidden = self._hidden.get(text)
-        if hidden is None:
-            ids = self._ids_of(text)
-            if self._hidden_ids is None:
-                self._hidden_ids = _skipped_ids(self.tokenizer)
-            skipped = self._hidden_ids
-            hidden = self._hidden[text] = (
-                [i for i, token in enumerate(ids) if token in skipped] if skipped else []
-            )
-        return hidden
-
-
-def _skipped_ids(tokenizer: Tokenizer) -> frozenset[int]:
-    """The ids of special tokens that decoding drops (between two letters, so a decoder that adds
-    or trims text at the ends does not hide it)."""
-    letter = tokenizer.encode("x")
-    plain = tokenizer.decode([*letter, *letter])
-    skipped = set()
-    for token in tokenizer.special_tokens:
-        ids = tokenizer.encode(token)
-        if len(ids) == 1 and tokenizer.decode([*letter, *ids, *letter]) == plain:
-            skipped.add(ids[0])
-    return frozenset(skipped)
 
 
 def fit_prompt(messages: Sequence[Message], tokenizer: Tokenizer, max_input_tokens: int) -> FittedPrompt:
@@ -759,38 +490,63 @@ def fit_prompt(messages: Sequence[Message], tokenizer: Tokenizer, max_input_toke
     return PromptFitter(tokenizer, max_input_tokens).fit(messages)
 
 
-def _fit(messages: Sequence[Message], max_input_tokens: int, counting: _Counting) -> FittedPrompt:
-    """The budget's rules (module docstring), with candidate prompts counted by ``counting``."""
+def _fit(
+    messages: Sequence[Message],
+    tokenizer: Tokenizer,
+    max_input_tokens: int,
+    count_prompt: Callable[[Sequence[Message]], int],
+    ids_of: Callable[[str], Sequence[int]],
+) -> FittedPrompt:
+    """The budget's rules (module docstring), with prompts counted by ``count_prompt``."""
     current = dict(messages[-1])
     system = [dict(messages[0])] if messages[0]["role"] == "system" and len(messages) > 1 else []
     history = [dict(m) for m in messages[len(system) : -1]]
 
-    def exceeds(history_part: list[Message], last: Message) -> bool:
-        return counting.exceeds([*system, *history_part, last], max_input_tokens)
+    def count(history_part: list[Message], last: Message) -> int:
+        return count_prompt([*system, *history_part, last])
 
-    tokens = counting.count_within([*system, *history, current], max_input_tokens)
-    if tokens is not None:
+    def cut(text: str, keep: int, where: Literal["tail", "middle"]) -> str:
+        ids: Sequence[int] = [] if isinstance(tokenizer, CharTokenizer) else ids_of(text)
+        return cut_text(tokenizer, text, keep, where, ids)
+
+    def size(text: str) -> int:
+        return len(tokenizer.encode(text)) if isinstance(tokenizer, CharTokenizer) else len(ids_of(text))
+
+    tokens = count(history, current)
+    if tokens <= max_input_tokens:
         return FittedPrompt([*system, *history, current], False, False, tokens)
     # Drop whole turns (user message + answer) from the front while more than one remains.
-    while len(history) > 2 and exceeds(history, current):
+    while len(history) > 2 and count(history, current) > max_input_tokens:
         history = history[2:]
     # Then cut the remaining messages, oldest first, at a token boundary, keeping their ends.
     for position in range(len(history)):
-        if not exceeds(history, current):
+        if count(history, current) <= max_input_tokens:
             break
         original = history[position]["content"]
-        if exceeds(replaced_content(history, position, ""), current):
+        if count(replaced_content(history, position, ""), current) > max_input_tokens:
             history = replaced_content(history, position, "")
             continue
-        prompt = [*system, *history, current]
-        keep = counting.largest_cut(prompt, len(system) + position, "tail", max_input_tokens)
-        history = replaced_content(history, position, counting.cut(original, keep, "tail"))
-    if exceeds(history, current):
+
+        def fits(
+            keep: int, snapshot: list[Message] = history, position: int = position, text: str = original
+        ) -> bool:
+            return (
+                count(replaced_content(snapshot, position, cut(text, keep, "tail")), current)
+                <= max_input_tokens
+            )
+
+        keep = largest_fitting(fits, size(original))
+        history = replaced_content(history, position, cut(original, keep, "tail"))
+    if count(history, current) > max_input_tokens:
         history = []
-    tokens = counting.count_within([*system, *history, current], max_input_tokens)
-    if tokens is not None:
+    tokens = count(history, current)
+    if tokens <= max_input_tokens:
         return FittedPrompt([*system, *history, current], True, False, tokens)
     # The current user message alone is too long: keep its head and tail.
-    keep = counting.largest_cut([*system, current], len(system), "middle", max_input_tokens)
-    current = {**current, "content": counting.cut(current["content"], keep, "middle")}
-    return FittedPrompt([*system, current], True, True, counting.count([*system, current]))
+
+    def current_fits(keep: int) -> bool:
+        return count([], {**current, "content": cut(current["content"], keep, "middle")}) <= max_input_tokens
+
+    keep = largest_fitting(current_fits, size(current["content"]))
+    current = {**current, "content": cut(current["content"], keep, "middle")}
+    return FittedPrompt([*system, current], True, True, count([], current))

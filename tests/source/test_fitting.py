@@ -163,8 +163,6 @@ def test_the_sample_fits_as_before_with_each_message_tokenized_once_per_conversa
     assert new.calls["prompt"] == 2 * 32
     # Plain texts: each message once per conversation, plus the searches of cut messages.
     assert new.calls["text"] < old.calls["text"] + old.calls["prompt"]
-    # A cut search tokenizes only the candidates near its answer: far fewer tokens in all.
-    assert new.tokens < old.tokens / 4
 
 
 #: Short texts of letters, spaces, scripts, emoji and the tiny template's own tokens (whole and in parts).
@@ -228,15 +226,13 @@ class WordyDecoding(CountingTokenizer):
         return super().decode(ids).replace(".", ". so")
 
 
-def test_an_estimate_that_misses_is_caught_and_the_search_redone_by_counting(hf_tokenizer):
-    """Were re-tokenizing cut texts to break the estimate's bound, a real count near the answer shows
-    it: the fitter stops estimating and counts every candidate, so the prompts are cut as before."""
+def test_a_tokenizer_whose_decoding_adds_words_is_cut_as_before(hf_tokenizer):
+    """Re-tokenizing a cut text gives more tokens than its ids: the cut is still the old one."""
     fitter = PromptFitter(WordyDecoding(hf_tokenizer), 300)
     text = "".join(PIECES) + "It is. So it goes. " * 100
     conversation = [{"role": "user", "content": text}, {"role": "assistant", "content": text[::-1]}]
     conversation.append({"role": "user", "content": text[7:]})
     assert fit_both(conversation, WordyDecoding(hf_tokenizer), fitter)["current cut"] == 2
-    assert fitter.estimating is False
 
 
 def test_a_template_that_changes_contents_is_counted_by_rendering_and_fits_the_same(hf_tokenizer):
