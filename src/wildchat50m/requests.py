@@ -21,7 +21,9 @@ learns, once per model, the chat template's own text around the messages
 (:class:`TemplateShape`, checked against the real template) and counts a
 prompt as the template's fixed tokens plus the cached tokens of each message.
 The final prompt's token ids are assembled from the same pieces and go to the
-engine, so it is not tokenized again. Templates whose shape cannot be learned
+engine, so it is not tokenized again. A message that must be cut is tokenized once on its
+own, and the search for its cut (:func:`largest_within`) counts two or three cuts near the
+budget, steered by the counts, instead of bisecting over the whole message. Templates whose shape cannot be learned
 (or whose pieces do not add up to the real tokenization) are counted by
 rendering every prompt, as before: the fitted prompts are the same either way.
 """
@@ -184,16 +186,36 @@ def cut_text(
     )
 
 
-def largest_fitting(fits: Callable[[int], bool], upper: int) -> int:
-    """The largest k in [0, upper] with fits(k) true, for a monotone predicate (0 if none)."""
-    low, high = 0, upper
-    while low < high:
-        middle = (low + high + 1) // 2
-        if fits(middle):
-            low = middle
+def largest_within(count_at: Callable[[int], int], budget: int, upper: int, guess: int) -> int:
+    """The largest k in [0, upper] with ``count_at(k) <= budget``, for counts that grow with k (0 if none).
+
+    A bisection would count log2(upper) cuts, most of them far from the budget and long;
+    here each count steers the next try (a prompt over the budget by n tokens drops about
+    n, one under it by n adds about n), so a cut near ``guess`` costs two or three counts.
+    Every decision rests on a real count: the k returned was counted within the budget (or
+    is 0) and k + 1 over it (or is past ``upper``). Should the counts not close in after a
+    few tries (a tokenizer whose cut texts re-tokenize much longer than their ids), it
+    bisects what is left. On counts that grow with k this is the bisection's answer; on a
+    tokenizer where a longer cut can count fewer tokens, it is still a cut that fits whose
+    next one does not, though perhaps another than a bisection would stop at.
+    """
+    low, high = 0, upper + 1  # low fits (or is the answer when nothing does); high does not fit
+    candidate, tries = guess, 0
+    while high - low > 1:
+        if tries >= _STEERED_TRIES:
+            candidate = (low + high + 1) // 2
+        candidate = min(max(candidate, low + 1), high - 1)
+        counted = count_at(candidate)
+        tries += 1
+        if counted <= budget:
+            low, candidate = candidate, candidate + max(1, budget - counted)
         else:
-            high = middle - 1
+            high, candidate = candidate, candidate - max(1, counted - budget)
     return low
+
+
+#: Counts :func:`largest_within` steers by before it bisects.
+_STEERED_TRIES = 4
 
 
 def replaced_content(messages: list[Message], position: int, content: str) -> list[Message]:
@@ -523,19 +545,17 @@ def _fit(
         if count(history, current) <= max_input_tokens:
             break
         original = history[position]["content"]
-        if count(replaced_content(history, position, ""), current) > max_input_tokens:
+        emptied = count(replaced_content(history, position, ""), current)
+        if emptied > max_input_tokens:
             history = replaced_content(history, position, "")
             continue
 
-        def fits(
+        def counted(
             keep: int, snapshot: list[Message] = history, position: int = position, text: str = original
-        ) -> bool:
-            return (
-                count(replaced_content(snapshot, position, cut(text, keep, "tail")), current)
-                <= max_input_tokens
-            )
+        ) -> int:
+            return count(replaced_content(snapshot, position, cut(text, keep, "tail")), current)
 
-        keep = largest_fitting(fits, size(original))
+        keep = largest_within(counted, max_input_tokens, size(original), max_input_tokens - emptied)
         history = replaced_content(history, position, cut(original, keep, "tail"))
     if count(history, current) > max_input_tokens:
         history = []
@@ -544,9 +564,10 @@ def _fit(
         return FittedPrompt([*system, *history, current], True, False, tokens)
     # The current user message alone is too long: keep its head and tail.
 
-    def current_fits(keep: int) -> bool:
-        return count([], {**current, "content": cut(current["content"], keep, "middle")}) <= max_input_tokens
+    def current_counted(keep: int) -> int:
+        return count([], {**current, "content": cut(current["content"], keep, "middle")})
 
-    keep = largest_fitting(current_fits, size(current["content"]))
+    room = max_input_tokens - count([], {**current, "content": CUT_MARK})
+    keep = largest_within(current_counted, max_input_tokens, size(current["content"]), room)
     current = {**current, "content": cut(current["content"], keep, "middle")}
     return FittedPrompt([*system, current], True, True, count([], current))

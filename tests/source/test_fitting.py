@@ -262,3 +262,26 @@ def test_a_misread_template_is_caught_by_the_check_and_the_prompt_redone(hf_toke
     assert fitter.shape is None, "the check against the real template must disable the misread shape"
     assert tokenizer.calls["prompt"] == 2, "the check, then the prompt counted by rendering it"
     assert fitted == reference_fit(messages, tokenizer, 3072)
+
+
+def test_a_cut_costs_a_few_counts_near_the_budget_not_a_bisection(hf_tokenizer):
+    """A message forty times the budget, as the current message or in the history: the search
+    steers by each count (over by n tokens, drop about n), so it counts two or three cuts near
+    the budget where a bisection over the message's 12,000 tokens would count about fourteen."""
+    long = " ".join(f"mot{i} 文{i % 7}" for i in range(1500))
+
+    def chat(*contents):
+        return [{"role": ("user", "assistant")[i % 2], "content": c} for i, c in enumerate(contents)]
+
+    prompts = [chat(long), chat(long, "ok", "and?"), chat("hi", long, "and?")]
+    for messages in prompts:
+        tokenizer = CountingTokenizer(hf_tokenizer)
+        fitter = PromptFitter(tokenizer, 300, checked=0)
+        tokenizer.calls.clear()  # learning the template's shape is the model's, not the prompt's
+        fitted = fitter.fit(messages)
+        expected = reference_fit(messages, CountingTokenizer(hf_tokenizer), 300)
+        assert dataclasses.replace(fitted, token_ids=None) == expected
+        assert expected.truncated and fitted.tokens == 300
+        # The prompt's messages once (the long one as a piece of the template and once on its own
+        # for its token ids), then the cuts the search counts.
+        assert tokenizer.calls["text"] <= len(messages) + 1 + 3

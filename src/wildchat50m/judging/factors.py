@@ -13,7 +13,7 @@ import yaml
 
 from wildchat50m.engines.base import Tokenizer
 from wildchat50m.errors import WildChat50mError
-from wildchat50m.requests import Message, cut_text, largest_fitting, replaced_content
+from wildchat50m.requests import CUT_MARK, Message, cut_text, largest_within, replaced_content
 from wildchat50m.resources import cards_dir, package_path
 
 PROMPT_TEMPLATE = "judge_prompt.md.j2"
@@ -185,16 +185,20 @@ def judge_messages(
         if fits(conversation):
             break
         original = conversation[position]["content"]
-        if not fits(replaced_content(conversation, position, "")):
+        emptied = count(replaced_content(conversation, position, ""), question, answer)
+        if emptied > max_input_tokens:
             conversation = replaced_content(conversation, position, "")
             continue
 
-        def keeps(
+        def kept(
             keep: int, snapshot: list[Message] = conversation, position: int = position, text: str = original
-        ) -> bool:
-            return fits(replaced_content(snapshot, position, cut_text(tokenizer, text, keep, "tail")))
+        ) -> int:
+            cut_past = replaced_content(snapshot, position, cut_text(tokenizer, text, keep, "tail"))
+            return count(cut_past, question, answer)
 
-        keep = largest_fitting(keeps, len(tokenizer.encode(original)))
+        keep = largest_within(
+            kept, max_input_tokens, len(tokenizer.encode(original)), max_input_tokens - emptied
+        )
         conversation = replaced_content(conversation, position, cut_text(tokenizer, original, keep, "tail"))
     if not fits(conversation):
         conversation = []
@@ -213,16 +217,21 @@ def judge_messages(
     question_tokens = len(tokenizer.encode(question))
     if question_tokens > room // 4:
         if fits([], cut_text(tokenizer, question, room // 4, "middle"), answer):
-            keep = largest_fitting(
-                lambda k: fits([], cut_text(tokenizer, question, k, "middle"), answer), question_tokens
+            keep = largest_within(
+                lambda k: count([], cut_text(tokenizer, question, k, "middle"), answer),
+                max_input_tokens,
+                question_tokens,
+                max_input_tokens - count([], CUT_MARK, answer),
             )
         else:
             keep = room // 4
         question = cut_text(tokenizer, question, keep, "middle")
     if not fits([], question, answer):
-        keep = largest_fitting(
-            lambda k: fits([], question, cut_text(tokenizer, answer, k, "middle")),
+        keep = largest_within(
+            lambda k: count([], question, cut_text(tokenizer, answer, k, "middle")),
+            max_input_tokens,
             len(tokenizer.encode(answer)),
+            max_input_tokens - count([], question, CUT_MARK),
         )
         answer = cut_text(tokenizer, answer, keep, "middle")
     return JudgePrompt(render([], question, answer), True, True, count([], question, answer))
