@@ -28,7 +28,7 @@ a sample of the final prompts). Its last line of stdout::
 
     answers_per_s=... tokenizations_per_answer=... host_vs_one_tokenization=... peak_rss_mb=... flat=...
 
-    .venv/bin/python bench/campaign_scale.py [--conversations 15000] [--keep DIR]
+    .venv/bin/python bench/campaign_scale.py [--conversations 15000] [--keep DIR [--from-stage build]]
 """
 
 from __future__ import annotations
@@ -239,6 +239,30 @@ def default_num_shards(source: Path) -> int:
 # ---------------------------------------------------------------- driver
 
 
+#: The stages in their order (``runs verify`` only when this version has the command).
+STAGES = ("generate", "build", "index", "runs verify")
+
+
+def earlier_stages(log: Path, first: str, conversations: int, source: Path) -> dict[str, tuple[float, float]]:
+    """The figures of the stages before ``first``, as an earlier rehearsal in this directory measured them."""
+    wanted = STAGES[: STAGES.index(first)]
+    if not wanted:
+        return {}
+    recorded = json.loads(log.read_text(encoding="utf-8")) if log.exists() else {}
+    missing = [name for name in wanted if name not in recorded]
+    if missing or not source.exists():
+        raise SystemExit(
+            f"{log.parent} holds no finished {', '.join(missing) or 'input'} stage of an earlier "
+            "rehearsal; run it without --from-stage first"
+        )
+    if recorded.get("conversations") != conversations:
+        raise SystemExit(
+            f"{log.parent} was a rehearsal of {recorded.get('conversations')} conversations, not "
+            f"{conversations}; pass --conversations {recorded.get('conversations')}"
+        )
+    return {name: tuple(recorded[name]) for name in wanted}
+
+
 def measured(command: list[str]) -> tuple[float, float]:
     """Run ``command`` from a fresh interpreter: (seconds, peak RSS in MB)."""
     started = time.perf_counter()
@@ -258,24 +282,36 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--keep", type=Path, help="work in this directory and keep it (default: temporary)")
     parser.add_argument(
+        "--from-stage",
+        choices=STAGES,
+        default=STAGES[0],
+        help="with --keep: reuse the input and the earlier stages' outputs and figures in that "
+        "directory and measure from this stage on (e.g. a build again after a change to the build)",
+    )
+    parser.add_argument(
         "--stage-generate", nargs=3, metavar=("SOURCE", "OUT", "STATS"), help=argparse.SUPPRESS
     )
     args = parser.parse_args()
     if args.stage_generate:
         generate_stage(*map(Path, args.stage_generate))
         return
+    if args.from_stage != STAGES[0] and args.keep is None:
+        parser.error("--from-stage needs --keep DIR: the directory of an earlier rehearsal")
     figures = figures_stream()
     work = args.keep or Path(tempfile.mkdtemp(prefix="wildchat50m-campaign-"))
     work.mkdir(parents=True, exist_ok=True)
     try:
         source, runs, repo, stats = work / "input.parquet", work / "runs", work / "repo", work / "stats.json"
-        started = time.perf_counter()
-        turns = write_input(source, args.conversations, args.seed)
-        print(
-            f"input: {args.conversations:,} conversations, {turns:,} user turns "
-            f"({time.perf_counter() - started:.0f} s to write)",
-            file=figures,
-        )
+        stage_log = work / "stages.json"
+        reused = earlier_stages(stage_log, args.from_stage, args.conversations, source)
+        if args.from_stage == STAGES[0]:
+            started = time.perf_counter()
+            turns = write_input(source, args.conversations, args.seed)
+            print(
+                f"input: {args.conversations:,} conversations, {turns:,} user turns "
+                f"({time.perf_counter() - started:.0f} s to write)",
+                file=figures,
+            )
         cli = [sys.executable, "-m", "wildchat50m"]
         stages = {
             "generate": [sys.executable, __file__, "--stage-generate", str(source), str(runs), str(stats)],
@@ -287,9 +323,19 @@ def main() -> None:
             stages["runs verify"] = [*cli, "runs", "verify", str(runs / "tiny-a")]
         peaks = {}
         for name, command in stages.items():
-            seconds, peak = measured(command)
+            if name in reused:
+                seconds, peak = reused[name]
+                note = "   (measured before, reused)"
+            else:
+                if name == "build":
+                    shutil.rmtree(repo, ignore_errors=True)  # a build from scratch, as at first
+                seconds, peak = measured(command)
+                note = ""
+                log = json.loads(stage_log.read_text(encoding="utf-8")) if stage_log.exists() else {}
+                log = {**log, "conversations": args.conversations, name: [seconds, peak]}
+                stage_log.write_text(json.dumps(log), encoding="utf-8")
             peaks[name] = peak
-            print(f"{name:<12} {seconds:8.1f} s   peak RSS {peak:8,.0f} MB", file=figures)
+            print(f"{name:<12} {seconds:8.1f} s   peak RSS {peak:8,.0f} MB{note}", file=figures)
         job = json.loads(stats.read_text(encoding="utf-8"))
         answers = job["answers"]
         per_answer_ms = 1000 * job["seconds"] / answers
