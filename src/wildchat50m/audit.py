@@ -25,15 +25,15 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from wildchat50m.errors import WildChat50mError
-from wildchat50m.jobs import RunKind
+from wildchat50m.jobs import RunKind, build_manifest
 from wildchat50m.leases import DEFAULT_LEASE_TIMEOUT, LeaseState, lease_states
 from wildchat50m.requests import turns_of
-from wildchat50m.runstore import MANIFEST_FILE, RunStore
+from wildchat50m.runstore import MANIFEST_FILE, MarkerError, RunStore
 
 #: The window of the answers-per-second figure of a run in progress.
 RATE_WINDOW_SECONDS = 300.0
-#: Manifest counts that must equal the sums of the shard markers (when the kind records them).
-SUMMED_COUNTS = ("conversations", "turns", "judgments", "prompt_tokens", "completion_tokens")
+#: Manifest fields that tell who wrote it and when, not what the markers count.
+WRITER_FIELDS = ("wildchat50m_version", "libraries", "written_at")
 
 
 class AuditError(WildChat50mError):
@@ -98,9 +98,8 @@ def verify_run(root: Path) -> RunAudit:
         else:
             seen.update(set(table.column("conversation_hash").to_pylist()))
     audit.conversations = sum(seen.values()) if kind.holds_answers else len(seen)
-    audit.turns = sum(marker.get("turns", marker.get("judgments", 0)) for marker in markers.values())
     _compare_conversations(staged, seen, kind, audit)
-    _compare_manifest(store, list(markers.values()), audit)
+    _compare_manifest(store, kind, audit)
     audit.problems += [f"stray file: {note}" for note in stray_files(store, markers, total)]
     return audit
 
@@ -153,23 +152,31 @@ def _compare_conversations(
         audit.problems.append(f"{len(extra)} output conversation(s) were never staged, e.g. {extra[0]}")
 
 
-def _compare_manifest(store: RunStore, markers: list[dict[str, Any]], audit: RunAudit) -> None:
+def _compare_manifest(store: RunStore, kind: RunKind, audit: RunAudit) -> None:
+    """The manifest on disk against the one its markers make now (:func:`~wildchat50m.jobs.build_manifest`,
+    the manifest's one builder): every count, counter and derived figure must agree."""
     path = store.manifest_path
     if not path.exists():
         audit.problems.append(f"no {MANIFEST_FILE}: the run never finished; run the same command again")
         return
-    manifest = json.loads(path.read_text(encoding="utf-8"))
-    if manifest["shards"]["finished"] != len(markers):
-        audit.problems.append(
-            f"{MANIFEST_FILE} counts {manifest['shards']['finished']} finished shards, "
-            f"the markers {len(markers)}"
-        )
-    for name in SUMMED_COUNTS:
-        if name not in manifest:
-            continue
-        summed = sum(marker.get(name, 0) for marker in markers)
-        if manifest[name] != summed:
-            audit.problems.append(f"{MANIFEST_FILE} counts {manifest[name]:,} {name}, the markers {summed:,}")
+    try:
+        rebuilt = json.loads(json.dumps(build_manifest(store)))
+    except MarkerError as error:
+        audit.problems.append(str(error))
+        return
+    audit.turns = rebuilt["turns" if kind.holds_answers else "judgments"]
+    manifest = store.manifest()
+    for name, counted in rebuilt.items():
+        if name not in WRITER_FIELDS and manifest.get(name) != counted:
+            audit.problems.append(
+                f"{MANIFEST_FILE} records {name} {_short(manifest.get(name))}, its shard markers "
+                f"{_short(counted)}"
+            )
+
+
+def _short(value: Any, limit: int = 160) -> str:
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def stray_files(store: RunStore, markers: dict[int, dict[str, Any]], total: int) -> list[str]:

@@ -23,9 +23,9 @@ prompt as the template's fixed tokens plus the cached tokens of each message.
 The final prompt's token ids are assembled from the same pieces and go to the
 engine, so it is not tokenized again. A message that must be cut is tokenized once on its
 own, and the search for its cut (:func:`largest_within`) counts two or three cuts near the
-budget, steered by the counts, instead of bisecting over the whole message. Templates whose shape cannot be learned
-(or whose pieces do not add up to the real tokenization) are counted by
-rendering every prompt, as before: the fitted prompts are the same either way.
+budget, steered by the counts, instead of bisecting over the whole message. Templates whose
+shape cannot be learned (or whose pieces do not add up to the real tokenization) are counted
+by rendering every prompt, as before: the fitted prompts are the same either way.
 """
 
 from __future__ import annotations

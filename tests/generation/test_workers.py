@@ -327,3 +327,19 @@ def test_a_manifest_written_while_another_worker_commits_counts_that_shard_too(b
     assert manifest["shards"]["finished"] == 6
     assert json.loads(store.manifest_path.read_text(encoding="utf-8"))["turns"] == manifest["turns"]
     assert manifest["turns"] == json.loads((baseline / "manifest.json").read_text(encoding="utf-8"))["turns"]
+
+
+def test_runs_verify_checks_every_count_of_the_manifest_against_the_markers(baseline, tmp_path, cli):
+    """Not only the totals: a finish reason or flag count the markers do not make is reported too."""
+    run = tmp_path / "tiny-a"
+    shutil.copytree(baseline, run)
+    manifest = json.loads((run / "manifest.json").read_text())
+    reasons = manifest["finish_reasons"]
+    reason = next(iter(reasons))
+    reasons[reason] += 1
+    (run / "manifest.json").write_text(json.dumps(manifest))
+
+    report = cli("runs", "verify", str(run), expect=1)
+    assert "1 problem(s)" in report.stdout
+    assert f'manifest.json records finish_reasons {{"{reason}": {reasons[reason]}' in report.stdout
+    assert "its shard markers" in report.stdout
