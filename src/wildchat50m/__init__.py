@@ -14,7 +14,7 @@ An answer's way from the engine to the repository's parquet file, for a run of D
    :class:`~wildchat50m.engines.EngineSpec`) answers it with a ``ChatResult``.
 3. ``generate.py``'s stream journals the answer at once, as a ``records.TurnOutcome``, to
    ``runs/C/journal/shard-<i>.jsonl`` (``runstore.Journal``): a kill loses only what is in flight.
-4. At a shard's last answer, ``Generator.commit_shard`` builds its rows (``records.build_record``)
+4. At a shard's last answer, ``Generator.commit_shard`` builds its rows (``records.answered_rows``, in Arrow)
    and ``RunStore.commit`` writes them atomically: **first parquet hop**,
    ``runs/C/data/shard-<i>-of-<n>.parquet`` (``schema.OUTPUT_SCHEMA``, the run's own shard
    numbering), with its checksum and counts in ``runs/C/shards/shard-<i>.json``.

@@ -16,11 +16,12 @@ import os
 import socket
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from wildchat50m.engines.base import (
@@ -46,12 +47,13 @@ from wildchat50m.jobs import (
     silent,
 )
 from wildchat50m.leases import DEFAULT_LEASE_TIMEOUT, LeaseLost
-from wildchat50m.records import FLAGS, TurnOutcome, build_record, stored_outcome
+from wildchat50m.records import FLAGS, TurnOutcome, answered_rows, stored_outcome
 from wildchat50m.registry import DGM
 from wildchat50m.requests import (
     CharTokenizer,
     HistoryMode,
     PromptFitter,
+    TurnPosition,
     prompt_messages,
     turn_key,
     turns_of,
@@ -187,6 +189,8 @@ class Generator(ShardedJob):
         self.reader = reader
         #: The engine the fitter was made for, and the fitter (a new engine may bring another tokenizer).
         self._fitter: tuple[Engine, PromptFitter] | None = None
+        #: The conversation whose turns were found last, and its turns (see :meth:`_turns_of`).
+        self._turns: tuple[list[dict[str, Any]], list[TurnPosition]] | None = None
 
     # -- the job
 
@@ -233,7 +237,7 @@ class Generator(ShardedJob):
                 "(missing, or its checksum differs): finish or repair that run first"
             )
         criteria = tuple(redo["criteria"])
-        for row in input_rows(source.output_path(index, count)):
+        for row in shard_rows(source.output_path(index, count), CARRIED_FIELDS):
             conversation, again = row["conversation"], False
             for turn in turns_of(conversation):
                 message = conversation[turn.answer_position]
@@ -312,7 +316,7 @@ class Generator(ShardedJob):
         in place of WildChat's.
         """
         conversation = row["conversation"]
-        turn = turns_of(conversation)[turn_index]
+        turn = self._turns_of(conversation)[turn_index]
         messages = prompt_messages(
             conversation, turn, own_answers=own_answers, system_prompt=self.settings.system_prompt
         )
@@ -325,6 +329,12 @@ class Generator(ShardedJob):
             prompt_token_ids=fitted.token_ids,
         )
         return TurnRequest(request, fitted.truncated, fitted.current_cut)
+
+    def _turns_of(self, conversation: list[dict[str, Any]]) -> list[TurnPosition]:
+        """The user turns of ``conversation``, found once for the consecutive requests of its turns."""
+        if self._turns is None or self._turns[0] is not conversation:
+            self._turns = (conversation, turns_of(conversation))
+        return self._turns[1]
 
     def commit_shard(self, index: int, journal: Journal) -> ShardStats:
         """Turn shard ``index``'s journal (every turn answered) into its records and commit them
@@ -346,21 +356,22 @@ class Generator(ShardedJob):
 
     def _records(
         self, source: Path, journal: Journal, stats: ShardStats, origins: Counter[str] | None = None
-    ) -> Iterator[dict[str, Any]]:
-        """The output rows of one shard, read from its input in batches and counted into ``stats``
-        (and, for a re-generation run, into ``origins``: answers ``carried`` or ``regenerated``)."""
+    ) -> Iterator[pa.Table]:
+        """The output rows of one shard, read from its input a row group at a time and counted into
+        ``stats`` (and, for a re-generation run, into ``origins``: answers ``carried`` or
+        ``regenerated``)."""
         settings = self.settings
         special = self._special_tokens()
-        for row in input_rows(source):
-            outcomes = [
-                journal.entries[turn_key(row["conversation_hash"], t.index)]
-                for t in turns_of(row["conversation"])
-            ]
-            record = build_record(
-                row, outcomes, dgm=settings.dgm, history_mode=settings.history_mode, special_tokens=special
+        for rows in input_row_groups(source):
+            answered = answered_rows(
+                rows,
+                journal.entries,
+                dgm=settings.dgm,
+                history_mode=settings.history_mode,
+                special_tokens=special,
             )
-            stats.conversations += 1
-            for outcome in outcomes:
+            stats.conversations += rows.num_rows
+            for outcome, flags in answered.turns:
                 if origins is not None:
                     origins["carried" if outcome.carried else "regenerated"] += 1
                 stats.turns += 1
@@ -370,21 +381,65 @@ class Generator(ShardedJob):
                 stats.finish_reasons[outcome.finish_reason] += 1
                 if outcome.error:
                     stats.errors[outcome.error] += 1
-            for message in record["conversation"]:
-                for flag in message.get("flags") or ():
-                    stats.flags[flag] += 1
-            yield record
+                stats.flags.update(flags)
+            yield answered.table
         stats.generation_seconds = journal.generation_seconds()
 
 
-#: Rows of an input shard decoded at a time: the feed and the commit never hold a whole shard.
+#: Rows of an input shard read at a time: the feed and the commit never hold a whole shard, and
+#: each row group of a committed shard holds this many rows.
 INPUT_BATCH_ROWS = 1024
+#: What the feed reads of each message of an input shard: a prompt needs no more.
+PROMPT_FIELDS = ("role", "content")
+#: What a re-generation run reads of each message of the run it starts from.
+CARRIED_FIELDS = (
+    "role", "content", "finish_reason", "prompt_tokens", "completion_tokens", "prompt_truncated", "flags",
+    "cumulative_logprob", "error",
+)  # fmt: skip
 
 
-def input_rows(path: Path) -> Iterator[dict[str, Any]]:
-    """The conversations of a staged input shard, in order, a batch at a time."""
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=INPUT_BATCH_ROWS):
+def shard_rows(path: Path, message_fields: Sequence[str]) -> Iterator[dict[str, Any]]:
+    """The rows of a shard (input or output), in order, a batch at a time, as Python objects holding
+    only their ``conversation_hash`` and these fields of each message of their ``conversation``.
+
+    Only those columns are read and decoded: a row's other columns (the moderation scores, most of
+    its size) would cost more to turn into Python objects than the prompt does to tokenize.
+    """
+    shard = pq.ParquetFile(path)
+    wanted = set(message_fields)
+    columns = ["conversation_hash"]
+    for leaf in range(len(shard.schema)):
+        parts = shard.schema.column(leaf).path.split(".")  # conversation.list.element.<field>...
+        prefix = ".".join(parts[:4])
+        if parts[0] == "conversation" and len(parts) >= 4 and parts[3] in wanted and prefix not in columns:
+            columns.append(prefix)
+    for batch in shard.iter_batches(batch_size=INPUT_BATCH_ROWS, columns=columns):
         yield from batch.to_pylist()
+
+
+def user_turns(path: Path) -> dict[str, int]:
+    """The number of user turns of each conversation of an input shard, by hash."""
+    return {
+        row["conversation_hash"]: sum(message["role"] == "user" for message in row["conversation"])
+        for row in shard_rows(path, ("role",))
+    }
+
+
+def input_row_groups(path: Path) -> Iterator[pa.Table]:
+    """The rows of an input shard as Arrow tables of :data:`INPUT_BATCH_ROWS` rows (the last may be
+    fewer), each column in one chunk: one table is one row group of the committed shard."""
+    held: list[pa.RecordBatch] = []
+    count = 0
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=INPUT_BATCH_ROWS):
+        held.append(batch)
+        count += batch.num_rows
+        while count >= INPUT_BATCH_ROWS:
+            table = pa.Table.from_batches(held)
+            yield table.slice(0, INPUT_BATCH_ROWS).combine_chunks()
+            rest = table.slice(INPUT_BATCH_ROWS)
+            held, count = rest.to_batches(), rest.num_rows
+    if count:
+        yield pa.Table.from_batches(held).combine_chunks()
 
 
 def shards_for(conversations: int | None) -> int:
@@ -562,7 +617,7 @@ class _JobStream:
         journal = Journal(store.journal_path(index))
         if self.settings.redo is not None:
             self.generator.carry_over(index, journal)
-        turns = {row["conversation_hash"]: len(turns_of(row["conversation"])) for row in input_rows(source)}
+        turns = user_turns(source)
         shard = _OpenShard(index, source, journal, turns, sum(turns.values()) - len(journal.entries))
         self.open[index] = shard
         self.bar.total += sum(turns.values())
@@ -573,7 +628,7 @@ class _JobStream:
     def _first_turns(self, shard: _OpenShard) -> Iterator[tuple[ChatRequest, _InFlight]]:
         """Every turn not journaled (mode original), or each conversation's next turn (mode self)."""
         entries = shard.journal.entries
-        for row in input_rows(shard.source):
+        for row in shard_rows(shard.source, PROMPT_FIELDS):
             conversation_hash = row["conversation_hash"]
             turns = range(shard.turns[conversation_hash])
             if self.settings.history_mode == HistoryMode.ORIGINAL:
