@@ -159,9 +159,9 @@ def merge_sorted(
     stays at about one batch per file. Keys must be unique across files (run
     shards partition conversations by hash).
     """
-    # pre_buffer (pyarrow's default) reads every row group asked for, here the whole file, up front and
-    # keeps it until the reader goes: a merge of all of a config's files then held the config's
-    # compressed bytes (1.5 GB of a 2.2M-row config). Read as consumed, each file holds a row group.
+    # pre_buffer (pyarrow's default) reads every row group asked for, here the whole file, up front
+    # and keeps it until the reader goes: a merge of all of a config's files then held the config's
+    # compressed bytes (1.5 GB for a million conversations). Read as consumed, a file holds a row group.
     streams = [pq.ParquetFile(path, pre_buffer=False).iter_batches(batch_size=batch_rows) for path in files]
     buffers: list[tuple[pa.Table, list[Any]] | None] = [None] * len(streams)
     order = [(key, "ascending") for key in keys]
@@ -255,9 +255,9 @@ def release_freed_memory() -> None:
     """Give the memory Arrow's pool has freed back to the system, between stages of a build.
 
     Arrow's allocator (mimalloc, or jemalloc) keeps freed pages in the heap of the thread that
-    freed them, so one stage's reading threads do not hand theirs to the next stage: the peaks of
-    the sort, the merge and the search index added up (a 2.2M-row build held 1.1 GB of freed
-    pages when the index began).
+    freed them, so one stage's reading threads do not hand theirs to the next stage and the peaks
+    of the sort, the merge and the search index add up (a build of 96,000 rows in 24 shards held
+    600 MB of RSS after its merge, 230 MB once released).
     """
     pa.default_memory_pool().release_unused()
 
