@@ -114,8 +114,11 @@ def write_sorted_shards(
     return writer.close()
 
 
-#: Rows per batch each sorted run shard contributes to the merge at a time.
-MERGE_BATCH_ROWS = 512
+#: Rows per batch each sorted run shard contributes to the merge at a time, and per row group of the
+#: sorted files (a reader decodes a row group whole). The merge holds about one batch, one row group
+#: and a reader's buffers per run shard: ~2.6 MB a shard at WildChat's ~6 KB a row in memory at 128
+#: rows (~10 MB at 512), so 62 shards of a million conversations hold ~170 MB of Arrow memory.
+MERGE_BATCH_ROWS = 128
 
 
 def _key_of(table: pa.Table, keys: Sequence[str]) -> list[Any]:
@@ -137,7 +140,11 @@ def _sort_each_shard(
         table = pq.read_table(path, schema=schema).sort_by(order)
         rows, nbytes = rows + table.num_rows, nbytes + table.nbytes
         target = scratch / f"sorted-{index:05d}.parquet"
-        pq.write_table(table, target, row_group_size=MERGE_BATCH_ROWS, compression="lz4")
+        # No statistics: nothing reads them, and a reader holds its file's metadata decoded, whose
+        # min/max of every text column of every row group took ~10 MB a sorted shard (650 MB for 62).
+        pq.write_table(
+            table, target, row_group_size=MERGE_BATCH_ROWS, compression="lz4", write_statistics=False
+        )
         sorted_files.append(target)
     return sorted_files, rows, nbytes
 
@@ -152,7 +159,10 @@ def merge_sorted(
     stays at about one batch per file. Keys must be unique across files (run
     shards partition conversations by hash).
     """
-    streams = [pq.ParquetFile(path).iter_batches(batch_size=batch_rows) for path in files]
+    # pre_buffer (pyarrow's default) reads every row group asked for, here the whole file, up front
+    # and keeps it until the reader goes: a merge of all of a config's files then held the config's
+    # compressed bytes (1.5 GB for a million conversations). Read as consumed, a file holds a row group.
+    streams = [pq.ParquetFile(path, pre_buffer=False).iter_batches(batch_size=batch_rows) for path in files]
     buffers: list[tuple[pa.Table, list[Any]] | None] = [None] * len(streams)
     order = [(key, "ascending") for key in keys]
     while True:
@@ -225,6 +235,7 @@ def write_run_config(
     keys = ["conversation_hash", "turn_index"] if judgment else ["conversation_hash"]
     scratch = folder / ".sorted-run-shards"
     sorted_files, rows, nbytes = _sort_each_shard(files, schema, keys, scratch)
+    release_freed_memory()
     writer = ShardWriter(folder, schema, rows_per_group(nbytes, rows, max_row_group_bytes), max_shard_bytes)
     tally = ConfigTally(judgment)
     try:
@@ -236,7 +247,19 @@ def write_run_config(
         raise
     shards = writer.close()
     shutil.rmtree(scratch)
+    release_freed_memory()
     return shards, tally
+
+
+def release_freed_memory() -> None:
+    """Give the memory Arrow's pool has freed back to the system, between stages of a build.
+
+    Arrow's allocator (mimalloc, or jemalloc) keeps freed pages in the heap of the thread that
+    freed them, so one stage's reading threads do not hand theirs to the next stage and the peaks
+    of the sort, the merge and the search index add up (a build of 96,000 rows in 24 shards held
+    600 MB of RSS after its merge, 230 MB once released).
+    """
+    pa.default_memory_pool().release_unused()
 
 
 # ---------------------------------------------------------------- runs
@@ -740,7 +763,7 @@ def check_repository(repo: Path, *, name: str = DEFAULT_NAME) -> list[str]:
         missing = sorted(expected - {f.name for f in files})
         if missing or count != len(files):
             problems.append(f"{config}: shards missing or misnamed (expected {count}, missing {missing})")
-        rows, hashes = 0, []
+        rows, keys = 0, []
         # A judgment or pairs config's key is (conversation_hash, turn_index); each is checked against the
         # schema of the other configs of its kind, never against the DGM configs'.
         key_columns = ["conversation_hash"] if kind == "answers" else ["conversation_hash", "turn_index"]
@@ -751,13 +774,11 @@ def check_repository(repo: Path, *, name: str = DEFAULT_NAME) -> list[str]:
                 problems.append(f"{config}: {path.name} has another schema than config {reference[0]}")
             rows += pq.read_metadata(path).num_rows
             if set(key_columns) <= set(schema.names):
-                keys = pq.read_table(path, columns=key_columns).to_pylist()
-                hashes += [tuple(key[c] for c in key_columns) for key in keys]
-        key_name = " + ".join(key_columns)
-        if len(set(hashes)) != len(hashes):
-            problems.append(f"{config}: {len(hashes) - len(set(hashes))} duplicate {key_name} value(s)")
-        if hashes != sorted(hashes):
-            problems.append(f"{config}: rows are not sorted by {key_name}")
+                table = pq.read_table(path, columns=key_columns)
+                # A file whose key types differ has its schema reported above; its keys cannot be compared.
+                if not keys or table.schema.equals(keys[0].schema):
+                    keys.append(table)
+        problems += key_problems(config, pa.concat_tables(keys) if keys else None, key_columns)
         info = infos.get(config)
         recorded = _recorded_rows(info)
         if config in declared and recorded != rows:
@@ -775,6 +796,34 @@ def check_repository(repo: Path, *, name: str = DEFAULT_NAME) -> list[str]:
         else:
             if rendered != (repo / README).read_text(encoding="utf-8"):
                 problems.append("README.md differs from the card rendered from the files; rebuild")
+    return problems
+
+
+def key_problems(config: str, keys: pa.Table | None, key_columns: Sequence[str]) -> list[str]:
+    """Rows of ``keys`` (a config's key columns, file after file) whose key is missing, repeated or
+    out of order.
+
+    Computed in Arrow (a million keys take ~40 MB), not as Python tuples (~1 GB at 2.2M rows).
+    """
+    if keys is None or keys.num_rows == 0:
+        return []
+    key_name = " + ".join(key_columns)
+    problems = []
+    missing = sum(keys.column(c).null_count for c in key_columns)
+    if missing:
+        problems.append(f"{config}: {missing} row(s) with no {key_name}")
+    distinct = keys.group_by(list(key_columns)).aggregate([]).num_rows
+    if distinct != keys.num_rows:
+        problems.append(f"{config}: {keys.num_rows - distinct} duplicate {key_name} value(s)")
+    # Sorted when no row's key is below the key of the row before it (compared column by column).
+    before, after = keys.slice(0, keys.num_rows - 1), keys.slice(1)
+    below, tied = pa.repeat(False, after.num_rows), pa.repeat(True, after.num_rows)
+    for column in key_columns:
+        previous, current = before.column(column), after.column(column)
+        below = pc.or_(below, pc.and_(tied, pc.less(current, previous)))
+        tied = pc.and_(tied, pc.equal(current, previous))
+    if pc.any(below).as_py():
+        problems.append(f"{config}: rows are not sorted by {key_name}")
     return problems
 
 

@@ -218,8 +218,11 @@ def _user_and_answer_texts(conversation: pa.ListArray) -> tuple[list[str], list[
 
 
 def _batches(paths: Sequence[Path], columns: Sequence[str]) -> Iterator[pa.RecordBatch]:
+    # Without pre_buffer=False, pyarrow reads the asked columns of a whole file (up to ~500 MB) up
+    # front and holds them while the file is read batch by batch.
     for path in paths:
-        yield from pq.ParquetFile(path).iter_batches(batch_size=READ_BATCH_ROWS, columns=list(columns))
+        handle = pq.ParquetFile(path, pre_buffer=False)
+        yield from handle.iter_batches(batch_size=READ_BATCH_ROWS, columns=list(columns))
 
 
 def _small_columns(repo: Path, config: str) -> pa.Table:

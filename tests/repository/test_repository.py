@@ -190,9 +190,23 @@ def break_schema(repo: Path) -> None:
         pq.write_table(table.drop_columns(["history_mode"]), path)
 
 
+def break_order(repo: Path) -> None:
+    path = next((repo / "data" / "tiny-a").glob("train-00000-*.parquet"))
+    table = pq.read_table(path)
+    pq.write_table(table.take(list(reversed(range(table.num_rows)))), path)
+
+
+def break_uniqueness(repo: Path) -> None:
+    path = next((repo / "data" / "tiny-a").glob("train-00000-*.parquet"))
+    table = pq.read_table(path)
+    pq.write_table(table.take([0, *range(table.num_rows)]), path)
+
+
 @pytest.mark.parametrize(
     ("damage", "message"),
     [
+        (break_order, "tiny-a: rows are not sorted by conversation_hash"),
+        (break_uniqueness, "tiny-a: 1 duplicate conversation_hash value(s)"),
         (break_missing_shard, "tiny-b: shards missing or misnamed"),
         (break_num_examples, "tiny-a: README.md dataset_info says num_examples 25, the files hold 24"),
         (break_loading_script, "wildchat-50m.py: a loading script named after the repository"),

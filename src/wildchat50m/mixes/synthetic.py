@@ -18,6 +18,7 @@ text.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from wildchat50m.jobs import RunKind, write_manifest
 from wildchat50m.requests import HistoryMode
 from wildchat50m.runstore import RunStore, ShardStats
 from wildchat50m.schema import OUTPUT_SCHEMA
+from wildchat50m.source import shard_of
 from wildchat50m.synthetic import LANGUAGES, fake_hash, wildchat_row
 
 #: The sizes of the real sources (MMLU auxiliary train; Tulu 3 Persona Hub algebra).
@@ -43,14 +45,18 @@ def conversation_hash(index: int) -> str:
     return fake_hash("wildchat50m-synthetic", index)
 
 
-def _answer(dgm: str, index: int, turn: int, chars: int) -> str:
+def _answer(dgm: str, index: int, turn: int, chars: int, incompressible: bool = False) -> str:
+    if incompressible:
+        return random.Random(f"{dgm}:{index}:{turn}").randbytes(chars // 2 + 1).hex()[:chars]
     words = f"{dgm} answers turn {turn} of conversation {index}. "
     return (words * (1 + chars // len(words)))[
         : max(len(words), chars - (index * 7 + turn) % (chars // 3 + 1))
     ]
 
 
-def _template_rows(dgm: str, count: int, answer_chars: int, failed_every: int) -> list[dict[str, Any]]:
+def _template_rows(
+    dgm: str, count: int, answer_chars: int, failed_every: int, incompressible: bool = False
+) -> list[dict[str, Any]]:
     """Conversations of 1-3 turns in rotating languages; every ``failed_every``-th has a failed last turn."""
     rows = []
     for index in range(count):
@@ -60,7 +66,7 @@ def _template_rows(dgm: str, count: int, answer_chars: int, failed_every: int) -
             messages.append(
                 ("user", f"Question {turn} of conversation {index}: how does item {index % 101} work?")
             )
-            messages.append(("assistant", _answer(dgm, index, turn, answer_chars)))
+            messages.append(("assistant", _answer(dgm, index, turn, answer_chars, incompressible)))
         row = wildchat_row(
             conversation_hash(index),
             messages,
@@ -95,11 +101,16 @@ def write_config_run(
     failed_every: int = 97,
     template_rows: int = 4096,
     offset: int = 0,
+    num_shards: int = 1,
+    incompressible: bool = False,
 ) -> Path:
-    """A finished one-shard run of ``dgm`` answering synthetic conversations 0..rows-1; returns its folder.
+    """A finished run of ``dgm`` answering synthetic conversations 0..rows-1; returns its folder.
 
     With ``offset`` the hashes are those of conversations ``offset..offset+rows-1`` (the text is
-    the same): a DGM that answered other conversations than the rest.
+    the same): a DGM that answered other conversations than the rest. With ``num_shards`` the
+    conversations are split into shards by hash, as `generate` splits them. ``incompressible``
+    answers are random hex digits, so that the files take on disk about what they take in memory
+    (for measuring memory held per byte read).
     """
     from wildchat50m.generate import answers_run_params
 
@@ -108,30 +119,38 @@ def write_config_run(
     store.claim(
         answers_run_params(
             dgm, kind=RunKind.GENERATION, engine="synthetic", source="wildchat50m.mixes.synthetic",
-            model=f"synthetic/{dgm}", seed=0,
+            model=f"synthetic/{dgm}", seed=0, num_shards=num_shards,
         )
     )  # fmt: skip
     template = pa.Table.from_pylist(
-        _template_rows(dgm, min(template_rows, rows), answer_chars, failed_every), schema=OUTPUT_SCHEMA
+        _template_rows(dgm, min(template_rows, rows), answer_chars, failed_every, incompressible),
+        schema=OUTPUT_SCHEMA,
     )
     position = OUTPUT_SCHEMA.get_field_index("conversation_hash")
-    stats = ShardStats(conversations=rows)
+    hashes = [conversation_hash(offset + i) for i in range(rows)]
+    shard_ids = pa.array([shard_of(h, num_shards) for h in hashes], pa.int64())
 
-    def chunks() -> Iterator[pa.Table]:
+    def chunks(shard: int, stats: ShardStats) -> Iterator[pa.Table]:
         for start in range(0, rows, template.num_rows):
             size = min(template.num_rows, rows - start)
-            hashes = pa.array([conversation_hash(offset + start + i) for i in range(size)], pa.string())
-            chunk = template.slice(0, size).set_column(position, "conversation_hash", hashes)
+            picked = pc.indices_nonzero(pc.equal(shard_ids.slice(start, size), shard))
+            chunk_hashes = pa.array([hashes[start + i] for i in picked.to_pylist()], pa.string())
+            chunk = template.take(picked).set_column(position, "conversation_hash", chunk_hashes)
+            stats.conversations += chunk.num_rows
             yield chunk
             messages = pc.list_flatten(chunk.column("conversation"))
             answers = messages.filter(pc.equal(pc.struct_field(messages, "role"), "assistant"))
             stats.finish_reasons.update(pc.struct_field(answers, "finish_reason").to_pylist())
-            stats.turns += pc.sum(chunk.column("turn")).as_py()
+            stats.turns += pc.sum(chunk.column("turn")).as_py() or 0
             stats.prompt_tokens += pc.sum(pc.struct_field(answers, "prompt_tokens")).as_py() or 0
             stats.completion_tokens += pc.sum(pc.struct_field(answers, "completion_tokens")).as_py() or 0
         stats.errors["server_error"] = stats.finish_reasons.get("error", 0)
 
-    store.commit(0, 1, chunks(), stats, {"accelerators": None, "engine": "synthetic"})
+    for shard in range(num_shards):
+        stats = ShardStats()
+        store.commit(
+            shard, num_shards, chunks(shard, stats), stats, {"accelerators": None, "engine": "synthetic"}
+        )
     write_manifest(store)
     return run_dir
 
